@@ -1,0 +1,288 @@
+package gnmi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/openconfig/gnmi/proto/gnmi"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/probe-agent/probe-agent/collectors"
+)
+
+// ErrClosed is returned by Collect after Close.
+var ErrClosed = errors.New("gnmi: collector closed")
+
+// Stats describes the stream's history, for logs and metrics.
+type Stats struct {
+	// Connected is true while a Subscribe stream is established and has
+	// delivered at least one response.
+	Connected bool
+	// Subscribes counts Subscribe calls made; Reconnects those after the
+	// first (every one of them follows a failure).
+	Subscribes uint64
+	Reconnects uint64
+	Responses  uint64 // SubscribeResponses received
+	Updates    uint64 // updates (leaves or JSON subtrees) received
+	Ignored    uint64 // updates outside the mapped paths
+	// DecodeErrors counts updates the schema rejected.
+	DecodeErrors uint64
+	// CounterResets counts Generation bumps caused by a counter that went
+	// backwards.
+	CounterResets uint64
+	// SpeedDropped is true once the target rejected the port-speed path and
+	// the collector subscribed without it.
+	SpeedDropped bool
+	LastError    string
+	LastResponse time.Time
+}
+
+// Collector streams interface counters from one gNMI target. It implements
+// collectors.Collector.
+type Collector struct {
+	opts   Options
+	conn   *grpc.ClientConn
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.Mutex
+	table  *table
+	stats  Stats
+	closed bool
+}
+
+var _ collectors.Collector = (*Collector)(nil)
+
+// New validates opts, dials lazily and starts the background stream. It
+// fails only on configuration errors: an unreachable target is retried in
+// the background.
+func New(opts Options) (*Collector, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	creds, err := opts.transportCredentials()
+	if err != nil {
+		return nil, err
+	}
+	dec, err := newDecoder()
+	if err != nil {
+		return nil, err
+	}
+	// gRPC's own reconnect backoff defaults to a 120s ceiling; keep it
+	// within ours so a restarted target is picked up as soon as we retry.
+	bc := backoff.DefaultConfig
+	bc.BaseDelay = opts.Backoff.Initial
+	bc.MaxDelay = opts.Backoff.Max
+	conn, err := grpc.NewClient(opts.Target,
+		grpc.WithTransportCredentials(creds),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bc, MinConnectTimeout: 10 * time.Second}),
+		// Counter notifications for large boxes exceed the 4 MiB default.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("gnmi: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Collector{opts: opts, conn: conn, cancel: cancel, done: make(chan struct{}), table: newTable()}
+	go c.run(ctx, dec)
+	return c, nil
+}
+
+// Collect copies the current state of every interface heard from within
+// StaleAfter into b, sorted by name. It never blocks on the network: while
+// the stream is down it returns the last known values until they go stale.
+func (c *Collector) Collect(_ context.Context, b *collectors.Batch) error {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	c.table.fill(b, c.opts.SystemID, now, c.opts.StaleAfter)
+	b.Time = now
+	return nil
+}
+
+// Stats returns a snapshot of the stream counters.
+func (c *Collector) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// Close stops the stream and waits for the background goroutine.
+func (c *Collector) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	<-c.done
+	return c.conn.Close()
+}
+
+func (c *Collector) run(ctx context.Context, dec *decoder) {
+	defer close(c.done)
+	log := c.opts.Logger.With("target", c.opts.Target)
+	withSpeed := !c.opts.NoSpeed
+	failures := 0
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			d := c.opts.Backoff.delay(failures-1, rand.Float64())
+			log.Info("gnmi: reconnecting", "in", d, "failures", failures)
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		c.mu.Lock()
+		c.stats.Subscribes++
+		if attempt > 0 {
+			c.stats.Reconnects++
+		}
+		c.mu.Unlock()
+
+		got, err := c.stream(ctx, dec, withSpeed)
+		if ctx.Err() != nil {
+			return
+		}
+		if withSpeed && !got && rejectedPath(err) {
+			// Many targets refuse a whole subscription for one path they do
+			// not implement; port-speed is the optional one.
+			log.Warn("gnmi: target rejected the subscription; retrying without port-speed", "err", err)
+			withSpeed = false
+			c.mu.Lock()
+			c.stats.SpeedDropped = true
+			c.mu.Unlock()
+		}
+		if got {
+			failures = 0
+		}
+		failures++
+		c.mu.Lock()
+		c.stats.Connected = false
+		if err != nil {
+			c.stats.LastError = err.Error()
+		}
+		c.mu.Unlock()
+		log.Warn("gnmi: stream ended", "err", err, "had_data", got)
+	}
+}
+
+func rejectedPath(err error) bool {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.NotFound, codes.Unimplemented:
+		return true
+	}
+	return false
+}
+
+func (c *Collector) request(withSpeed bool) *gnmi.SubscribeRequest {
+	enc := gnmi.Encoding_PROTO
+	if c.opts.Encoding == "json_ietf" {
+		enc = gnmi.Encoding_JSON_IETF
+	}
+	sub := func(elems ...string) *gnmi.Subscription {
+		p := &gnmi.Path{}
+		for _, e := range elems {
+			p.Elem = append(p.Elem, &gnmi.PathElem{Name: e})
+		}
+		return &gnmi.Subscription{Path: p, Mode: gnmi.SubscriptionMode_SAMPLE,
+			SampleInterval: uint64(c.opts.SampleInterval.Nanoseconds())}
+	}
+	subs := []*gnmi.Subscription{
+		sub("interfaces", "interface", "state", "counters"),
+		sub("interfaces", "interface", "state", "oper-status"),
+	}
+	if withSpeed {
+		subs = append(subs, sub("interfaces", "interface", "ethernet", "state", "port-speed"))
+	}
+	return &gnmi.SubscribeRequest{Request: &gnmi.SubscribeRequest_Subscribe{Subscribe: &gnmi.SubscriptionList{
+		Prefix:       &gnmi.Path{Target: c.opts.PrefixTarget, Origin: c.opts.Origin},
+		Subscription: subs,
+		Mode:         gnmi.SubscriptionList_STREAM,
+		Encoding:     enc,
+	}}}
+}
+
+// stream runs one Subscribe call until it fails. got reports whether any
+// response arrived, which separates a target that is down from one that
+// dropped an established stream.
+func (c *Collector) stream(parent context.Context, dec *decoder, withSpeed bool) (got bool, err error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	if c.opts.Username != "" || c.opts.Password != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "username", c.opts.Username, "password", c.opts.Password)
+	}
+	cl, err := gnmi.NewGNMIClient(c.conn).Subscribe(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := cl.Send(c.request(withSpeed)); err != nil {
+		// The real reason comes from Recv.
+		_, rerr := cl.Recv()
+		return false, errors.Join(err, rerr)
+	}
+
+	// Watchdog: a SAMPLE stream should deliver at least every interval, so
+	// silence longer than IdleTimeout means a dead connection.
+	var idle *time.Timer
+	if c.opts.IdleTimeout > 0 {
+		idle = time.AfterFunc(c.opts.IdleTimeout, cancel)
+		defer idle.Stop()
+	}
+	for {
+		resp, err := cl.Recv()
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("target closed the stream")
+			} else if idle != nil && parent.Err() == nil && ctx.Err() != nil {
+				err = fmt.Errorf("no data for %v: %w", c.opts.IdleTimeout, err)
+			}
+			return got, err
+		}
+		if idle != nil {
+			idle.Reset(c.opts.IdleTimeout)
+		}
+		now := time.Now()
+		if !got {
+			got = true
+			c.opts.Logger.Info("gnmi: streaming", "target", c.opts.Target, "port_speed", withSpeed)
+		}
+		var ups []ifUpdate
+		n := resp.GetUpdate()
+		if n != nil {
+			ups = dec.decode(n)
+		}
+		c.mu.Lock()
+		c.stats.Connected = true
+		c.stats.Responses++
+		c.stats.LastResponse = now
+		c.table.apply(ups, now)
+		c.stats.CounterResets = c.table.resets
+		ds := dec.stats
+		c.stats.Updates, c.stats.Ignored, c.stats.DecodeErrors = ds.updates, ds.ignored, ds.failures
+		if ds.lastErr != nil {
+			c.stats.LastError = ds.lastErr.Error()
+		}
+		c.mu.Unlock()
+		if e := resp.GetError(); e != nil { //lint:ignore SA1019 old targets still report errors this way.
+			c.opts.Logger.Warn("gnmi: target reported an error", "code", e.GetCode(), "message", e.GetMessage())
+		}
+	}
+}
