@@ -1,0 +1,139 @@
+package stream
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/probe-agent/probe-agent/proto/aos"
+)
+
+// MaxFrameSize is the largest protobuf payload a frame can carry: the length
+// prefix is an unsigned 16-bit integer.
+const MaxFrameSize = 1<<16 - 1
+
+// Field numbers of AosSequencedMessage. The wrapper is encoded and decoded by hand
+// so the inner AosMessage is marshaled once, straight into the output buffer's
+// neighbourhood, and decoded without copying aos_proto.
+const (
+	seqNumField   protowire.Number = 1
+	aosProtoField protowire.Number = 15
+)
+
+// ErrOversize reports a message whose frame payload would exceed MaxFrameSize.
+var ErrOversize = errors.New("stream: message exceeds the 65535-byte frame limit")
+
+// encoder turns AosMessages into frames. It keeps its marshal buffer between calls
+// so that steady-state encoding does not allocate.
+type encoder struct {
+	sequenced bool
+	opts      proto.MarshalOptions
+	scratch   []byte
+}
+
+// appendFrame appends one complete frame (length prefix and payload) for m to dst.
+// seq is used only on a sequenced channel. On error dst is returned unchanged.
+func (e *encoder) appendFrame(dst []byte, seq uint64, m *aos.AosMessage) ([]byte, error) {
+	body, err := e.opts.MarshalAppend(e.scratch[:0], m)
+	if err != nil {
+		return dst, fmt.Errorf("stream: marshal AosMessage: %w", err)
+	}
+	e.scratch = body[:0]
+	if !e.sequenced {
+		if len(body) > MaxFrameSize {
+			return dst, ErrOversize
+		}
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(body)))
+		return append(dst, body...), nil
+	}
+	size := protowire.SizeTag(seqNumField) + protowire.SizeVarint(seq) +
+		protowire.SizeTag(aosProtoField) + protowire.SizeBytes(len(body))
+	if size > MaxFrameSize {
+		return dst, ErrOversize
+	}
+	dst = binary.BigEndian.AppendUint16(dst, uint16(size))
+	dst = protowire.AppendTag(dst, seqNumField, protowire.VarintType)
+	dst = protowire.AppendVarint(dst, seq)
+	dst = protowire.AppendTag(dst, aosProtoField, protowire.BytesType)
+	dst = protowire.AppendBytes(dst, body)
+	return dst, nil
+}
+
+// ReadFrame reads one frame from r and returns its payload, stored in buf when buf
+// is large enough and in a new slice otherwise; pass the result back as buf on the
+// next call to reuse it. A clean end of stream between frames returns io.EOF; one
+// inside a frame returns io.ErrUnexpectedEOF.
+func ReadFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
+	var hdr [2]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return buf[:0], err
+	}
+	n := int(binary.BigEndian.Uint16(hdr[:]))
+	if cap(buf) < n {
+		buf = make([]byte, n, max(n, 4096))
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return buf[:0], err
+	}
+	return buf, nil
+}
+
+// SplitSequenced extracts seq_num and the serialized AosMessage from an
+// AosSequencedMessage payload. aosProto aliases frame. Unknown fields are skipped,
+// as protobuf requires; a repeated field keeps its last value, as proto.Unmarshal
+// would.
+func SplitSequenced(frame []byte) (seq uint64, aosProto []byte, err error) {
+	for b := frame; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return 0, nil, fmt.Errorf("stream: AosSequencedMessage: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+		switch {
+		case num == seqNumField && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return 0, nil, fmt.Errorf("stream: AosSequencedMessage seq_num: %w", protowire.ParseError(n))
+			}
+			seq, b = v, b[n:]
+		case num == aosProtoField && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return 0, nil, fmt.Errorf("stream: AosSequencedMessage aos_proto: %w", protowire.ParseError(n))
+			}
+			aosProto, b = v, b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return 0, nil, fmt.Errorf("stream: AosSequencedMessage field %d: %w", num, protowire.ParseError(n))
+			}
+			b = b[n:]
+		}
+	}
+	return seq, aosProto, nil
+}
+
+// DecodeFrame decodes one frame payload into m. On a sequenced channel it also
+// returns the frame's seq_num; on an unsequenced one seq is 0. Required fields are
+// checked, so a message a strict receiver would reject is an error here too.
+func DecodeFrame(frame []byte, sequenced bool, m *aos.AosMessage) (seq uint64, err error) {
+	body := frame
+	if sequenced {
+		if seq, body, err = SplitSequenced(frame); err != nil {
+			return 0, err
+		}
+	}
+	if err := proto.Unmarshal(body, m); err != nil {
+		return seq, fmt.Errorf("stream: AosMessage: %w", err)
+	}
+	return seq, nil
+}

@@ -1,0 +1,446 @@
+package stream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/probe-agent/probe-agent/proto/aos"
+)
+
+// The three Apstra streaming channels. Each is its own TCP connection.
+const (
+	ChannelPerfMon = "perfmon"
+	ChannelAlerts  = "alerts"
+	ChannelEvents  = "events"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultQueueSize    = 100_000
+	DefaultBackoffMin   = 100 * time.Millisecond
+	DefaultBackoffMax   = 30 * time.Second
+	DefaultDialTimeout  = 5 * time.Second
+	DefaultWriteTimeout = 30 * time.Second
+)
+
+const (
+	// flushAt is how many encoded bytes the writer gathers before one write call;
+	// it is also flushed whenever the queue runs empty, so latency stays low when
+	// traffic is light.
+	flushAt = 64 << 10
+	// batchSize is how many messages the writer takes from the queue per lock.
+	batchSize = 128
+)
+
+// Config describes one channel's connection to one receiver.
+type Config struct {
+	Name    string      // ChannelPerfMon, ChannelAlerts or ChannelEvents
+	Address string      // receiver host:port
+	TLS     *tls.Config // nil for plain TCP
+	// Sequenced wraps every message in an AosSequencedMessage. It must match the
+	// receiver's setting for the channel.
+	Sequenced bool
+	QueueSize int // messages; DefaultQueueSize when 0
+
+	BackoffMin   time.Duration // first reconnect delay; DefaultBackoffMin when 0
+	BackoffMax   time.Duration // reconnect delay ceiling; DefaultBackoffMax when 0
+	DialTimeout  time.Duration // TCP connect plus TLS handshake; DefaultDialTimeout when 0
+	WriteTimeout time.Duration // one write call; a receiver that stops reading for this long is reconnected
+	// InitialSeq is the first seq_num; 0 picks a random one, so a restarted agent
+	// does not look like a continuation of its previous run.
+	InitialSeq uint64
+	Logger     *slog.Logger // slog.Default() when nil
+}
+
+// Stats is a point-in-time copy of a Sender's counters.
+type Stats struct {
+	Enqueued   uint64 // messages accepted by Enqueue
+	Sent       uint64 // messages whose frame was written to a connection
+	Dropped    uint64 // oldest messages discarded because the queue was full
+	Oversize   uint64 // messages refused because their frame would exceed MaxFrameSize
+	Invalid    uint64 // messages that could not be marshaled (e.g. a required field unset)
+	Reconnects uint64 // successful connections after the first
+	Connected  bool
+	QueueDepth int
+}
+
+// Sender streams AosMessages on one channel. Enqueue is safe for concurrent use.
+type Sender struct {
+	cfg Config
+	log *slog.Logger
+	q   *ring
+
+	wake    chan struct{} // holds one token when the writer may have work
+	closing chan struct{} // closed by Close: drain the queue, then stop
+	abort   chan struct{} // closed when Close's context expires: stop now
+	done    chan struct{} // closed when the writer goroutine has returned
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	abortOnce sync.Once
+
+	connMu sync.Mutex
+	conn   net.Conn // current connection, so an abort can unblock a write
+
+	enqueued, sent, dropped, oversize, invalid, reconnects atomic.Uint64
+	connected                                              atomic.Bool
+	leftover                                               atomic.Int64 // encoded but unwritten frames when the writer stopped
+
+	lastDropLog  atomic.Int64 // unix nanoseconds
+	droppedSince atomic.Uint64
+}
+
+// NewSender validates cfg and starts the sender's writer goroutine, which connects
+// in the background. Stop it with Close.
+func NewSender(cfg Config) (*Sender, error) {
+	switch cfg.Name {
+	case ChannelPerfMon, ChannelAlerts, ChannelEvents:
+	default:
+		return nil, fmt.Errorf("stream: unknown channel %q (want %s, %s or %s)", cfg.Name, ChannelPerfMon, ChannelAlerts, ChannelEvents)
+	}
+	if _, _, err := net.SplitHostPort(cfg.Address); err != nil {
+		return nil, fmt.Errorf("stream: channel %s: address %q: %w", cfg.Name, cfg.Address, err)
+	}
+	if cfg.QueueSize < 0 {
+		return nil, fmt.Errorf("stream: channel %s: negative queue size %d", cfg.Name, cfg.QueueSize)
+	}
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.BackoffMin <= 0 {
+		cfg.BackoffMin = DefaultBackoffMin
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = DefaultBackoffMax
+	}
+	cfg.BackoffMax = max(cfg.BackoffMax, cfg.BackoffMin)
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.InitialSeq == 0 {
+		cfg.InitialSeq = 1 + rand.Uint64N(1<<31-1)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Sender{
+		cfg:     cfg,
+		log:     cfg.Logger.With("channel", cfg.Name, "receiver", cfg.Address),
+		q:       newRing(cfg.QueueSize, cfg.InitialSeq),
+		wake:    make(chan struct{}, 1),
+		closing: make(chan struct{}),
+		abort:   make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go s.run()
+	return s, nil
+}
+
+// Enqueue queues m for sending and returns at once. When the queue is full the
+// oldest queued message is dropped to make room. The Sender owns m from here on:
+// the caller must not change it. Enqueue returns false, and does nothing, after
+// Close.
+func (s *Sender) Enqueue(m *aos.AosMessage) bool {
+	if s.closed.Load() {
+		return false
+	}
+	s.enqueued.Add(1)
+	if s.q.push(m) {
+		s.dropped.Add(1)
+		s.noteDrop()
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// noteDrop logs queue overflow at most once per second, with the count since the
+// previous line, so a long outage does not flood the log.
+func (s *Sender) noteDrop() {
+	s.droppedSince.Add(1)
+	now := time.Now().UnixNano()
+	last := s.lastDropLog.Load()
+	if now-last < int64(time.Second) || !s.lastDropLog.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("stream queue full, dropped oldest messages",
+		"dropped", s.droppedSince.Swap(0), "queue_size", s.cfg.QueueSize)
+}
+
+// Stats returns the current counters.
+func (s *Sender) Stats() Stats {
+	return Stats{
+		Enqueued:   s.enqueued.Load(),
+		Sent:       s.sent.Load(),
+		Dropped:    s.dropped.Load(),
+		Oversize:   s.oversize.Load(),
+		Invalid:    s.invalid.Load(),
+		Reconnects: s.reconnects.Load(),
+		Connected:  s.connected.Load(),
+		QueueDepth: s.q.len(),
+	}
+}
+
+// Close stops accepting messages and keeps sending, reconnecting if it must, until
+// the queue is empty or ctx is done. It returns how many messages were left
+// unsent, and ctx's error if it expired first. Close is safe to call more than
+// once.
+func (s *Sender) Close(ctx context.Context) (unsent int, err error) {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		close(s.closing)
+	})
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		s.abortOnce.Do(func() {
+			close(s.abort)
+			// Unblock a write stuck on a receiver that stopped reading.
+			s.connMu.Lock()
+			if s.conn != nil {
+				s.conn.Close()
+			}
+			s.connMu.Unlock()
+		})
+		<-s.done
+		err = ctx.Err()
+	}
+	return s.q.len() + int(s.leftover.Load()), err
+}
+
+// conn state owned by the writer goroutine.
+type link struct {
+	conn net.Conn
+	tcp  *net.TCPConn  // the TCP connection under conn, for the liveness probe
+	dead chan struct{} // closed when the receiver side closed or reset
+}
+
+func (s *Sender) run() {
+	defer close(s.done)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.abort:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	var (
+		l         *link
+		enc       = encoder{sequenced: s.cfg.Sequenced}
+		out       = make([]byte, 0, 2*flushAt)
+		outFrames int // frames in out, all of which are unwritten
+		batch     = make([]queued, batchSize)
+		attempt   int
+		ever      bool // connected at least once
+		draining  bool
+		closing   = s.closing
+	)
+	defer func() {
+		if l != nil {
+			s.dropLink(l)
+		}
+		s.leftover.Store(int64(outFrames))
+	}()
+
+	// write sends out on l. On failure out is kept, so its frames go out again,
+	// with the same seq_nums, on the next connection.
+	write := func() bool {
+		if outFrames == 0 {
+			return true
+		}
+		if err := s.writeAll(l, out); err != nil {
+			s.log.Warn("stream connection lost", "err", err, "resending", outFrames)
+			s.dropLink(l)
+			l = nil
+			return false
+		}
+		s.sent.Add(uint64(outFrames))
+		out, outFrames = out[:0], 0
+		return true
+	}
+
+	for {
+		select {
+		case <-s.abort:
+			return
+		default:
+		}
+		if l == nil {
+			if draining && outFrames == 0 && s.q.len() == 0 {
+				return
+			}
+			var err error
+			l, err = s.dial(ctx)
+			if err != nil {
+				delay := backoff(s.cfg.BackoffMin, s.cfg.BackoffMax, attempt)
+				attempt++
+				s.log.Debug("stream connect failed", "err", err, "retry_in", delay)
+				t := time.NewTimer(delay)
+				select {
+				case <-t.C:
+				case <-s.abort:
+					t.Stop()
+					return
+				}
+				continue
+			}
+			attempt = 0
+			if ever {
+				s.reconnects.Add(1)
+			}
+			ever = true
+			s.log.Info("stream connected")
+			if !write() {
+				continue
+			}
+		}
+
+		k := s.q.popInto(batch)
+		if k == 0 {
+			if !write() {
+				continue
+			}
+			if draining {
+				return
+			}
+			select {
+			case <-s.wake:
+			case <-closing:
+				draining, closing = true, nil
+			case <-l.dead:
+				s.log.Warn("stream receiver closed the connection")
+				s.dropLink(l)
+				l = nil
+			case <-s.abort:
+				return
+			}
+			continue
+		}
+		ok := true
+		for i := range batch[:k] {
+			var err error
+			out, err = enc.appendFrame(out, batch[i].seq, batch[i].msg)
+			batch[i] = queued{}
+			switch {
+			case err == nil:
+				outFrames++
+			case errors.Is(err, ErrOversize):
+				s.oversize.Add(1)
+				s.log.Warn("stream message refused", "err", err, "seq_num", batch[i].seq)
+			default:
+				s.invalid.Add(1)
+				s.log.Warn("stream message refused", "err", err, "seq_num", batch[i].seq)
+			}
+			// After a failed write the rest of the batch is still encoded, so it
+			// is resent in order after the reconnect instead of being lost.
+			if ok && len(out) >= flushAt {
+				ok = write()
+			}
+		}
+	}
+}
+
+// writeAll writes b on l, failing fast if the receiver is already known to be gone:
+// bytes written into a socket whose peer has closed are accepted by the kernel and
+// silently lost, which would turn into a gap at the receiver.
+func (s *Sender) writeAll(l *link, b []byte) error {
+	select {
+	case <-l.dead:
+		return errors.New("receiver closed the connection")
+	default:
+	}
+	if err := peerClosed(l.tcp); err != nil {
+		return err
+	}
+	if err := l.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	_, err := l.conn.Write(b)
+	return err
+}
+
+func (s *Sender) dial(ctx context.Context) (*link, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	d := net.Dialer{}
+	c, err := d.DialContext(ctx, "tcp", s.cfg.Address)
+	if err != nil {
+		return nil, err
+	}
+	tcp, _ := c.(*net.TCPConn)
+	if s.cfg.TLS != nil {
+		tc := tls.Client(c, s.tlsConfig())
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("tls handshake: %w", err)
+		}
+		c = tc
+	}
+	l := &link{conn: c, tcp: tcp, dead: make(chan struct{})}
+	go watchPeer(c, l.dead)
+	s.connMu.Lock()
+	s.conn = c
+	s.connMu.Unlock()
+	s.connected.Store(true)
+	return l, nil
+}
+
+func (s *Sender) tlsConfig() *tls.Config {
+	if s.cfg.TLS.ServerName != "" {
+		return s.cfg.TLS
+	}
+	c := s.cfg.TLS.Clone()
+	c.ServerName, _, _ = net.SplitHostPort(s.cfg.Address)
+	return c
+}
+
+func (s *Sender) dropLink(l *link) {
+	l.conn.Close()
+	s.connMu.Lock()
+	if s.conn == l.conn {
+		s.conn = nil
+	}
+	s.connMu.Unlock()
+	s.connected.Store(false)
+}
+
+// watchPeer reads from c until it fails. Receivers never send anything, so a read
+// returning means the receiver closed or reset the connection (or we closed it);
+// either way the writer learns it without waiting for its next write to fail.
+func watchPeer(c net.Conn, dead chan<- struct{}) {
+	defer close(dead)
+	var b [256]byte
+	for {
+		if _, err := c.Read(b[:]); err != nil {
+			return
+		}
+	}
+}
+
+// backoff returns the delay before reconnect attempt n (from 0): exponential from
+// lo up to hi, then jittered down by up to half so that many agents restarted
+// together do not reconnect in lockstep.
+func backoff(lo, hi time.Duration, n int) time.Duration {
+	d := hi
+	if n < 32 && lo<<n < hi && lo<<n > 0 {
+		d = lo << n
+	}
+	return d/2 + rand.N(d/2+1)
+}
