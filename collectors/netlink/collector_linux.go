@@ -1,0 +1,631 @@
+package netlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/probe-agent/probe-agent/collectors"
+	vnl "github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Options configures a Collector.
+type Options struct {
+	// Netns names a network namespace under /var/run/netns; "" collects the
+	// namespace the process is in.
+	Netns string
+	// SystemID is copied into every Interface.
+	SystemID string
+	// ResyncInterval is how often the whole link list is re-read, to recover
+	// from lost notifications. Default 60s.
+	ResyncInterval time.Duration
+	// Timeout bounds one poll when the context has no deadline. Default 5s.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+const (
+	defaultResync  = 60 * time.Second
+	defaultTimeout = 5 * time.Second
+	// The kernel caps one dump datagram at 32 KiB; twice that never truncates.
+	recvBufSize = 64 << 10
+	// Large enough for the notifications of thousands of links created at
+	// once; an overflow is survivable (ENOBUFS triggers a resync) but slow.
+	eventRcvBuf  = 8 << 20
+	maxDumpTries = 3
+)
+
+// ErrClosed is returned by Collect after Close.
+var ErrClosed = errors.New("netlink: collector closed")
+
+// link is what the collector knows about one kernel link. Links live in a
+// slice; byIndex and byName only change when the set of links changes.
+type link struct {
+	index int32
+	name  string
+	oper  collectors.OperStatus
+	speed uint64
+	// id identifies this (ifindex, name) incarnation for Layout tracking.
+	id uint64
+	// gen is the Interface.Generation; it moves on rename, re-creation and
+	// counter resets.
+	gen  uint64
+	last [collectors.NumCounters]uint64
+	// poll is the last poll that emitted this link, to drop duplicates a
+	// disturbed dump can contain.
+	poll uint64
+	// mark is the resync pass that last saw this link.
+	mark uint64
+}
+
+// Collector polls interface counters of one network namespace. Collect
+// calls are serialised; Close may be called concurrently with Collect.
+type Collector struct {
+	opts Options
+	log  *slog.Logger
+	ns   netns.NsHandle // closed handle means the current namespace
+	h    *vnl.Handle
+	eth  int // AF_INET socket in ns, for SIOCETHTOOL
+
+	// Poll state, owned by whoever holds pollMu.
+	pollMu   sync.Mutex
+	stats    *nlSocket
+	buf      []byte
+	req      []byte
+	seq      uint32
+	rdN      int
+	rdErr    error
+	readFn   func(uintptr) bool
+	writeFn  func(uintptr) bool
+	onStatFn func(int32, *rawStats)
+	st       rawStats
+	cur      *collectors.Batch
+	prevIDs  []uint64 // link ids of the last batch, in order
+	prevPos  []int32  // where those links sat in links, to skip the map
+	changed  bool
+	layout   uint64
+
+	// Link table, guarded by mu. Lock order: pollMu before mu.
+	mu       sync.Mutex
+	links    []link
+	byIndex  map[int32]int32
+	byName   map[string]int32
+	nextID   uint64
+	poll     uint64
+	syncMark uint64
+	events   *nlSocket
+	evBuf    []byte
+	evN      int
+	evErr    error
+	evReadFn func(uintptr)
+	closed   bool
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// New opens the sockets, lists the links and starts following link changes.
+func New(opts Options) (*Collector, error) {
+	if opts.ResyncInterval <= 0 {
+		opts.ResyncInterval = defaultResync
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = defaultTimeout
+	}
+	c := &Collector{
+		opts:    opts,
+		log:     opts.Logger,
+		ns:      netns.None(),
+		eth:     -1,
+		buf:     make([]byte, recvBufSize),
+		evBuf:   make([]byte, recvBufSize),
+		byIndex: make(map[int32]int32),
+		byName:  make(map[string]int32),
+		// Random starts keep generations and layouts of two collectors, or
+		// of one agent before and after a restart, from colliding.
+		nextID: rand.Uint64() | 1,
+		layout: rand.Uint64() | 1,
+		stop:   make(chan struct{}),
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	c.log = c.log.With("collector", "netlink", "netns", opts.Netns)
+	c.readFn = c.doRead
+	c.writeFn = c.doWrite
+	c.onStatFn = c.onStats
+	c.evReadFn = c.doEvRead
+	c.req = appendStatsRequest(nil, 0)
+
+	if err := c.open(); err != nil {
+		c.release()
+		return nil, err
+	}
+	c.wg.Add(2)
+	go c.eventLoop()
+	go c.resyncLoop()
+	return c, nil
+}
+
+func (c *Collector) open() error {
+	var err error
+	if c.opts.Netns != "" {
+		if c.ns, err = netns.GetFromName(c.opts.Netns); err != nil {
+			return fmt.Errorf("netlink: open netns %q: %w", c.opts.Netns, err)
+		}
+		c.h, err = vnl.NewHandleAt(c.ns)
+	} else {
+		c.h, err = vnl.NewHandle()
+	}
+	if err != nil {
+		return fmt.Errorf("netlink: handle: %w", err)
+	}
+	if err := inNetns(c.ns, func() error {
+		var err error
+		c.eth, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		return err
+	}); err != nil {
+		c.eth = -1
+		c.log.Warn("no ethtool socket, speeds will be unknown", "err", err)
+	}
+	if c.stats, err = openNetlink(c.ns, 0, 0); err != nil {
+		return fmt.Errorf("netlink: stats socket: %w", err)
+	}
+	// Subscribe before listing so no change falls between the two.
+	if c.events, err = openNetlink(c.ns, 1<<(unix.RTNLGRP_LINK-1), eventRcvBuf); err != nil {
+		return fmt.Errorf("netlink: link notifications: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.resyncLocked()
+}
+
+// release closes whatever open() managed to open.
+func (c *Collector) release() {
+	if c.events != nil {
+		c.events.Close()
+	}
+	if c.stats != nil {
+		c.stats.Close()
+	}
+	if c.eth >= 0 {
+		unix.Close(c.eth)
+		c.eth = -1
+	}
+	if c.h != nil {
+		c.h.Close()
+	}
+	if c.ns.IsOpen() {
+		c.ns.Close()
+	}
+}
+
+// Close stops following link changes and releases the sockets.
+func (c *Collector) Close() error {
+	c.once.Do(func() {
+		close(c.stop)
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		c.events.Close() // wakes eventLoop
+		c.wg.Wait()
+		c.pollMu.Lock()
+		defer c.pollMu.Unlock()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.stats.Close()
+		c.stats = nil
+		c.events = nil
+		c.release()
+	})
+	return nil
+}
+
+// Collect fills b with one poll of the namespace's interface counters.
+func (c *Collector) Collect(ctx context.Context, b *collectors.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	if c.stats == nil {
+		return ErrClosed
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(c.opts.Timeout)
+	}
+	if err := c.stats.f.SetDeadline(deadline); err != nil {
+		return err
+	}
+	if ctx.Done() != nil {
+		// A cancelled poll leaves the kernel mid-dump, which would make the
+		// next request fail with EBUSY, so the socket is replaced after it.
+		s := c.stats
+		stop := context.AfterFunc(ctx, func() { s.f.SetDeadline(time.Unix(1, 0)) })
+		defer func() {
+			if !stop() {
+				c.replaceStatsSocket()
+			}
+		}()
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.drainEventsLocked()
+	b.Time = time.Now()
+	var err error
+	for try := 0; ; try++ {
+		var interrupted bool
+		interrupted, err = c.dumpLocked(b)
+		if err != nil || !interrupted || try+1 == maxDumpTries {
+			break
+		}
+	}
+	c.cur = nil
+	if err != nil {
+		c.replaceStatsSocket()
+		if cerr := ctx.Err(); cerr != nil {
+			err = cerr
+		}
+		b.Interfaces = b.Interfaces[:0]
+		return fmt.Errorf("netlink: stats dump: %w", err)
+	}
+	if len(b.Interfaces) != len(c.prevIDs) {
+		c.changed = true
+		c.prevIDs = c.prevIDs[:len(b.Interfaces)]
+		c.prevPos = c.prevPos[:len(b.Interfaces)]
+	}
+	if c.changed {
+		c.layout++
+		if c.layout == 0 {
+			c.layout++
+		}
+		c.changed = false
+	}
+	b.Layout = c.layout
+	return nil
+}
+
+// replaceStatsSocket drops a socket that may hold a half-read dump. Called
+// with pollMu held.
+func (c *Collector) replaceStatsSocket() {
+	s, err := openNetlink(c.ns, 0, 0)
+	if err != nil {
+		c.log.Warn("reopening stats socket", "err", err)
+		return // keep the old one: better than none
+	}
+	c.stats.Close()
+	c.stats = s
+}
+
+func (c *Collector) doRead(fd uintptr) bool {
+	c.rdN, c.rdErr = unix.Read(int(fd), c.buf)
+	return c.rdErr != unix.EAGAIN
+}
+
+func (c *Collector) doWrite(fd uintptr) bool {
+	c.rdN, c.rdErr = unix.Write(int(fd), c.req)
+	return c.rdErr != unix.EAGAIN
+}
+
+// dumpLocked runs one RTM_GETSTATS dump into b. It reports whether the
+// kernel flagged the dump as disturbed by concurrent link changes.
+func (c *Collector) dumpLocked(b *collectors.Batch) (bool, error) {
+	c.seq++
+	c.poll++
+	c.req = appendStatsRequest(c.req[:0], c.seq)
+	b.Interfaces = b.Interfaces[:0]
+	c.cur = b
+	if err := c.stats.rc.Write(c.writeFn); err != nil {
+		return false, err
+	}
+	if c.rdErr != nil {
+		return false, c.rdErr
+	}
+	interrupted := false
+	for {
+		if err := c.stats.rc.Read(c.readFn); err != nil {
+			return false, err
+		}
+		if c.rdErr != nil {
+			return false, c.rdErr
+		}
+		r, err := walkDump(c.buf[:c.rdN], c.seq, &c.st, c.onStatFn)
+		if err != nil {
+			var e errnoError
+			if errors.As(err, &e) {
+				err = syscall.Errno(-e)
+			}
+			return false, err
+		}
+		interrupted = interrupted || r.interrupted
+		if r.done {
+			return interrupted, nil
+		}
+	}
+}
+
+// onStats places one link's counters into the batch being built. It is the
+// per-interface hot path: no allocation unless the batch or the layout
+// slices grow, and no map lookup while links sit where they sat last poll.
+func (c *Collector) onStats(ifindex int32, st *rawStats) {
+	b := c.cur
+	k := len(b.Interfaces)
+	pos := int32(-1)
+	if k < len(c.prevPos) {
+		if p := c.prevPos[k]; int(p) < len(c.links) && c.links[p].index == ifindex {
+			pos = p
+		}
+	}
+	if pos < 0 {
+		p, ok := c.byIndex[ifindex]
+		if !ok {
+			if p, ok = c.resolveLocked(ifindex); !ok {
+				return
+			}
+		}
+		pos = p
+	}
+	l := &c.links[pos]
+	if l.poll == c.poll {
+		return
+	}
+	l.poll = c.poll
+
+	b.Interfaces = append(b.Interfaces, collectors.Interface{})
+	it := &b.Interfaces[k]
+	it.SystemID = c.opts.SystemID
+	it.Name = l.name
+	it.Oper = l.oper
+	it.SpeedBps = l.speed
+	it.Valid = validCounters
+	fillCounters(&it.Counters, st)
+	for i := range it.Counters {
+		if it.Counters[i] < l.last[i] {
+			l.gen = c.newID()
+			break
+		}
+	}
+	l.last = it.Counters
+	it.Generation = l.gen
+
+	if k < len(c.prevIDs) {
+		if c.prevIDs[k] != l.id {
+			c.prevIDs[k] = l.id
+			c.changed = true
+		}
+		c.prevPos[k] = pos
+	} else {
+		c.prevIDs = append(c.prevIDs, l.id)
+		c.prevPos = append(c.prevPos, pos)
+		c.changed = true
+	}
+}
+
+func (c *Collector) newID() uint64 {
+	c.nextID++
+	if c.nextID == 0 {
+		c.nextID++
+	}
+	return c.nextID
+}
+
+func operStatus(s vnl.LinkOperState) collectors.OperStatus {
+	switch s {
+	case vnl.OperUp:
+		return collectors.OperUp
+	case vnl.OperUnknown:
+		return collectors.OperUnknown
+	}
+	return collectors.OperDown
+}
+
+// upsertLocked records the current name and state of a link, starting a new
+// incarnation when the link is new or was renamed.
+func (c *Collector) upsertLocked(index int32, name string, oper collectors.OperStatus, speed uint64) int32 {
+	if p, ok := c.byIndex[index]; ok {
+		l := &c.links[p]
+		if l.name != name {
+			c.log.Debug("link renamed", "ifindex", index, "from", l.name, "to", name)
+			if q, ok := c.byName[l.name]; ok && q == p {
+				delete(c.byName, l.name)
+			}
+			l.name = name
+			l.id = c.newID()
+			l.gen = l.id
+			c.byName[name] = p
+		}
+		l.oper, l.speed, l.mark = oper, speed, c.syncMark
+		return p
+	}
+	id := c.newID()
+	p := int32(len(c.links))
+	c.links = append(c.links, link{index: index, name: name, oper: oper, speed: speed, id: id, gen: id, mark: c.syncMark})
+	c.byIndex[index] = p
+	c.byName[name] = p
+	return p
+}
+
+func (c *Collector) removeLocked(index int32) {
+	p, ok := c.byIndex[index]
+	if !ok {
+		return
+	}
+	if q, ok := c.byName[c.links[p].name]; ok && q == p {
+		delete(c.byName, c.links[p].name)
+	}
+	delete(c.byIndex, index)
+	last := int32(len(c.links) - 1)
+	if p != last {
+		c.links[p] = c.links[last]
+		c.byIndex[c.links[p].index] = p
+		if q, ok := c.byName[c.links[p].name]; ok && q == last {
+			c.byName[c.links[p].name] = p
+		}
+	}
+	c.links[last] = link{}
+	c.links = c.links[:last]
+}
+
+// resolveLocked looks up a link the stats dump returned before any
+// notification about it was read. If its name is still held by another
+// link, that link's notification is also not in yet (it was renamed or
+// deleted), so it is looked up too rather than report one name twice.
+func (c *Collector) resolveLocked(index int32) (int32, bool) {
+	lk, err := c.h.LinkByIndex(int(index))
+	if err != nil {
+		return -1, false // gone again, or unreadable: skip this poll
+	}
+	a := lk.Attrs()
+	if q, ok := c.byName[a.Name]; ok && c.links[q].index != index {
+		other := c.links[q].index
+		if ol, err := c.h.LinkByIndex(int(other)); err != nil {
+			c.removeLocked(other)
+		} else {
+			oa := ol.Attrs()
+			c.upsertLocked(other, oa.Name, operStatus(oa.OperState), linkSpeed(c.eth, oa.Name))
+		}
+	}
+	return c.upsertLocked(index, a.Name, operStatus(a.OperState), linkSpeed(c.eth, a.Name)), true
+}
+
+// resyncLocked replaces the link table with a fresh listing. Links keep
+// their incarnation when index and name are unchanged.
+func (c *Collector) resyncLocked() error {
+	list, err := c.h.LinkList()
+	if err != nil {
+		return fmt.Errorf("netlink: list links: %w", err)
+	}
+	c.syncMark++
+	for _, lk := range list {
+		a := lk.Attrs()
+		c.upsertLocked(int32(a.Index), a.Name, operStatus(a.OperState), linkSpeed(c.eth, a.Name))
+	}
+	for i := len(c.links) - 1; i >= 0; i-- {
+		if c.links[i].mark != c.syncMark {
+			c.removeLocked(c.links[i].index)
+		}
+	}
+	return nil
+}
+
+func (c *Collector) resyncLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.opts.ResyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		if !c.closed {
+			c.drainEventsLocked()
+			if err := c.resyncLocked(); err != nil {
+				c.log.Warn("periodic resync", "err", err)
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+// eventLoop applies link notifications as they arrive, so the table is
+// current even between polls. It only waits on the socket; reading happens
+// under mu (also from Collect), which keeps notifications in order.
+func (c *Collector) eventLoop() {
+	defer c.wg.Done()
+	for {
+		armed := false
+		err := c.events.rc.Read(func(uintptr) bool {
+			if armed {
+				return true
+			}
+			armed = true
+			return false
+		})
+		if err != nil {
+			return // socket closed by Close
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return
+		}
+		c.drainEventsLocked()
+		c.mu.Unlock()
+	}
+}
+
+func (c *Collector) doEvRead(fd uintptr) {
+	c.evN, c.evErr = unix.Read(int(fd), c.evBuf)
+}
+
+// drainEventsLocked applies every queued link notification. Control rather
+// than Read is used so it never waits behind eventLoop's blocked Read.
+func (c *Collector) drainEventsLocked() {
+	for {
+		if err := c.events.rc.Control(c.evReadFn); err != nil {
+			return
+		}
+		switch {
+		case c.evErr == unix.EAGAIN:
+			return
+		case c.evErr == unix.ENOBUFS:
+			c.log.Info("link notifications overflowed, resyncing")
+			if err := c.resyncLocked(); err != nil {
+				c.log.Warn("resync after overflow", "err", err)
+			}
+			continue
+		case c.evErr != nil:
+			c.log.Warn("reading link notifications", "err", c.evErr)
+			return
+		}
+		msgs, err := syscall.ParseNetlinkMessage(c.evBuf[:c.evN])
+		if err != nil {
+			c.log.Warn("parsing link notification", "err", err)
+			continue
+		}
+		for i := range msgs {
+			c.applyLocked(&msgs[i])
+		}
+	}
+}
+
+func (c *Collector) applyLocked(m *syscall.NetlinkMessage) {
+	typ := m.Header.Type
+	if typ != unix.RTM_NEWLINK && typ != unix.RTM_DELLINK {
+		return
+	}
+	if len(m.Data) < unix.SizeofIfInfomsg {
+		return
+	}
+	// Bridge port events use AF_BRIDGE; their DELLINK means "left the
+	// bridge", not "deleted".
+	if m.Data[0] != unix.AF_UNSPEC {
+		return
+	}
+	hdr := unix.NlMsghdr(m.Header)
+	lk, err := vnl.LinkDeserialize(&hdr, m.Data)
+	if err != nil {
+		c.log.Debug("undecodable link notification", "err", err)
+		return
+	}
+	a := lk.Attrs()
+	if typ == unix.RTM_DELLINK {
+		c.removeLocked(int32(a.Index))
+		return
+	}
+	c.upsertLocked(int32(a.Index), a.Name, operStatus(a.OperState), linkSpeed(c.eth, a.Name))
+}
+
+var _ collectors.Collector = (*Collector)(nil)
