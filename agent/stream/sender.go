@@ -280,6 +280,8 @@ func (s *Sender) run() {
 		select {
 		case <-s.abort:
 			return
+		case <-closing:
+			draining, closing = true, nil
 		default:
 		}
 		if l == nil {
@@ -295,6 +297,10 @@ func (s *Sender) run() {
 				t := time.NewTimer(delay)
 				select {
 				case <-t.C:
+				case <-closing:
+					// Stop waiting at once if there is nothing left to send.
+					draining, closing = true, nil
+					t.Stop()
 				case <-s.abort:
 					t.Stop()
 					return

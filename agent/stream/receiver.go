@@ -1,0 +1,253 @@
+package stream
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/probe-agent/probe-agent/proto/aos"
+)
+
+// DedupWindow is how far below the last seen seq_num a frame may be and still be
+// taken as a resend of something already delivered. A sender resends at most one
+// batch of unwritten frames after a reconnect, far fewer than this; a seq_num that
+// falls further back means the sender restarted and began a new sequence.
+const DedupWindow = 1 << 20
+
+// Received is one decoded message handed to a ReceiverConfig.Handle callback.
+type Received struct {
+	Seq       uint64 // seq_num on a sequenced channel, 0 otherwise
+	Sequenced bool
+	Remote    net.Addr
+	Message   *aos.AosMessage // a fresh message the callback may keep
+}
+
+// Gap is a break in a sender's sequence: the messages from Expected up to but not
+// including Got never arrived.
+type Gap struct {
+	Sender   string // the sending host (IP address), which identifies the sequence
+	Expected uint64
+	Got      uint64
+}
+
+// Lost is the number of messages the gap stands for.
+func (g Gap) Lost() uint64 { return g.Got - g.Expected }
+
+// ReceiverConfig configures a Receiver for one channel.
+type ReceiverConfig struct {
+	// Sequenced must match the senders' setting for the channel.
+	Sequenced bool
+	// Handle is called once per message, in order within a connection. Calls for
+	// different connections may run concurrently.
+	Handle func(Received)
+	// OnGap, if set, is called for every sequence gap, before the message that
+	// revealed it is handled.
+	OnGap  func(Gap)
+	Logger *slog.Logger // slog.Default() when nil
+}
+
+// ReceiverStats is a point-in-time copy of a Receiver's counters.
+type ReceiverStats struct {
+	Connections  uint64 // accepted so far
+	Messages     uint64 // handed to Handle
+	Duplicates   uint64 // resent frames already delivered, skipped
+	Gaps         uint64 // sequence gaps seen
+	Lost         uint64 // messages missing across all gaps
+	Resets       uint64 // senders that started a new sequence (restarted)
+	DecodeErrors uint64 // frames that did not decode; the connection goes on
+}
+
+// Receiver accepts streaming connections and decodes their frames. The sequence of
+// a sender is tracked by its IP address rather than by connection, because a
+// sender's seq_num carries on across reconnects; that assumes one agent per
+// address on a channel, which is how agents are deployed.
+type Receiver struct {
+	cfg ReceiverConfig
+	log *slog.Logger
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[net.Conn]struct{}
+	seqs      map[string]*seqState
+	wg        sync.WaitGroup
+
+	connections, messages, duplicates, gaps, lost, resets, decodeErrors atomic.Uint64
+}
+
+type seqState struct {
+	last uint64
+}
+
+// NewReceiver returns a Receiver; start it with Serve.
+func NewReceiver(cfg ReceiverConfig) *Receiver {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Handle == nil {
+		cfg.Handle = func(Received) {}
+	}
+	return &Receiver{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[net.Conn]struct{}{},
+		seqs:      map[string]*seqState{},
+	}
+}
+
+// Serve accepts connections on l until Close is called or l fails. It returns nil
+// after Close. Pass a listener from tls.NewListener to receive over TLS.
+func (r *Receiver) Serve(l net.Listener) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	r.listeners[l] = struct{}{}
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.listeners, l)
+		r.mu.Unlock()
+	}()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			r.mu.Lock()
+			closed := r.closed
+			r.mu.Unlock()
+			if closed {
+				return nil
+			}
+			return err
+		}
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		r.conns[c] = struct{}{}
+		r.wg.Add(1)
+		r.mu.Unlock()
+		r.connections.Add(1)
+		go r.serveConn(c)
+	}
+}
+
+// Close stops every Serve, closes open connections and waits until no Handle call
+// is running.
+func (r *Receiver) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	for l := range r.listeners {
+		l.Close()
+	}
+	for c := range r.conns {
+		c.Close()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+	return nil
+}
+
+// Stats returns the current counters.
+func (r *Receiver) Stats() ReceiverStats {
+	return ReceiverStats{
+		Connections:  r.connections.Load(),
+		Messages:     r.messages.Load(),
+		Duplicates:   r.duplicates.Load(),
+		Gaps:         r.gaps.Load(),
+		Lost:         r.lost.Load(),
+		Resets:       r.resets.Load(),
+		DecodeErrors: r.decodeErrors.Load(),
+	}
+}
+
+func (r *Receiver) serveConn(c net.Conn) {
+	defer r.wg.Done()
+	defer func() {
+		c.Close()
+		r.mu.Lock()
+		delete(r.conns, c)
+		r.mu.Unlock()
+	}()
+	remote := c.RemoteAddr()
+	sender := remote.String()
+	if host, _, err := net.SplitHostPort(sender); err == nil {
+		sender = host
+	}
+	log := r.log.With("remote", remote.String())
+	log.Debug("stream connection accepted")
+
+	br := bufio.NewReaderSize(c, 64<<10)
+	var buf []byte
+	for {
+		frame, err := ReadFrame(br, buf)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				log.Warn("stream connection ended", "err", err)
+			}
+			return
+		}
+		buf = frame
+		m := new(aos.AosMessage)
+		seq, err := DecodeFrame(frame, r.cfg.Sequenced, m)
+		if err != nil {
+			r.decodeErrors.Add(1)
+			log.Warn("stream frame skipped", "err", err, "bytes", len(frame))
+			continue
+		}
+		if r.cfg.Sequenced && !r.accept(sender, seq, log) {
+			continue
+		}
+		r.messages.Add(1)
+		r.cfg.Handle(Received{Seq: seq, Sequenced: r.cfg.Sequenced, Remote: remote, Message: m})
+	}
+}
+
+// accept checks seq against the sender's sequence and reports whether the message
+// is new.
+func (r *Receiver) accept(sender string, seq uint64, log *slog.Logger) bool {
+	r.mu.Lock()
+	st, ok := r.seqs[sender]
+	if !ok {
+		r.seqs[sender] = &seqState{last: seq}
+		r.mu.Unlock()
+		return true
+	}
+	last := st.last
+	switch {
+	case seq == last+1:
+		st.last = seq
+		r.mu.Unlock()
+		return true
+	case seq > last+1:
+		st.last = seq
+		r.mu.Unlock()
+		g := Gap{Sender: sender, Expected: last + 1, Got: seq}
+		r.gaps.Add(1)
+		r.lost.Add(g.Lost())
+		log.Warn("stream sequence gap", "expected", g.Expected, "got", g.Got, "lost", g.Lost())
+		if r.cfg.OnGap != nil {
+			r.cfg.OnGap(g)
+		}
+		return true
+	case last-seq < DedupWindow:
+		r.mu.Unlock()
+		r.duplicates.Add(1)
+		return false
+	default:
+		st.last = seq
+		r.mu.Unlock()
+		r.resets.Add(1)
+		log.Info("stream sequence restarted", "previous", last, "now", seq)
+		return true
+	}
+}
