@@ -3,19 +3,32 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
+
+	_ "github.com/probe-agent/probe-agent/probe/processors" // the processor catalog
 )
 
 // version is set at link time from `git describe` (see the Makefile).
 var version = "dev"
 
+// exitError carries an exit status without printing anything more.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
+	err := newRootCmd().Execute()
+	var ee exitError
+	switch {
+	case errors.As(err, &ee):
+		os.Exit(ee.code)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "probectl:", err)
-		os.Exit(1)
+		os.Exit(2)
 	}
 }
 
@@ -27,5 +40,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.AddCommand(newValidateCmd(), newProcessorsCmd(), newSimulateCmd())
 	return root
 }

@@ -1,0 +1,269 @@
+package probe
+
+import (
+	"encoding/json"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Severity of probe anomalies. Apstra raises probe anomalies as critical.
+const Severity = "critical"
+
+// anomalyNamespace makes anomaly and item ids stable UUIDs derived from what
+// they identify, so a restart or a central evaluator names them the same.
+var anomalyNamespace = uuid.MustParse("0b0e7c3e-6a52-4f4e-9d2c-9e1a5b0f2c11")
+
+// Anomaly is one raised (or just cleared) probe anomaly on one stage item.
+type Anomaly struct {
+	ID           string
+	ItemID       string
+	ProbeID      string
+	ProbeLabel   string
+	Stage        string
+	Keys         []string
+	Props        []string
+	Raised       bool
+	FirstSeen    time.Time
+	LastModified time.Time
+	Evidence     Evidence
+	Dialect      Dialect
+}
+
+// MarshalJSON renders the anomaly as the anomalies API does: the seed's form
+// (actual and expected, identity with stage_id and a properties object) for
+// seed-dialect probes, and for 4.x probes the form with "anomalous" and an
+// identity listing properties as key/value pairs.
+func (a *Anomaly) MarshalJSON() ([]byte, error) {
+	m := map[string]any{
+		"id":               a.ID,
+		"anomaly_type":     "probe",
+		"severity":         Severity,
+		"last_modified_at": a.LastModified.UTC().Format(time.RFC3339Nano),
+	}
+	ev := a.Evidence
+	if a.Dialect == Dialect4x {
+		m["actual"] = map[string]any{"value": jsonValue(ev.Actual, ev.Kind)}
+		an := map[string]any{}
+		if ev.HasMin || ev.HasMax {
+			if ev.HasMin {
+				an["value_min"] = jsonNumber(ev.Min)
+			}
+			if ev.HasMax {
+				an["value_max"] = jsonNumber(ev.Max)
+			}
+		} else if ev.State != "" {
+			an["value"] = ev.State
+		}
+		m["anomalous"] = an
+		props := make([]map[string]string, len(a.Keys))
+		for i, k := range a.Keys {
+			props[i] = map[string]string{"key": k, "value": a.Props[i]}
+		}
+		m["identity"] = map[string]any{
+			"anomaly_type": "probe",
+			"probe_id":     a.ProbeID,
+			"probe_label":  a.ProbeLabel,
+			"stage_name":   a.Stage,
+			"item_id":      a.ItemID,
+			"properties":   props,
+		}
+		return json.Marshal(m)
+	}
+	m["actual"] = typedValue(ev.Actual, ev.Kind)
+	m["expected"] = a.expected()
+	props := map[string]string{}
+	for i, k := range a.Keys {
+		props[k] = a.Props[i]
+	}
+	m["identity"] = map[string]any{
+		"anomaly_type": "probe",
+		"probe_id":     a.ProbeID,
+		"properties":   props,
+		"stage_id":     a.Stage,
+	}
+	return json.Marshal(m)
+}
+
+// expected is the seed-dialect "expected" object: the bound the actual value
+// crossed, or the whole expected range when no single bound explains it.
+func (a *Anomaly) expected() map[string]any {
+	ev := a.Evidence
+	switch {
+	case ev.Kind != Number || (!ev.HasMin && !ev.HasMax):
+		if ev.State != "" {
+			return map[string]any{"value": ev.State}
+		}
+		return map[string]any{}
+	case ev.HasMax && ev.Actual.Num > ev.Max:
+		return typedValue(Value{Num: ev.Max}, Number)
+	case ev.HasMin && ev.Actual.Num < ev.Min:
+		return typedValue(Value{Num: ev.Min}, Number)
+	}
+	out := map[string]any{}
+	if ev.HasMin {
+		out["value_min"] = jsonNumber(ev.Min)
+	}
+	if ev.HasMax {
+		out["value_max"] = jsonNumber(ev.Max)
+	}
+	return out
+}
+
+// typedValue renders a value as Apstra's value_int / value_float / value.
+func typedValue(v Value, k Kind) map[string]any {
+	if k != Number {
+		return map[string]any{"value": v.Str}
+	}
+	if isInt(v.Num) {
+		return map[string]any{"value_int": int64(v.Num)}
+	}
+	return map[string]any{"value_float": jsonNumber(v.Num)}
+}
+
+func jsonValue(v Value, k Kind) any {
+	if k != Number {
+		return v.Str
+	}
+	return jsonNumber(v.Num)
+}
+
+// jsonNumber renders a number for JSON: integers without a fraction, NaN and
+// infinities as strings (JSON has no literal for them).
+func jsonNumber(f float64) any {
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	case isInt(f):
+		return int64(f)
+	}
+	return f
+}
+
+func isInt(f float64) bool { return f == math.Trunc(f) && math.Abs(f) < 1<<53 }
+
+// anomalyTracker raises and clears anomalies for the stages whose "true"
+// items are anomalous, keeping per-item state in slices aligned with each
+// stage's items so that a steady tick costs no map lookups.
+type anomalyTracker struct {
+	inst        *Instance
+	stages      []*trackedStage
+	active      map[string]*Anomaly // by anomaly id
+	transitions []Anomaly
+}
+
+type trackedStage struct {
+	st     *Stage
+	layout uint64
+	state  []*Anomaly
+}
+
+func newAnomalyTracker(inst *Instance) *anomalyTracker {
+	t := &anomalyTracker{inst: inst, active: map[string]*Anomaly{}}
+	for _, st := range inst.order {
+		if st.RaisesAnomalies {
+			t.stages = append(t.stages, &trackedStage{st: st, layout: ^uint64(0)})
+		}
+	}
+	return t
+}
+
+func (t *anomalyTracker) update(now time.Time) {
+	for _, ts := range t.stages {
+		st := ts.st
+		if ts.layout != st.layout {
+			t.relayout(ts, now)
+		}
+		for i := range st.items {
+			it := &st.items[i]
+			// Every valid item is looked at, not only changed ones: a
+			// checker may change its evidence (the actual value) while the
+			// state stays "true".
+			if !it.Valid {
+				continue
+			}
+			anomalous := it.Value.Str == "true"
+			a := ts.state[i]
+			switch {
+			case anomalous && a == nil:
+				a = t.newAnomaly(st, it, now)
+				ts.state[i] = a
+				t.active[a.ID] = a
+				t.transitions = append(t.transitions, *a)
+			case anomalous && a.Evidence != it.Evidence:
+				a.Evidence = it.Evidence
+				a.LastModified = now
+			case !anomalous && a != nil:
+				t.clear(a, now)
+				ts.state[i] = nil
+			}
+		}
+	}
+}
+
+// relayout carries anomaly state across a change of the stage's items; an
+// anomaly whose item disappeared is cleared, not forgotten.
+func (t *anomalyTracker) relayout(ts *trackedStage, now time.Time) {
+	st := ts.st
+	next := make([]*Anomaly, len(st.items))
+	for _, a := range ts.state {
+		if a == nil {
+			continue
+		}
+		if i, ok := st.lookupKey(joinKey(a.Props)); ok {
+			next[i] = a
+		} else {
+			t.clear(a, now)
+		}
+	}
+	ts.state, ts.layout = next, st.layout
+}
+
+func (t *anomalyTracker) clear(a *Anomaly, now time.Time) {
+	a.Raised = false
+	a.LastModified = now
+	delete(t.active, a.ID)
+	t.transitions = append(t.transitions, *a)
+}
+
+func (t *anomalyTracker) newAnomaly(st *Stage, it *Item, now time.Time) *Anomaly {
+	p := t.inst.Plan
+	itemID := uuid.NewSHA1(anomalyNamespace, []byte(p.ID+"\x00"+st.Name+"\x00"+it.key)).String()
+	return &Anomaly{
+		ID:           uuid.NewSHA1(anomalyNamespace, []byte("anomaly\x00"+itemID)).String(),
+		ItemID:       itemID,
+		ProbeID:      p.ID,
+		ProbeLabel:   p.Doc.Label,
+		Stage:        st.Name,
+		Keys:         st.Keys,
+		Props:        it.Props,
+		Raised:       true,
+		FirstSeen:    now,
+		LastModified: now,
+		Evidence:     it.Evidence,
+		Dialect:      p.Doc.Dialect,
+	}
+}
+
+// Anomalies returns the currently raised anomalies, ordered by stage and
+// item.
+func (inst *Instance) Anomalies() []*Anomaly {
+	out := make([]*Anomaly, 0, len(inst.anomalies.active))
+	for _, a := range inst.anomalies.active {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Stage != out[j].Stage {
+			return out[i].Stage < out[j].Stage
+		}
+		return joinKey(out[i].Props) < joinKey(out[j].Props)
+	})
+	return out
+}
+
+// Transitions returns the anomalies raised or cleared by the last tick, in
+// the order they happened.
+func (inst *Instance) Transitions() []Anomaly { return inst.anomalies.transitions }

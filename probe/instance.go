@@ -1,0 +1,215 @@
+package probe
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// State is a probe's lifecycle state, as the REST API reports it.
+type State string
+
+// Probe states.
+const (
+	StateCreated     State = "created"
+	StateOperational State = "operational"
+	StateError       State = "error"
+)
+
+// Instance is a running probe: its stages, processor state and anomalies.
+// It is not safe for concurrent use; the agent serialises ticks and reads.
+type Instance struct {
+	Plan *Plan
+
+	procs     []runProc
+	stages    map[string]*Stage
+	order     []*Stage // stages in creation (evaluation) order
+	meta      map[string]StageDoc
+	anomalies *anomalyTracker
+	warnings  []string
+
+	seq     uint64
+	now     time.Time
+	state   State
+	lastErr string
+}
+
+type runProc struct {
+	name string
+	p    Processor
+}
+
+// NewInstance creates the running state of a validated plan.
+func NewInstance(p *Plan) (*Instance, error) {
+	var probs Problems
+	inst := instantiate(p, reporter{probe: p.Doc.Label, list: &probs})
+	if err := probs.Err(); err != nil {
+		return nil, err
+	}
+	return inst, nil
+}
+
+// instantiate builds every processor in order, inferring stage types. It is
+// shared by validation (which reports) and NewInstance (which then cannot
+// fail on a validated plan).
+func instantiate(p *Plan, rep reporter) *Instance {
+	inst := &Instance{
+		Plan:   p,
+		stages: map[string]*Stage{},
+		meta:   map[string]StageDoc{},
+		state:  StateCreated,
+	}
+	for _, sd := range p.Doc.Stages {
+		inst.meta[sd.Name] = sd
+	}
+	for _, pp := range p.procs {
+		r := rep.forProcessor(pp.doc.Name)
+		b := &Build{
+			ProbeID:    p.ID,
+			ProbeLabel: p.Doc.Label,
+			Dialect:    p.Doc.Dialect,
+			Name:       pp.doc.Name,
+			Type:       pp.spec.Name,
+			Props:      cloneJSON(pp.props).(map[string]any),
+			inputs:     map[string]*Input{},
+			outputs:    pp.doc.Outputs,
+			inst:       inst,
+			rep:        r,
+		}
+		ready := true
+		for _, port := range sortedPorts(pp.doc.Inputs) {
+			ref := pp.doc.Inputs[port]
+			st, ok := inst.stages[ref.Stage]
+			if !ok {
+				ready = false // the producer failed; already reported
+				continue
+			}
+			col, ok := st.ColumnIndex(ref.Column)
+			if !ok {
+				r.addf("inputs."+port+".column", "stage %q has no column %q (columns: %s)", ref.Stage, ref.Column, columnNames(st))
+				ready = false
+				continue
+			}
+			in := &Input{Port: port, Stage: st, Column: col, Type: st.Type.WithKind(st.Columns[col].Kind)}
+			spec, ok := pp.spec.Inputs[port]
+			if !ok {
+				spec = pp.spec.Inputs["*"]
+			}
+			if !spec.accepts(in.Type) {
+				r.addf("inputs."+port, "stage %q is of type %s, but %s accepts %s", ref.Stage, in.Type, pp.spec.Name, typeList(spec.Types))
+				ready = false
+				continue
+			}
+			b.inputs[port] = in
+		}
+		if !ready {
+			continue
+		}
+		proc, err := pp.spec.New(b)
+		if err != nil {
+			r.addf("", "%v", err)
+			continue
+		}
+		if b.failed || proc == nil {
+			continue
+		}
+		inst.procs = append(inst.procs, runProc{name: pp.doc.Name, p: proc})
+	}
+	for _, sd := range p.Doc.Stages {
+		st, ok := inst.stages[sd.Name]
+		if !ok || sd.Units.Columns == nil {
+			continue
+		}
+		for _, col := range sortedKeys(sd.Units.Columns) {
+			if _, ok := st.ColumnIndex(col); !ok {
+				rep.addf(fmt.Sprintf("stages[%q].units.%s", sd.Name, col), "stage has no column %q (columns: %s)", col, columnNames(st))
+			}
+		}
+	}
+	inst.anomalies = newAnomalyTracker(inst)
+	return inst
+}
+
+func (inst *Instance) addStage(st *Stage) {
+	inst.stages[st.Name] = st
+	inst.order = append(inst.order, st)
+}
+
+// Warn records a non-fatal finding (shown by probectl validate).
+func (b *Build) Warn(format string, args ...any) {
+	b.inst.warnings = append(b.inst.warnings, fmt.Sprintf("processor %q: %s", b.Name, fmt.Sprintf(format, args...)))
+}
+
+func columnNames(st *Stage) string {
+	names := make([]string, len(st.Columns))
+	for i, c := range st.Columns {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func typeList(ts []StageType) string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// ID is the probe id.
+func (inst *Instance) ID() string { return inst.Plan.ID }
+
+// State returns the probe state and the last error message.
+func (inst *Instance) State() (State, string) { return inst.state, inst.lastErr }
+
+// Seq is the sequence number of the last tick.
+func (inst *Instance) Seq() uint64 { return inst.seq }
+
+// Time is the time of the last tick.
+func (inst *Instance) Time() time.Time { return inst.now }
+
+// Stage returns a stage by name.
+func (inst *Instance) Stage(name string) (*Stage, bool) {
+	st, ok := inst.stages[name]
+	return st, ok
+}
+
+// Stages returns every stage in evaluation order.
+func (inst *Instance) Stages() []*Stage { return inst.order }
+
+// StageNames returns the stage names, sorted.
+func (inst *Instance) StageNames() []string {
+	names := make([]string, 0, len(inst.stages))
+	for n := range inst.stages {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Tick evaluates every processor once. A processor error puts the probe in
+// the error state (with a message naming the processor) and ends the tick;
+// the next successful tick makes it operational again.
+func (inst *Instance) Tick(t *Tick) error {
+	if inst.Plan.Doc.Disabled {
+		return nil
+	}
+	inst.seq++
+	t.Seq = inst.seq
+	inst.now = t.Time
+	inst.anomalies.transitions = inst.anomalies.transitions[:0]
+	for _, st := range inst.order {
+		st.begin(inst.seq, t.Time)
+	}
+	for _, rp := range inst.procs {
+		if err := rp.p.Eval(t); err != nil {
+			inst.state = StateError
+			inst.lastErr = fmt.Sprintf("processor %q: %v", rp.name, err)
+			return fmt.Errorf("probe %q: %s", inst.Plan.Doc.Label, inst.lastErr)
+		}
+	}
+	inst.state, inst.lastErr = StateOperational, ""
+	inst.anomalies.update(t.Time)
+	return nil
+}

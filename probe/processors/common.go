@@ -1,0 +1,230 @@
+// Package processors holds the IBA processor catalog: one file per processor
+// type, each registering its Spec (introspection text, ports, property
+// schema, builder) with probe.Register from init. Import it for its side
+// effect wherever probes are compiled.
+package processors
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/probe-agent/probe-agent/probe"
+)
+
+// Stage type lists accepted by ports.
+var (
+	numberTypes      = []probe.StageType{probe.N, probe.NS, probe.NTS, probe.NSTS}
+	numberSetTypes   = []probe.StageType{probe.NS, probe.NSTS}
+	numberNowTypes   = []probe.StageType{probe.N, probe.NS}
+	stateTypes       = []probe.StageType{probe.DS, probe.DSS, probe.DSTS, probe.DSSTS}
+	singleOrSetTypes = func(k probe.Kind) []probe.StageType {
+		return []probe.StageType{{Kind: k}, {Kind: k, Set: true}}
+	}
+)
+
+// streamingProps is the property every processor has.
+func streamingProps() map[string]*probe.Schema {
+	return map[string]*probe.Schema{
+		"enable_streaming": probe.Prop("boolean").Def(false).
+			Desc("Stream every change of the output stages on the perfmon channel."),
+	}
+}
+
+// graphQueryProps is graph_query as non-source processors take it: a list of
+// queries whose results parameterise expressions.
+func graphQueryProps() map[string]*probe.Schema {
+	return map[string]*probe.Schema{
+		"graph_query": probe.Prop("array", "string").Def([]any{}).Of(probe.Prop("string")).
+			Desc("Graph queries whose results expressions can read as query_result."),
+	}
+}
+
+// anomalyProps are the properties of checkers that can raise anomalies.
+func anomalyProps() map[string]*probe.Schema {
+	return map[string]*probe.Schema{
+		"raise_anomaly": probe.Prop("boolean").Def(false).
+			Desc("Raise an anomaly for every output item whose value is \"true\"."),
+		"anomaly_retention_duration": probe.Prop("integer").Def(86400).Min(0).
+			Desc("Seconds to keep anomaly history (accepted for compatibility)."),
+		"anomaly_retention_size": probe.Prop("integer").Def(1073741824).Min(0).
+			Desc("Bytes of anomaly history to keep (accepted for compatibility)."),
+		"enable_anomaly_logging": probe.Prop("boolean").Def(false).
+			Desc("Log anomaly history (accepted for compatibility)."),
+		"anomalous_node_id_property_name": probe.Prop("string", "null").Def(nil).
+			Desc("Item key whose value names the graph node the anomaly attaches to."),
+	}
+}
+
+// checkerType is the output type of a checker reading a stage of type in.
+func checkerType(in probe.StageType) probe.StageType {
+	return probe.StageType{Kind: probe.DiscreteState, Set: in.Set}
+}
+
+// numberProp reads a numeric property that may be a literal number or, in
+// the 4.x dialect, an expression string such as "60 * 15".
+func numberProp(b *probe.Build, field string, v any) (float64, bool) {
+	switch x := v.(type) {
+	case nil:
+		return 0, false
+	case string:
+		f, err := evalNumber(x)
+		if err != nil {
+			b.Errorf("properties."+field, "%v", err)
+			return 0, false
+		}
+		return f, true
+	}
+	f, err := strconv.ParseFloat(fmt.Sprint(v), 64)
+	if err != nil {
+		b.Errorf("properties."+field, "expected a number, got %v", v)
+		return 0, false
+	}
+	return f, true
+}
+
+// evalNumber evaluates a constant numeric expression. Only literals and the
+// operators + - * / with parentheses are understood here.
+func evalNumber(expr string) (float64, error) {
+	p := &arith{s: strings.TrimSpace(expr)}
+	v, err := p.sum()
+	if err == nil && p.i < len(p.s) {
+		err = fmt.Errorf("unexpected %q", p.s[p.i:])
+	}
+	if err != nil {
+		return 0, fmt.Errorf("expression %q: %v", expr, err)
+	}
+	return v, nil
+}
+
+type arith struct {
+	s string
+	i int
+}
+
+func (p *arith) skip() {
+	for p.i < len(p.s) && p.s[p.i] == ' ' {
+		p.i++
+	}
+}
+
+func (p *arith) sum() (float64, error) {
+	v, err := p.product()
+	for err == nil {
+		p.skip()
+		if p.i >= len(p.s) || (p.s[p.i] != '+' && p.s[p.i] != '-') {
+			break
+		}
+		op := p.s[p.i]
+		p.i++
+		var w float64
+		if w, err = p.product(); op == '+' {
+			v += w
+		} else {
+			v -= w
+		}
+	}
+	return v, err
+}
+
+func (p *arith) product() (float64, error) {
+	v, err := p.unary()
+	for err == nil {
+		p.skip()
+		if p.i >= len(p.s) || (p.s[p.i] != '*' && p.s[p.i] != '/') {
+			break
+		}
+		op := p.s[p.i]
+		p.i++
+		var w float64
+		if w, err = p.unary(); err != nil {
+			break
+		}
+		if op == '*' {
+			v *= w
+		} else if w == 0 {
+			err = fmt.Errorf("division by zero")
+		} else {
+			v /= w
+		}
+	}
+	return v, err
+}
+
+func (p *arith) unary() (float64, error) {
+	p.skip()
+	if p.i < len(p.s) && p.s[p.i] == '-' {
+		p.i++
+		v, err := p.unary()
+		return -v, err
+	}
+	if p.i < len(p.s) && p.s[p.i] == '(' {
+		p.i++
+		v, err := p.sum()
+		p.skip()
+		if err == nil && (p.i >= len(p.s) || p.s[p.i] != ')') {
+			err = fmt.Errorf("missing )")
+		}
+		p.i++
+		return v, err
+	}
+	start := p.i
+	for p.i < len(p.s) && (p.s[p.i] >= '0' && p.s[p.i] <= '9' || p.s[p.i] == '.' || p.s[p.i] == 'e' || p.s[p.i] == 'E') {
+		p.i++
+	}
+	if start == p.i {
+		if p.i >= len(p.s) {
+			return 0, fmt.Errorf("unexpected end")
+		}
+		return 0, fmt.Errorf("unsupported expression at %q (only numbers and + - * / are allowed here)", p.s[start:])
+	}
+	return strconv.ParseFloat(p.s[start:p.i], 64)
+}
+
+// keyIndexes resolves property names against an input stage's keys,
+// reporting unknown names on field.
+func keyIndexes(b *probe.Build, field string, in *probe.Input, names []string) []int {
+	idx := make([]int, 0, len(names))
+	for i, n := range names {
+		found := -1
+		for k, key := range in.Stage.Keys {
+			if key == n {
+				found = k
+			}
+		}
+		if found < 0 {
+			b.Errorf(fmt.Sprintf("properties.%s[%d]", field, i), "input stage %q has no property %q (properties: %s)", in.Stage.Name, n, strings.Join(in.Stage.Keys, ", "))
+			continue
+		}
+		idx = append(idx, found)
+	}
+	return idx
+}
+
+// perItem keeps processor state aligned with a stage's items, carrying each
+// item's state across layout changes by key so that a new or vanished
+// interface does not reset every other item.
+type perItem[T any] struct {
+	layout uint64
+	keys   []string
+	vals   []T
+}
+
+func (p *perItem[T]) sync(st *probe.Stage) []T {
+	if p.layout == st.Layout() && len(p.vals) == st.Len() {
+		return p.vals
+	}
+	old := make(map[string]T, len(p.keys))
+	for i, k := range p.keys {
+		old[k] = p.vals[i]
+	}
+	p.keys = make([]string, st.Len())
+	p.vals = make([]T, st.Len())
+	for i := range p.vals {
+		k := st.Item(i).Key()
+		p.keys[i] = k
+		p.vals[i] = old[k]
+	}
+	p.layout = st.Layout()
+	return p.vals
+}

@@ -1,0 +1,182 @@
+package processors
+
+import (
+	"math"
+	"strings"
+	"time"
+
+	"github.com/probe-agent/probe-agent/collectors"
+	"github.com/probe-agent/probe-agent/probe"
+)
+
+func init() {
+	names := append(collectors.CounterNames(), "tx_bps", "rx_bps")
+	enum := make([]any, len(names))
+	for i, n := range names {
+		enum[i] = n
+	}
+	probe.Register(&probe.Spec{
+		Name:  "if_counter",
+		Label: "Interface Counters",
+		Description: `Interface Counters Processor.
+
+Source processor: the per-second rate (first time-derivative) of one interface
+counter, one item per interface, keyed by system_id and interface. Output is NS.
+counter_type is an Apstra counter name; tx_bps and rx_bps are the byte counters
+times 8. An item has a value from its second sample on. A counter that goes
+backwards is a 32-bit wrap when the previous value was in the upper half of the
+32-bit range, a 64-bit wrap when it was in the upper half of the 64-bit range,
+and otherwise a reset: the rate is then re-based on the next sample instead of
+reporting a negative or spiked value; so is a re-created interface.
+Until graph queries are resolved on the device, every local interface is an
+item; graph_query, system_id and interface are kept for the controller.`,
+		Outputs: map[string]probe.Port{"out": {Required: true, Types: []probe.StageType{probe.NS}}},
+		Schema: func() *probe.Schema {
+			s := probe.Merge(streamingProps(), sourceProps(), map[string]*probe.Schema{
+				"counter_type": probe.Prop("string").OneOf(enum...).Desc("Counter whose rate is computed."),
+			})
+			s.Required = []string{"counter_type"}
+			s.AdditionalProperties = probe.Prop("string").Desc("Additional item key, an expression over graph query variables.")
+			return s
+		}(),
+		New: newIfCounter,
+	})
+}
+
+// sourceProps are the graph-related properties of source processors.
+func sourceProps() map[string]*probe.Schema {
+	return map[string]*probe.Schema{
+		"graph_query": probe.Prop("string", "array").Def("").Of(probe.Prop("string")).
+			Desc("Graph query selecting the interfaces; resolved by the controller."),
+		"system_id": probe.Prop("string").Def("system.system_id").
+			Desc("Expression giving the system id of a query match."),
+		"interface": probe.Prop("string").Def("intf.if_name").
+			Desc("Expression giving the interface name of a query match."),
+		"query_group_by":   probe.Prop("array", "null").Def(nil).Of(probe.Prop("string")).Desc("Group query matches by these names."),
+		"query_tag_filter": probe.Prop("object").Desc("Filter matches by tags on named nodes."),
+		"query_expansion":  probe.Prop("object").Desc("Multiply matches by generated values."),
+	}
+}
+
+type ifCounter struct {
+	counter collectors.Counter
+	scale   float64
+	out     *probe.Stage
+
+	layout uint64
+	slot   []int32 // batch index -> output item, -1 for a duplicate pair
+	prev   perItem[counterSample]
+}
+
+type counterSample struct {
+	value uint64
+	at    time.Time
+	gen   uint64
+	ok    bool
+}
+
+func newIfCounter(b *probe.Build) (probe.Processor, error) {
+	var cfg struct {
+		CounterType string `json:"counter_type"`
+	}
+	if err := b.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	p := &ifCounter{scale: 1}
+	name := cfg.CounterType
+	if strings.HasSuffix(name, "_bps") {
+		name, p.scale = strings.TrimSuffix(name, "_bps")+"_bytes", 8
+	}
+	c, ok := collectors.ParseCounter(name)
+	if !ok {
+		b.Errorf("properties.counter_type", "unknown counter %q", cfg.CounterType)
+		return nil, nil
+	}
+	p.counter = c
+	for _, k := range extraKeys(b) {
+		b.Warn("property %q is an expression over graph query variables; it becomes an item key once graph queries are resolved and is ignored until then", k)
+	}
+	p.out = b.Output("out", probe.NS, []string{"interface", "system_id"})
+	return p, nil
+}
+
+// extraKeys lists the properties a source processor's schema does not
+// define: Apstra turns them into additional item keys.
+func extraKeys(b *probe.Build) []string {
+	spec, _ := probe.Lookup(b.Type)
+	var out []string
+	for k := range b.Props {
+		if _, known := spec.Schema.Properties[k]; !known {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (p *ifCounter) Eval(t *probe.Tick) error {
+	batch := t.Counters
+	if batch == nil {
+		return nil
+	}
+	if batch.Layout == 0 || batch.Layout != p.layout || len(p.slot) != len(batch.Interfaces) {
+		p.relayout(batch)
+	}
+	prev := p.prev.sync(p.out)
+	for i := range batch.Interfaces {
+		ifc := &batch.Interfaces[i]
+		slot := p.slot[i]
+		if slot < 0 || !ifc.Has(p.counter) {
+			continue
+		}
+		cur := ifc.Counters[p.counter]
+		st := &prev[slot]
+		if !st.ok || st.gen != ifc.Generation {
+			*st = counterSample{value: cur, at: t.Time, gen: ifc.Generation, ok: true}
+			continue
+		}
+		dt := t.Time.Sub(st.at).Seconds()
+		if dt <= 0 {
+			continue
+		}
+		delta, ok := CounterDelta(st.value, cur)
+		st.value, st.at = cur, t.Time
+		if !ok {
+			continue
+		}
+		p.out.SetNum(int(slot), float64(delta)/dt*p.scale)
+	}
+	return nil
+}
+
+func (p *ifCounter) relayout(batch *collectors.Batch) {
+	p.slot = make([]int32, len(batch.Interfaces))
+	seen := make(map[[2]string]int32, len(batch.Interfaces))
+	props := make([][]string, 0, len(batch.Interfaces))
+	for i := range batch.Interfaces {
+		ifc := &batch.Interfaces[i]
+		k := [2]string{ifc.Name, ifc.SystemID}
+		if _, dup := seen[k]; dup {
+			p.slot[i] = -1
+			continue
+		}
+		seen[k] = int32(len(props))
+		p.slot[i] = int32(len(props))
+		props = append(props, []string{ifc.Name, ifc.SystemID})
+	}
+	p.out.SetLayout(props)
+	p.layout = batch.Layout
+}
+
+// CounterDelta is the increase of a cumulative counter from prev to cur,
+// telling wraps from resets: ok is false for a reset, whose delta is unknown.
+func CounterDelta(prev, cur uint64) (delta uint64, ok bool) {
+	switch {
+	case cur >= prev:
+		return cur - prev, true
+	case prev <= math.MaxUint32 && prev >= 1<<31 && cur <= math.MaxUint32:
+		return (1<<32 - prev) + cur, true
+	case prev >= 1<<63:
+		return (math.MaxUint64 - prev) + cur + 1, true
+	}
+	return 0, false
+}

@@ -1,0 +1,133 @@
+package processors
+
+import (
+	"math"
+
+	"github.com/probe-agent/probe-agent/probe"
+)
+
+func init() {
+	probe.Register(&probe.Spec{
+		Name:    "range_check",
+		Label:   "Range",
+		Aliases: []string{"in_range", "not_in_range"},
+		Description: `Range Check Processor.
+
+Checks each input item against range {min, max}; either bound may be left out.
+The output is "true" for an anomalous item. The meaning of range follows the
+probe's dialect: in the seed dialect (stage-name inputs) range is the expected
+region and an item is anomalous when its value lies outside it; in the 4.x
+dialect ({"stage", "column"} inputs) range is the anomalous region, bounds
+inclusive, and an item is anomalous when its value lies inside it.
+property picks what is tested: value (the current value; the last sample of a
+time series), or, for time-series input, sample_count, sum or avg over the
+series. NaN is anomalous only with raise_on_nan. Input is N, NS, NTS or NSTS;
+output is DS for a single item and DSS for a set. With raise_anomaly every
+"true" item raises an anomaly.`,
+		Inputs:  map[string]probe.Port{"in": {Required: true, Types: numberTypes}},
+		Outputs: map[string]probe.Port{"out": {Required: true, Types: []probe.StageType{probe.DS, probe.DSS}}},
+		Schema: probe.Merge(streamingProps(), graphQueryProps(), anomalyProps(), map[string]*probe.Schema{
+			"range": probe.Object(map[string]*probe.Schema{
+				"min": probe.Prop("number", "string").Desc("Lower bound, inclusive; a number or an expression."),
+				"max": probe.Prop("number", "string").Desc("Upper bound, inclusive; a number or an expression."),
+			}).Desc("The range: expected values in the seed dialect, anomalous values in the 4.x dialect."),
+			"property": probe.Prop("string").Def("value").OneOf("value", "sample_count", "sum", "avg").
+				Desc("What to test: the value, or the sample count, sum or average of a time series."),
+			"raise_on_nan": probe.Prop("boolean").Def(false).Desc("Treat a NaN value as anomalous."),
+		}),
+		New: newRangeCheck,
+	})
+}
+
+type rangeCheck struct {
+	in       *probe.Input
+	out      *probe.Stage
+	property string
+	nanBad   bool
+	ev       probe.Evidence
+}
+
+func newRangeCheck(b *probe.Build) (probe.Processor, error) {
+	var cfg struct {
+		Range      map[string]any `json:"range"`
+		Property   string         `json:"property"`
+		RaiseOnNaN bool           `json:"raise_on_nan"`
+		Raise      bool           `json:"raise_anomaly"`
+	}
+	if err := b.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	in := b.Input("in")
+	p := &rangeCheck{in: in, property: cfg.Property, nanBad: cfg.RaiseOnNaN}
+	p.ev.Kind = probe.Number
+	p.ev.Anomalous = b.Dialect == probe.Dialect4x
+	p.ev.Min, p.ev.HasMin = numberProp(b, "range.min", cfg.Range["min"])
+	p.ev.Max, p.ev.HasMax = numberProp(b, "range.max", cfg.Range["max"])
+	if !p.ev.HasMin && !p.ev.HasMax && !b.Failed() {
+		b.Errorf("properties.range", "needs min, max or both")
+	}
+	if p.ev.HasMin && p.ev.HasMax && p.ev.Min > p.ev.Max {
+		b.Errorf("properties.range", "min %v is greater than max %v", p.ev.Min, p.ev.Max)
+	}
+	if p.property != "value" && !in.Type.TimeSeries {
+		b.Errorf("properties.property", "%q needs a time-series input; stage %q is %s (put an accumulate processor before this one)", p.property, in.Stage.Name, in.Type)
+	}
+	if b.Failed() {
+		return nil, nil
+	}
+	p.out = b.Output("out", checkerType(in.Type), in.Stage.Keys)
+	p.out.RaisesAnomalies = cfg.Raise
+	return p, nil
+}
+
+func (p *rangeCheck) Eval(*probe.Tick) error {
+	st := p.in.Stage
+	p.out.Mirror(st)
+	for i := 0; i < st.Len(); i++ {
+		it := st.Item(i)
+		if !it.Valid {
+			p.out.Invalidate(i)
+			continue
+		}
+		v := p.tested(i, it)
+		bad := p.anomalous(v)
+		ev := p.ev
+		ev.Actual.Num = v
+		p.out.Item(i).Evidence = ev
+		if bad {
+			p.out.SetStr(i, "true")
+		} else {
+			p.out.SetStr(i, "false")
+		}
+	}
+	return nil
+}
+
+func (p *rangeCheck) tested(i int, it *probe.Item) float64 {
+	switch p.property {
+	case "sample_count":
+		return float64(it.SampleCount())
+	case "sum", "avg":
+		var sum float64
+		it.Samples(func(s probe.Sample) { sum += s.Value.Num })
+		if p.property == "avg" {
+			if it.SampleCount() == 0 {
+				return math.NaN()
+			}
+			return sum / float64(it.SampleCount())
+		}
+		return sum
+	}
+	return p.in.Num(i)
+}
+
+func (p *rangeCheck) anomalous(v float64) bool {
+	if math.IsNaN(v) {
+		return p.nanBad
+	}
+	inside := (!p.ev.HasMin || v >= p.ev.Min) && (!p.ev.HasMax || v <= p.ev.Max)
+	if p.ev.Anomalous {
+		return inside
+	}
+	return !inside
+}
