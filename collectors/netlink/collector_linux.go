@@ -91,6 +91,9 @@ type Collector struct {
 	prevPos  []int32  // where those links sat in links, to skip the map
 	changed  bool
 	layout   uint64
+	// dirty is set when a link already placed in the batch being built was
+	// renamed or found deleted: the dump straddled a change and is redone.
+	dirty bool
 
 	// Link table, guarded by mu. Lock order: pollMu before mu.
 	mu       sync.Mutex
@@ -266,9 +269,16 @@ func (c *Collector) Collect(ctx context.Context, b *collectors.Batch) error {
 	for try := 0; ; try++ {
 		var interrupted bool
 		interrupted, err = c.dumpLocked(b)
-		if err != nil || !interrupted || try+1 == maxDumpTries {
+		if err != nil || !(interrupted || c.dirty) {
 			break
 		}
+		if try+1 == maxDumpTries {
+			if c.dirty {
+				c.dropStaleLocked(b)
+			}
+			break
+		}
+		c.drainEventsLocked()
 	}
 	c.cur = nil
 	if err != nil {
@@ -293,6 +303,34 @@ func (c *Collector) Collect(ctx context.Context, b *collectors.Batch) error {
 	}
 	b.Layout = c.layout
 	return nil
+}
+
+// dropStaleLocked removes from b the interfaces whose link was renamed or
+// deleted while the dump ran, when redoing the dump did not help. Those
+// interfaces are missing from one batch, which is better than reporting one
+// name twice. Rare, so it may allocate.
+func (c *Collector) dropStaleLocked(b *collectors.Batch) {
+	current := make(map[uint64]int32, len(c.links))
+	for i := range c.links {
+		current[c.links[i].id] = int32(i)
+	}
+	n := 0
+	for k := range b.Interfaces {
+		p, ok := current[c.prevIDs[k]]
+		if !ok {
+			continue
+		}
+		b.Interfaces[n] = b.Interfaces[k]
+		c.prevIDs[n] = c.prevIDs[k]
+		c.prevPos[n] = p
+		n++
+	}
+	if n != len(b.Interfaces) {
+		c.changed = true
+	}
+	b.Interfaces = b.Interfaces[:n]
+	c.prevIDs = c.prevIDs[:n]
+	c.prevPos = c.prevPos[:n]
 }
 
 // replaceStatsSocket drops a socket that may hold a half-read dump. Called
@@ -322,6 +360,7 @@ func (c *Collector) doWrite(fd uintptr) bool {
 func (c *Collector) dumpLocked(b *collectors.Batch) (bool, error) {
 	c.seq++
 	c.poll++
+	c.dirty = false
 	c.req = appendStatsRequest(c.req[:0], c.seq)
 	b.Interfaces = b.Interfaces[:0]
 	c.cur = b
@@ -435,6 +474,9 @@ func (c *Collector) upsertLocked(index int32, name string, oper collectors.OperS
 	if p, ok := c.byIndex[index]; ok {
 		l := &c.links[p]
 		if l.name != name {
+			if c.cur != nil && l.poll == c.poll {
+				c.dirty = true
+			}
 			c.log.Debug("link renamed", "ifindex", index, "from", l.name, "to", name)
 			if q, ok := c.byName[l.name]; ok && q == p {
 				delete(c.byName, l.name)
@@ -459,6 +501,9 @@ func (c *Collector) removeLocked(index int32) {
 	p, ok := c.byIndex[index]
 	if !ok {
 		return
+	}
+	if c.cur != nil && c.links[p].poll == c.poll {
+		c.dirty = true
 	}
 	if q, ok := c.byName[c.links[p].name]; ok && q == p {
 		delete(c.byName, c.links[p].name)
