@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // requireRoot skips tests that need to create namespaces and links.
@@ -69,3 +70,7 @@ func nsHandle(tb testing.TB, name string) netns.NsHandle {
 	tb.Cleanup(func() { h.Close() })
 	return h
 }
+
+func unixWrite(fd uintptr, b []byte) (int, error) { return unix.Write(int(fd), b) }
+func unixRead(fd uintptr, b []byte) (int, error)  { return unix.Read(int(fd), b) }
+func isEAGAIN(err error) bool                     { return err == unix.EAGAIN }
