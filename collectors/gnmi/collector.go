@@ -200,7 +200,14 @@ func (c *Collector) request(withSpeed bool) *gnmi.SubscribeRequest {
 	sub := func(elems ...string) *gnmi.Subscription {
 		p := &gnmi.Path{}
 		for _, e := range elems {
-			p.Elem = append(p.Elem, &gnmi.PathElem{Name: e})
+			pe := &gnmi.PathElem{Name: e}
+			if e == "interface" {
+				// An explicit wildcard: the spec treats an absent key the
+				// same way, but not every server (the gnmi cache among
+				// them) does.
+				pe.Key = map[string]string{"name": "*"}
+			}
+			p.Elem = append(p.Elem, pe)
 		}
 		return &gnmi.Subscription{Path: p, Mode: gnmi.SubscriptionMode_SAMPLE,
 			SampleInterval: uint64(c.opts.SampleInterval.Nanoseconds())}

@@ -28,8 +28,17 @@ type ifUpdate struct {
 	hasOper  bool
 	speedBps uint64
 	hasSpeed bool
+	// deleted is a delete of the whole interface; delValid, delOper and
+	// delSpeed are deletes of single leaves (the gnmi cache, for one, sends
+	// a removed subtree as one delete per leaf).
 	deleted  bool
+	delValid collectors.CounterSet
+	delOper  bool
+	delSpeed bool
 }
+
+// present reports whether the update carries any value (not only deletes).
+func (u *ifUpdate) present() bool { return u.valid != 0 || u.hasOper || u.hasSpeed }
 
 func (u *ifUpdate) set(c collectors.Counter, v uint64) {
 	u.counters[c] = v
@@ -105,9 +114,8 @@ func (d *decoder) decode(n *gnmi.Notification) []ifUpdate {
 			d.fail(err)
 			continue
 		}
-		name, rel, ok := splitInterface(elems)
-		if ok && len(rel) == 0 {
-			d.update(name).deleted = true
+		if name, rel, ok := splitInterface(elems); ok {
+			deleteLeaves(d.update(name), rel)
 		}
 	}
 	for _, u := range n.GetUpdate() {
@@ -206,6 +214,40 @@ func (d *decoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) error {
 		}
 	}
 	return nil
+}
+
+// deleteLeaves records a delete of rel below an interface. Deletes of
+// leaves the collector does not map are no-ops.
+func deleteLeaves(up *ifUpdate, rel []*gnmi.PathElem) {
+	const all = collectors.CounterSet(1<<collectors.NumCounters - 1)
+	switch {
+	case len(rel) == 0:
+		up.deleted = true
+	case matchRel(rel, "state"):
+		up.delValid, up.delOper = all, true
+	case matchRel(rel, "state", "counters"):
+		up.delValid = all
+	case matchRel(rel, "state", "oper-status"):
+		up.delOper = true
+	case matchRel(rel, "ethernet"), matchRel(rel, "ethernet", "state"),
+		matchRel(rel, "ethernet", "state", "port-speed"):
+		up.delSpeed = true
+	case len(rel) == 3 && matchRel(rel[:2], "state", "counters"):
+		if c, ok := leafCounter[rel[2].GetName()]; ok {
+			up.delValid |= 1 << c
+		}
+	}
+}
+
+// leafCounter maps counter leaf names to Apstra counters, for deletes.
+var leafCounter = map[string]collectors.Counter{
+	"in-octets": collectors.RxBytes, "out-octets": collectors.TxBytes,
+	"in-unicast-pkts": collectors.RxUnicastPackets, "out-unicast-pkts": collectors.TxUnicastPackets,
+	"in-multicast-pkts": collectors.RxMulticastPackets, "out-multicast-pkts": collectors.TxMulticastPackets,
+	"in-broadcast-pkts": collectors.RxBroadcastPackets, "out-broadcast-pkts": collectors.TxBroadcastPackets,
+	"in-errors": collectors.RxErrorPackets, "out-errors": collectors.TxErrorPackets,
+	"in-discards": collectors.RxDiscardPackets, "out-discards": collectors.TxDiscardPackets,
+	"in-fcs-errors": collectors.FCSErrors,
 }
 
 // isUnknownLeaf tells a leaf the model does not have (vendor augments,

@@ -42,16 +42,32 @@ func (t *table) apply(ups []ifUpdate, now time.Time) {
 		u := &ups[i]
 		s := t.ifs[u.name]
 		if s == nil {
+			if !u.present() {
+				continue // a delete of something never seen
+			}
 			s = &ifState{}
 			t.ifs[u.name] = s
 			i, _ := slices.BinarySearch(t.names, u.name)
 			t.names = slices.Insert(t.names, i, u.name)
 		}
-		if u.deleted {
-			// The next time the name appears it is a new object: start a new
-			// generation then and forget the old values now.
+		// gNMI applies a notification's deletes before its updates.
+		s.valid &^= u.delValid
+		if u.delOper {
+			s.oper = collectors.OperUnknown
+		}
+		if u.delSpeed {
+			s.speedBps = 0
+		}
+		empty := s.valid == 0 && s.oper == collectors.OperUnknown && s.speedBps == 0
+		if u.deleted || (empty && !u.present()) {
+			// Gone, whether deleted whole or leaf by leaf. The next time the
+			// name appears it is a new object: start a new generation then
+			// and forget the old values now.
 			s.deleted = true
 			s.valid, s.oper, s.speedBps = 0, collectors.OperUnknown, 0
+			continue
+		}
+		if !u.present() {
 			continue
 		}
 		if s.deleted {
