@@ -74,3 +74,8 @@ func nsHandle(tb testing.TB, name string) netns.NsHandle {
 func unixWrite(fd uintptr, b []byte) (int, error) { return unix.Write(int(fd), b) }
 func unixRead(fd uintptr, b []byte) (int, error)  { return unix.Read(int(fd), b) }
 func isEAGAIN(err error) bool                     { return err == unix.EAGAIN }
+
+func nativeU32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+func nativeU16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
