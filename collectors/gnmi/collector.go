@@ -157,6 +157,7 @@ func (c *Collector) run(ctx context.Context, dec *decoder) {
 		}
 		c.mu.Unlock()
 
+		start := time.Now()
 		got, err := c.stream(ctx, dec, withSpeed)
 		if ctx.Err() != nil {
 			return
@@ -170,7 +171,10 @@ func (c *Collector) run(ctx context.Context, dec *decoder) {
 			c.stats.SpeedDropped = true
 			c.mu.Unlock()
 		}
-		if got {
+		if got && time.Since(start) >= c.opts.Backoff.Max {
+			// Only a stream that stayed up for a while counts as a success:
+			// a target that accepts, sends a little and drops the stream
+			// every time must still be backed off from.
 			failures = 0
 		}
 		failures++
