@@ -23,6 +23,9 @@ type planProc struct {
 	doc   *ProcessorDoc
 	spec  *Spec
 	props map[string]any
+	// invalid is set when the processor's own properties or ports have
+	// problems; it is then not built, and its consumers are skipped quietly.
+	invalid bool
 }
 
 // Label is the probe's label.
@@ -92,10 +95,12 @@ func Compile(doc *Document) (*Plan, Problems) {
 			continue
 		}
 		pp := &planProc{doc: pd, spec: spec, props: cloneJSON(pd.Properties).(map[string]any)}
+		before := len(probs)
 		spec.Schema.Validate("", pp.props, func(field, msg string) {
 			r.addf("properties."+field, "%s", msg)
 		})
 		checkPorts(pd, spec, r)
+		pp.invalid = len(probs) > before
 		byName[pd.Name] = pp
 		procs = append(procs, pp)
 	}

@@ -64,6 +64,9 @@ func instantiate(p *Plan, rep reporter) *Instance {
 		inst.meta[sd.Name] = sd
 	}
 	for _, pp := range p.procs {
+		if pp.invalid {
+			continue
+		}
 		r := rep.forProcessor(pp.doc.Name)
 		b := &Build{
 			ProbeID:    p.ID,
@@ -106,7 +109,7 @@ func instantiate(p *Plan, rep reporter) *Instance {
 		if !ready {
 			continue
 		}
-		proc, err := pp.spec.New(b)
+		proc, err := build(pp.spec, b)
 		if err != nil {
 			r.addf("", "%v", err)
 			continue
@@ -129,6 +132,17 @@ func instantiate(p *Plan, rep reporter) *Instance {
 	}
 	inst.anomalies = newAnomalyTracker(inst)
 	return inst
+}
+
+// build calls a processor's builder, turning a panic into a problem: bad
+// input must never crash the agent, even through a builder bug.
+func build(spec *Spec, b *Build) (p Processor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("internal error building %s: %v", spec.Name, r)
+		}
+	}()
+	return spec.New(b)
 }
 
 func (inst *Instance) addStage(st *Stage) {

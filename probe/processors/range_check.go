@@ -21,10 +21,12 @@ dialect ({"stage", "column"} inputs) range is the anomalous region, bounds
 inclusive, and an item is anomalous when its value lies inside it.
 property picks what is tested: value (the current value; the last sample of a
 time series), or, for time-series input, sample_count, sum or avg over the
-series. NaN is anomalous only with raise_on_nan. Input is N, NS, NTS or NSTS;
-output is DS for a single item and DSS for a set. With raise_anomaly every
+series. NaN is anomalous only with raise_on_nan. Input is N, NS, NTS or NSTS,
+or a state or text series (DSTS, DSSTS, TTS, TSTS) with property sample_count,
+which is how flapping is counted; output is DS for a single item and DSS for a
+set. With raise_anomaly every
 "true" item raises an anomaly.`,
-		Inputs:  map[string]probe.Port{"in": {Required: true, Types: numberTypes}},
+		Inputs:  map[string]probe.Port{"in": {Required: true, Types: append(append([]probe.StageType{}, numberTypes...), probe.DSTS, probe.DSSTS, probe.TTS, probe.TSTS)}},
 		Outputs: map[string]probe.Port{"out": {Required: true, Types: []probe.StageType{probe.DS, probe.DSS}}},
 		Schema: probe.Merge(streamingProps(), graphQueryProps(), anomalyProps(), map[string]*probe.Schema{
 			"range": probe.Object(map[string]*probe.Schema{
@@ -68,6 +70,9 @@ func newRangeCheck(b *probe.Build) (probe.Processor, error) {
 	}
 	if p.ev.HasMin && p.ev.HasMax && p.ev.Min > p.ev.Max {
 		b.Errorf("properties.range", "min %v is greater than max %v", p.ev.Min, p.ev.Max)
+	}
+	if in.Type.Kind != probe.Number && p.property != "sample_count" {
+		b.Errorf("properties.property", "stage %q holds %s series; only property \"sample_count\" can be range-checked on it", in.Stage.Name, in.Type.Kind)
 	}
 	if p.property != "value" && !in.Type.TimeSeries {
 		b.Errorf("properties.property", "%q needs a time-series input; stage %q is %s (put an accumulate processor before this one)", p.property, in.Stage.Name, in.Type)
