@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/probe-agent/probe-agent/probe"
+	"github.com/probe-agent/probe-agent/probe/expr"
 )
 
 // Stage type lists accepted by ports.
@@ -62,7 +63,9 @@ func checkerType(in probe.StageType) probe.StageType {
 }
 
 // numberProp reads a numeric property that may be a literal number or, in
-// the 4.x dialect, an expression string such as "60 * 15".
+// the 4.x dialect, an expression string such as "60 * 15". Only constant
+// expressions are accepted: one that reads context or graph query results
+// is a validation error naming the names it needs.
 func numberProp(b *probe.Build, field string, v any) (float64, bool) {
 	switch x := v.(type) {
 	case nil:
@@ -83,102 +86,11 @@ func numberProp(b *probe.Build, field string, v any) (float64, bool) {
 	return f, true
 }
 
-// evalNumber evaluates a constant numeric expression. Only literals and the
-// operators + - * / with parentheses are understood here.
-func evalNumber(expr string) (float64, error) {
-	p := &arith{s: strings.TrimSpace(expr)}
-	v, err := p.sum()
-	if err == nil && p.i < len(p.s) {
-		err = fmt.Errorf("unexpected %q", p.s[p.i:])
-	}
-	if err != nil {
-		return 0, fmt.Errorf("expression %q: %v", expr, err)
-	}
-	return v, nil
-}
-
-type arith struct {
-	s string
-	i int
-}
-
-func (p *arith) skip() {
-	for p.i < len(p.s) && p.s[p.i] == ' ' {
-		p.i++
-	}
-}
-
-func (p *arith) sum() (float64, error) {
-	v, err := p.product()
-	for err == nil {
-		p.skip()
-		if p.i >= len(p.s) || (p.s[p.i] != '+' && p.s[p.i] != '-') {
-			break
-		}
-		op := p.s[p.i]
-		p.i++
-		var w float64
-		if w, err = p.product(); op == '+' {
-			v += w
-		} else {
-			v -= w
-		}
-	}
-	return v, err
-}
-
-func (p *arith) product() (float64, error) {
-	v, err := p.unary()
-	for err == nil {
-		p.skip()
-		if p.i >= len(p.s) || (p.s[p.i] != '*' && p.s[p.i] != '/') {
-			break
-		}
-		op := p.s[p.i]
-		p.i++
-		var w float64
-		if w, err = p.unary(); err != nil {
-			break
-		}
-		if op == '*' {
-			v *= w
-		} else if w == 0 {
-			err = fmt.Errorf("division by zero")
-		} else {
-			v /= w
-		}
-	}
-	return v, err
-}
-
-func (p *arith) unary() (float64, error) {
-	p.skip()
-	if p.i < len(p.s) && p.s[p.i] == '-' {
-		p.i++
-		v, err := p.unary()
-		return -v, err
-	}
-	if p.i < len(p.s) && p.s[p.i] == '(' {
-		p.i++
-		v, err := p.sum()
-		p.skip()
-		if err == nil && (p.i >= len(p.s) || p.s[p.i] != ')') {
-			err = fmt.Errorf("missing )")
-		}
-		p.i++
-		return v, err
-	}
-	start := p.i
-	for p.i < len(p.s) && (p.s[p.i] >= '0' && p.s[p.i] <= '9' || p.s[p.i] == '.' || p.s[p.i] == 'e' || p.s[p.i] == 'E') {
-		p.i++
-	}
-	if start == p.i {
-		if p.i >= len(p.s) {
-			return 0, fmt.Errorf("unexpected end")
-		}
-		return 0, fmt.Errorf("unsupported expression at %q (only numbers and + - * / are allowed here)", p.s[start:])
-	}
-	return strconv.ParseFloat(p.s[start:p.i], 64)
+// evalNumber evaluates a constant numeric expression with the safe
+// expression evaluator (probe/expr). An expression that reads names fails
+// with an *expr.NotConstantError saying which names and who resolves them.
+func evalNumber(src string) (float64, error) {
+	return expr.Number(src)
 }
 
 // keyIndexes resolves property names against an input stage's keys,

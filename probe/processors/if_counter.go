@@ -3,7 +3,6 @@ package processors
 import (
 	"math"
 	"strings"
-	"time"
 
 	"github.com/probe-agent/probe-agent/collectors"
 	"github.com/probe-agent/probe-agent/probe"
@@ -70,7 +69,7 @@ type ifCounter struct {
 
 type counterSample struct {
 	value uint64
-	at    time.Time
+	at    int64 // Unix nanoseconds; cheaper to subtract than time.Time
 	gen   uint64
 	ok    bool
 }
@@ -122,6 +121,7 @@ func (p *ifCounter) Eval(t *probe.Tick) error {
 		p.relayout(batch)
 	}
 	prev := p.prev.sync(p.out)
+	now := t.Time.UnixNano()
 	for i := range batch.Interfaces {
 		ifc := &batch.Interfaces[i]
 		slot := p.slot[i]
@@ -131,15 +131,15 @@ func (p *ifCounter) Eval(t *probe.Tick) error {
 		cur := ifc.Counters[p.counter]
 		st := &prev[slot]
 		if !st.ok || st.gen != ifc.Generation {
-			*st = counterSample{value: cur, at: t.Time, gen: ifc.Generation, ok: true}
+			*st = counterSample{value: cur, at: now, gen: ifc.Generation, ok: true}
 			continue
 		}
-		dt := t.Time.Sub(st.at).Seconds()
-		if dt <= 0 {
+		if now <= st.at {
 			continue
 		}
+		dt := float64(now-st.at) / 1e9
 		delta, ok := CounterDelta(st.value, cur)
-		st.value, st.at = cur, t.Time
+		st.value, st.at = cur, now
 		if !ok {
 			continue
 		}

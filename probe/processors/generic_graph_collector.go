@@ -1,0 +1,72 @@
+package processors
+
+import (
+	"errors"
+
+	"github.com/probe-agent/probe-agent/probe"
+)
+
+// errNeedsTopology is what generic_graph_collector's Eval returns until graph
+// queries are resolved on the device.
+var errNeedsTopology = errors.New("generic_graph_collector needs a topology: graph queries are resolved by the controller")
+
+func init() {
+	props := sourceProps()
+	delete(props, "interface")
+	delete(props, "system_id")
+	probe.Register(&probe.Spec{
+		Name:  "generic_graph_collector",
+		Label: "Generic Graph Collector",
+		Description: `Generic Graph Collector Processor.
+
+Source processor whose items come from the graph alone, one per graph query
+match (or per group with query_group_by): value is an expression over the
+query variables (e.g. "1" or "vn.vlan") and each additional property an
+expression giving an item key. data_type gives the output: ns -> NS, dss ->
+DSS, ts -> TS; items are keyed by the additional properties, sorted. No device
+telemetry is involved, so it is not central-only, but it needs a topology:
+until graph queries are resolved on the device, a probe using it validates
+(with a warning) and goes to the error state when it runs.`,
+		Outputs: map[string]probe.Port{"out": {Required: true, Types: []probe.StageType{probe.NS, probe.DSS, probe.TS}}},
+		Schema: func() *probe.Schema {
+			s := probe.Merge(streamingProps(), props, map[string]*probe.Schema{
+				"value":     probe.Prop("string", "number").Desc("Expression giving the value of a query match."),
+				"data_type": probe.Prop("string").Def("ns").OneOf("ns", "dss", "ts").Desc("Value type of the output."),
+			})
+			s.Required = []string{"graph_query", "value"}
+			s.AdditionalProperties = probe.Prop("string").Desc("Additional item key, an expression over graph query variables.")
+			return s
+		}(),
+		New: newGenericGraphCollector,
+	})
+}
+
+func newGenericGraphCollector(b *probe.Build) (probe.Processor, error) {
+	dt, _ := b.Props["data_type"].(string)
+	kind, ok := DataTypeKind(dt)
+	if !ok {
+		b.Errorf("properties.data_type", "unknown data_type %q", dt)
+		return nil, nil
+	}
+	if q := b.Props["graph_query"]; q == "" || isEmptyList(q) {
+		b.Errorf("properties.graph_query", "needs a graph query: its matches are the items")
+		return nil, nil
+	}
+	checkExpressions(b, "value")
+	keys := collectorKeys(b, false)[1:] // no system_id: items come from the graph
+	st := b.Output("out", probe.StageType{Kind: kind, Set: true}, keys)
+	if kind == probe.DiscreteState {
+		st.PossibleValues = nil // whatever the value expression yields
+	}
+	b.Warn("%v; until then the probe goes to the error state when it runs", errNeedsTopology)
+	return graphCollector{}, nil
+}
+
+type graphCollector struct{}
+
+func (graphCollector) Eval(*probe.Tick) error { return errNeedsTopology }
+
+func isEmptyList(v any) bool {
+	l, ok := v.([]any)
+	return ok && len(l) == 0
+}
