@@ -65,27 +65,19 @@ type decoder struct {
 	stats  decodeStats
 }
 
-// The schema is unzipped once per process: oc.Schema() inflates and parses
-// the embedded schema on every call, which takes milliseconds.
+// The generated package unzips its schema once, at init, into
+// oc.SchemaTree (oc.Schema() would unzip it again on every call).
 var (
-	schemaRoot *yang.Entry
-	schemaErr  error
+	schemaDevice   = oc.SchemaTree["Device"]
+	schemaIf       = oc.SchemaTree["Interface"]
+	schemaCounters = oc.SchemaTree["Interface_Counters"]
 )
 
-func init() {
-	s, err := oc.Schema()
-	if err != nil {
-		schemaErr = err
-		return
-	}
-	schemaRoot = s.RootSchema()
-}
-
 func newDecoder() (*decoder, error) {
-	if schemaErr != nil {
-		return nil, fmt.Errorf("gnmi: loading generated OpenConfig schema: %w", schemaErr)
+	if schemaDevice == nil || schemaIf == nil || schemaCounters == nil {
+		return nil, errors.New("gnmi: generated OpenConfig schema lacks Device, Interface or Interface_Counters")
 	}
-	return &decoder{root: schemaRoot, dev: &oc.Device{}, byName: map[string]int{}}, nil
+	return &decoder{root: schemaDevice, dev: &oc.Device{}, byName: map[string]int{}}, nil
 }
 
 var (
@@ -161,11 +153,10 @@ func (d *decoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) error {
 	}
 	name, rel, ok := splitInterface(elems)
 	if !ok {
-		// A JSON subtree at /interfaces (or the root) carries whole
-		// interfaces; the schema walk below handles it.
-		if !(len(elems) <= 1 && val.GetJsonIetfVal() != nil) {
-			return errNotInterface
+		if js := val.GetJsonIetfVal(); js != nil && (len(elems) == 0 || (len(elems) == 1 && elems[0].GetName() == "interfaces")) {
+			return d.decodeTree(elems, js)
 		}
+		return errNotInterface
 	}
 	switch {
 	case matchRel(rel, "ethernet", "state", "port-speed"):
@@ -199,8 +190,11 @@ func (d *decoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) error {
 		// for uint64 leaves, and a non-negative int is unambiguous.
 		val = &gnmi.TypedValue{Value: &gnmi.TypedValue_UintVal{UintVal: uint64(iv.IntVal)}}
 	}
-	if err := ytypes.SetNode(d.root, d.dev, &gnmi.Path{Elem: elems}, val,
-		&ytypes.InitMissingElements{}, &ytypes.IgnoreExtraFields{}); err != nil {
+	opts := setLeafOpts
+	if val.GetJsonIetfVal() != nil {
+		opts = setTreeOpts
+	}
+	if err := d.setNode(name, elems, rel, val, opts); err != nil {
 		if isUnknownLeaf(err) {
 			return errUnmapped
 		}
@@ -214,6 +208,20 @@ func (d *decoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) error {
 		}
 	}
 	return nil
+}
+
+// decodeTree decodes a JSON value sent for the root or for /interfaces,
+// which carries whole interfaces. SetNode does not descend from there into
+// the compressed interface list, so the value is unmarshalled as a device
+// document instead.
+func (d *decoder) decodeTree(elems []*gnmi.PathElem, js []byte) error {
+	if len(elems) == 1 {
+		doc := make([]byte, 0, len(js)+40)
+		doc = append(doc, `{"openconfig-interfaces:interfaces":`...)
+		doc = append(append(doc, js...), '}')
+		js = doc
+	}
+	return oc.Unmarshal(js, d.dev, &ytypes.IgnoreExtraFields{})
 }
 
 // deleteLeaves records a delete of rel below an interface. Deletes of
@@ -249,6 +257,29 @@ var leafCounter = map[string]collectors.Counter{
 	"in-discards": collectors.RxDiscardPackets, "out-discards": collectors.TxDiscardPackets,
 	"in-fcs-errors": collectors.FCSErrors,
 }
+
+// setNode stores val into the typed tree. Walking from the root costs most
+// of the time in matching the interface list key (measured: ~60µs a leaf),
+// so the walk starts at the interface's own struct, or at its counters
+// container for a counter leaf, whenever the path allows.
+func (d *decoder) setNode(name string, elems, rel []*gnmi.PathElem, val *gnmi.TypedValue, opts []ytypes.SetNodeOpt) error {
+	if len(rel) == 0 {
+		return ytypes.SetNode(d.root, d.dev, &gnmi.Path{Elem: elems}, val, opts...)
+	}
+	ifc := d.dev.GetOrCreateInterface(name)
+	if len(rel) == 3 && rel[0].GetName() == "state" && rel[1].GetName() == "counters" {
+		return ytypes.SetNode(schemaCounters, ifc.GetOrCreateCounters(), &gnmi.Path{Elem: rel[2:]}, val, opts...)
+	}
+	return ytypes.SetNode(schemaIf, ifc, &gnmi.Path{Elem: rel}, val, opts...)
+}
+
+// For a single leaf, an unknown name must be an error so it is counted as
+// ignored; in a JSON subtree, unknown members (vendor augments, leaves newer
+// than the model) are skipped so that the known ones still decode.
+var (
+	setLeafOpts = []ytypes.SetNodeOpt{&ytypes.InitMissingElements{}}
+	setTreeOpts = []ytypes.SetNodeOpt{&ytypes.InitMissingElements{}, &ytypes.IgnoreExtraFields{}}
+)
 
 // isUnknownLeaf tells a leaf the model does not have (vendor augments,
 // newer revisions) from a value that does not fit a known leaf.
