@@ -142,6 +142,9 @@ type Batch struct {
 	// looking every interface up by name each tick. Zero means unknown: the
 	// consumer must look pairs up.
 	Layout uint64
+	// System is the device's own CPU and memory sample, or nil when the
+	// source does not provide one.
+	System *SystemSample
 }
 
 // Collector is a counter source. Collect fills b with the current counters,
