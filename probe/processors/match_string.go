@@ -22,10 +22,10 @@ which has the same character classes, alternation, groups, repetition, flags
 lookbehind ((?=…), (?!…), (?<=…), (?<!…)), atomic groups or possessive
 quantifiers ((?>…), a*+), recursion, conditionals or \Z; a pattern using them
 is rejected at validation. The pattern is compiled once. In the 4.x dialect
-regexp is an expression: a quoted string literal ("\"Loop-detected\"" or
-"'^Down$'") gives the pattern; an expression that reads query_result needs the
-graph: it is accepted, and evaluation reports an error until the controller
-resolves it. In the seed dialect regexp is the pattern as written. Input is
+regexp is an expression evaluated by probe/expr: a constant string expression
+("\"Loop-detected\"", "'^Down$'", r'\d+' with Python escapes) gives the
+pattern; an expression that reads query_result needs the graph: it is
+accepted, and evaluation reports an error until the controller resolves it. In the seed dialect regexp is the pattern as written. Input is
 text or discrete state (T, TS, DS, DSS), or their time-series forms, whose
 last value is tested; output is DS for a single item and DSS for a set. With
 raise_anomaly every "true" item raises an anomaly carrying the value and the

@@ -18,8 +18,9 @@ func init() {
 Compares each input item's value with state, a state or (5.1+) a list of
 states. The output is "true" for an anomalous item, and its meaning follows
 the probe's dialect. In the 4.x dialect ({"stage", "column"} inputs) state is
-an expression naming the anomalous state(s): write "'up'" for the string up (a
-bare word would name a graph query variable and is rejected); the output is
+an expression (evaluated by probe/expr) naming the anomalous state(s): write
+"'up'" for the string up (a bare word would name a graph query variable and is
+rejected; an expression reading context is not supported); the output is
 "true" when the value equals one of the states. In the seed dialect
 (stage-name inputs) state is a literal naming the expected state(s), and the
 output is "true" when the value equals none of them. A 4.x state that reads
