@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -52,6 +53,23 @@ func (ev *evaluator) newList(n int) error {
 		return fmt.Errorf("list of %d items exceeds the limit of %d: %w", n, MaxListLen, errLimit)
 	}
 	return ev.charge(16 * n)
+}
+
+// weigh charges steps for operations that scan their operands without
+// allocating (comparisons, searches, methods): a string costs one step per
+// 16 bytes, a list or map one per item.
+func (ev *evaluator) weigh(vs ...Value) error {
+	for _, v := range vs {
+		switch x := v.(type) {
+		case string:
+			ev.steps += len(x) / 16
+		case []Value:
+			ev.steps += len(x)
+		case map[string]Value:
+			ev.steps += len(x)
+		}
+	}
+	return ev.step()
 }
 
 func (ev *evaluator) lookup(name string) (Value, error) {
@@ -121,7 +139,7 @@ func (ev *evaluator) eval(n node) (Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			ok, err := compare(op, x, y)
+			ok, err := ev.compare(op, x, y)
 			if err != nil || !ok {
 				return false, err
 			}
@@ -158,6 +176,11 @@ func (ev *evaluator) eval(n node) (Value, error) {
 		i, err := ev.eval(n.i)
 		if err != nil {
 			return nil, err
+		}
+		if s, ok := x.(string); ok { // non-ASCII strings are indexed by rune
+			if err := ev.weigh(s); err != nil {
+				return nil, err
+			}
 		}
 		return index(x, i)
 	case *sliceNode:
@@ -564,7 +587,11 @@ func floatOp(op string, a, b float64) (Value, error) {
 
 // equal is Python's ==: numbers compare by value across int, float and
 // bool; lists and maps compare element-wise.
-func equal(x, y Value) bool {
+func (ev *evaluator) equal(x, y Value) bool {
+	ev.steps++
+	if ev.steps > MaxSteps {
+		return false // the caller's step check reports it
+	}
 	x, y = mustNorm(x), mustNorm(y)
 	_, xf, xInt, xNum := number(x)
 	_, yf, yInt, yNum := number(y)
@@ -588,7 +615,7 @@ func equal(x, y Value) bool {
 			return false
 		}
 		for i := range a {
-			if !equal(a[i], b[i]) {
+			if !ev.equal(a[i], b[i]) {
 				return false
 			}
 		}
@@ -603,7 +630,7 @@ func equal(x, y Value) bool {
 			if !ok {
 				return false
 			}
-			if !equal(v, w) {
+			if !ev.equal(v, w) {
 				return false
 			}
 		}
@@ -620,12 +647,15 @@ func mustNorm(v Value) Value {
 	return n
 }
 
-func compare(op string, x, y Value) (bool, error) {
+func (ev *evaluator) compare(op string, x, y Value) (bool, error) {
+	if err := ev.weigh(x, y); err != nil {
+		return false, err
+	}
 	switch op {
 	case "==":
-		return equal(x, y), nil
+		return ev.equal(x, y), ev.step()
 	case "!=":
-		return !equal(x, y), nil
+		return !ev.equal(x, y), ev.step()
 	case "is", "is not":
 		_, xb := x.(bool)
 		_, yb := y.(bool)
@@ -635,7 +665,7 @@ func compare(op string, x, y Value) (bool, error) {
 		same := x == y
 		return same == (op == "is"), nil
 	case "in", "not in":
-		in, err := contains(y, x)
+		in, err := ev.contains(y, x)
 		return in == (op == "in"), err
 	}
 	_, xf, xInt, xNum := number(x)
@@ -680,7 +710,7 @@ func cmpOrdered[T int64 | float64](a, b T) int {
 	return 0
 }
 
-func contains(container, x Value) (bool, error) {
+func (ev *evaluator) contains(container, x Value) (bool, error) {
 	switch c := container.(type) {
 	case string:
 		s, ok := x.(string)
@@ -690,11 +720,11 @@ func contains(container, x Value) (bool, error) {
 		return strings.Contains(c, s), nil
 	case []Value:
 		for _, v := range c {
-			if equal(v, x) {
+			if ev.equal(v, x) {
 				return true, nil
 			}
 		}
-		return false, nil
+		return false, ev.step()
 	case map[string]Value:
 		s, ok := x.(string)
 		if !ok {
@@ -800,6 +830,9 @@ func (ev *evaluator) slice(n *sliceNode) (Value, error) {
 	case []Value:
 		length = len(c)
 	case string:
+		if err := ev.weigh(c); err != nil {
+			return nil, err
+		}
 		if isASCII(c) {
 			length = len(c)
 		} else {
@@ -888,6 +921,11 @@ func (ev *evaluator) call(n *callNode) (Value, error) {
 		return nil, err
 	}
 	x := args[0]
+	if s, ok := x.(string); ok {
+		if err := ev.weigh(s); err != nil {
+			return nil, err
+		}
+	}
 	switch n.fn {
 	case "int":
 		return toInt(x)
@@ -1041,6 +1079,12 @@ func (ev *evaluator) method(n *methodNode) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ev.weigh(s); err != nil {
+		return nil, err
+	}
+	if err := ev.weigh(args...); err != nil {
+		return nil, err
+	}
 	str := func(i int) (string, error) {
 		a, ok := args[i].(string)
 		if !ok {
@@ -1147,10 +1191,12 @@ func (ev *evaluator) split(s string, args []Value) (Value, error) {
 			// Python keeps the rest of the string, leading space removed.
 			rest := s
 			for range max {
-				rest = strings.TrimLeft(rest, " \t\n\r\v\f")
-				rest = rest[strings.IndexAny(rest, " \t\n\r\v\f"):]
+				rest = strings.TrimLeftFunc(rest, unicode.IsSpace)
+				if k := strings.IndexFunc(rest, unicode.IsSpace); k >= 0 {
+					rest = rest[k:]
+				}
 			}
-			parts = append(parts[:max], strings.TrimLeft(rest, " \t\n\r\v\f"))
+			parts = append(parts[:max], strings.TrimLeftFunc(rest, unicode.IsSpace))
 		}
 	} else {
 		sep, ok := args[0].(string)

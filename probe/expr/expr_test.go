@@ -565,3 +565,34 @@ func BenchmarkEvalArith(b *testing.B) {
 		}
 	}
 }
+
+func TestSplitMaxsplitUnicodeSpace(t *testing.T) {
+	got, err := eval(t, "'a\u2003b c d'.split(None, 2)", nil)
+	if err != nil || !reflect.DeepEqual(got, []Value{"a", "b", "c d"}) {
+		t.Fatalf("got %#v, %v", got, err)
+	}
+}
+
+// Operations that scan big operands without allocating are charged work, so
+// an environment holding large values cannot make an evaluation run away.
+func TestScanWorkIsBounded(t *testing.T) {
+	big := make([]any, MaxListLen)
+	for i := range big {
+		big[i] = int64(0)
+	}
+	env := MapEnv{"big": big, "s": strings.Repeat("x", MaxStringLen)}
+	for _, src := range []string{
+		"[big == big for i in big]",
+		"[-1 in big for i in big]",
+		"['y' in s for i in big]",
+		"[s.strip('x') for i in big]",
+		"[len(s) for i in big]",
+	} {
+		t.Run(src, func(t *testing.T) {
+			_, err := eval(t, src, env)
+			if err == nil || !strings.Contains(err.Error(), "steps") {
+				t.Fatalf("error %v, want the step limit", err)
+			}
+		})
+	}
+}
