@@ -1,12 +1,25 @@
 // Command probe-agent is the on-device daemon: it reads interface counters,
-// evaluates the edge part of IBA probes and streams the results.
+// evaluates the edge part of IBA probes and streams the results in the
+// Apstra streaming format.
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/probe-agent/probe-agent/agent"
+	"github.com/probe-agent/probe-agent/collectors"
+	"github.com/probe-agent/probe-agent/collectors/replay"
+	_ "github.com/probe-agent/probe-agent/probe/processors" // the processor catalog
 )
 
 // version is set at link time from `git describe` (see the Makefile).
@@ -27,5 +40,175 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.AddCommand(newRunCmd(), newConfigCmd(), newCollectCmd())
 	return root
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func newRunCmd() *cobra.Command {
+	var configFile, output string
+	var demo bool
+	cmd := &cobra.Command{
+		Use:   "run [--config FILE]",
+		Short: "Run the agent",
+		Long: `Run the agent: read counters every interval, evaluate the probes, and send
+stage changes, anomalies and link events to the configured receivers, or print
+them on stdout when none is configured.
+
+Without --config the agent reads this host's interfaces over netlink and runs
+the built-in demo probe. SIGHUP reloads the probe files (unchanged probes keep
+their state); SIGTERM and SIGINT flush queued messages and exit.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := agent.Defaults()
+			if configFile != "" {
+				var err error
+				if cfg, err = agent.Load(configFile); err != nil {
+					return err
+				}
+			} else {
+				demo = true
+			}
+			if output != "" {
+				cfg.Output = output
+			}
+			log := newLogger(cfg.LogLevel)
+			a, err := agent.New(cfg, agent.Options{Logger: log, Stdout: cmd.OutOrStdout(), Demo: demo})
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						if err := a.Reload(ctx); err != nil {
+							log.Error("reload failed", "err", err)
+						}
+					}
+				}
+			}()
+			return a.Run(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&configFile, "config", "", "configuration file (YAML; `probe-agent config example` prints one)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "stdout format when no streaming receiver is configured: json or text")
+	cmd.Flags().BoolVar(&demo, "demo", false, "also run the built-in demo probe")
+	return cmd
+}
+
+func newConfigCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Configuration helpers"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "example",
+		Short: "Print a documented example configuration",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := cmd.OutOrStdout().Write(agent.ExampleConfig)
+			return err
+		},
+	}, &cobra.Command{
+		Use:   "check FILE",
+		Short: "Validate a configuration file",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := agent.Load(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", args[0])
+			return nil
+		},
+	})
+	return cmd
+}
+
+func newCollectCmd() *cobra.Command {
+	cfg := agent.Defaults()
+	var interval time.Duration
+	var count int
+	var target string
+	cmd := &cobra.Command{
+		Use:   "collect --collector netlink|gnmi [--netns NAME] [--target HOST:PORT] [--interval 1s] [--count N]",
+		Short: "Print interface counters as replay-format JSON lines",
+		Long: `Read interface counters with a collector and print them as JSON lines in the
+replay format (one line per interface per interval), ready for
+probectl simulate --counters or the agent's replay collector.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Interval = agent.Duration(interval)
+			if target != "" {
+				cfg.Collector.GNMI.Target = target
+			}
+			if cfg.Collector.Type == "replay" {
+				return errors.New("--collector: collect reads a live source: netlink or gnmi")
+			}
+			log := newLogger("warn")
+			col, err := agent.NewCollector(cfg, log)
+			if err != nil {
+				return err
+			}
+			defer col.Close()
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return collect(ctx, col, interval, count, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Collector.Type, "collector", "netlink", "netlink or gnmi")
+	f.StringVar(&cfg.Collector.Netlink.Netns, "netns", "", "network namespace to read (netlink)")
+	f.StringVar(&target, "target", "", "gNMI target host:port")
+	f.StringVar(&cfg.Collector.GNMI.Username, "username", "", "gNMI username")
+	f.StringVar(&cfg.Collector.GNMI.Password, "password", "", "gNMI password")
+	f.BoolVar(&cfg.Collector.GNMI.Insecure, "insecure", false, "gNMI without TLS (labs)")
+	f.BoolVar(&cfg.Collector.GNMI.TLS.SkipVerify, "tls-skip-verify", false, "accept any gNMI server certificate (labs)")
+	f.StringVar(&cfg.Collector.GNMI.TLS.CA, "tls-ca", "", "CA file for the gNMI target")
+	f.StringVar(&cfg.SystemID, "system-id", cfg.SystemID, "system_id written on every line")
+	f.DurationVar(&interval, "interval", time.Second, "time between samples")
+	f.IntVar(&count, "count", 0, "stop after this many samples (0: until interrupted)")
+	return cmd
+}
+
+func collect(ctx context.Context, col collectors.Collector, interval time.Duration, count int, w interface{ Write([]byte) (int, error) }) error {
+	var b collectors.Batch
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for n := 0; count == 0 || n < count; n++ {
+		if n > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, max(interval, time.Second))
+		err := col.Collect(cctx, &b)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("collect: %w", err)
+		}
+		if b.Time.IsZero() {
+			b.Time = time.Now()
+		}
+		if err := replay.WriteBatch(w, &b); err != nil {
+			if strings.Contains(err.Error(), "broken pipe") {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,258 @@
+package agent
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ExampleConfig is the documented example configuration; every key in it is
+// a key Load accepts.
+//
+//go:embed example.yaml
+var ExampleConfig []byte
+
+// Config is the agent's configuration file.
+type Config struct {
+	SystemID        string           `yaml:"system_id"`
+	Hostname        string           `yaml:"hostname"`
+	Role            string           `yaml:"role"`
+	BlueprintID     string           `yaml:"blueprint_id"`
+	BlueprintLabel  string           `yaml:"blueprint_label"`
+	Interval        Duration         `yaml:"interval"`
+	Collector       CollectorConfig  `yaml:"collector"`
+	ProbesDir       string           `yaml:"probes_dir"`
+	StateDir        string           `yaml:"state_dir"`
+	Streaming       []StreamingEntry `yaml:"streaming"`
+	Queue           QueueConfig      `yaml:"queue"`
+	Output          string           `yaml:"output"`
+	ShutdownTimeout Duration         `yaml:"shutdown_timeout"`
+	LogLevel        string           `yaml:"log_level"`
+}
+
+// CollectorConfig selects and configures the counter source.
+type CollectorConfig struct {
+	Type    string        `yaml:"type"`
+	Netlink NetlinkConfig `yaml:"netlink"`
+	GNMI    GNMIConfig    `yaml:"gnmi"`
+	Replay  ReplayConfig  `yaml:"replay"`
+}
+
+// NetlinkConfig configures the netlink collector.
+type NetlinkConfig struct {
+	Netns string `yaml:"netns"`
+}
+
+// GNMIConfig configures the gNMI collector.
+type GNMIConfig struct {
+	Target       string    `yaml:"target"`
+	PrefixTarget string    `yaml:"prefix_target"`
+	Origin       string    `yaml:"origin"`
+	Username     string    `yaml:"username"`
+	Password     string    `yaml:"password"`
+	Insecure     bool      `yaml:"insecure"`
+	TLS          TLSConfig `yaml:"tls"`
+}
+
+// TLSConfig names certificate files.
+type TLSConfig struct {
+	CA         string `yaml:"ca"`
+	Cert       string `yaml:"cert"`
+	Key        string `yaml:"key"`
+	SkipVerify bool   `yaml:"skip_verify"`
+}
+
+// ReplayConfig configures the replay collector.
+type ReplayConfig struct {
+	File string `yaml:"file"`
+}
+
+// StreamingEntry is one receiver of one channel.
+type StreamingEntry struct {
+	Type      string     `yaml:"type"`
+	Address   string     `yaml:"address"`
+	Sequenced bool       `yaml:"sequenced"`
+	TLS       *TLSConfig `yaml:"tls"`
+	line      int
+}
+
+// QueueConfig bounds the per-entry queues.
+type QueueConfig struct {
+	Messages int `yaml:"messages"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("200ms").
+type Duration time.Duration
+
+// UnmarshalYAML parses a duration, naming the line on error.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (use e.g. 500ms, 1s, 1m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Defaults returns the configuration used for keys a file leaves out.
+func Defaults() Config {
+	host, _ := os.Hostname()
+	return Config{
+		SystemID:        host,
+		Hostname:        host,
+		Interval:        Duration(time.Second),
+		Collector:       CollectorConfig{Type: "netlink", GNMI: GNMIConfig{Target: "127.0.0.1:6030"}},
+		StateDir:        "/var/lib/probe-agent",
+		Queue:           QueueConfig{Messages: 100000},
+		Output:          "json",
+		ShutdownTimeout: Duration(5 * time.Second),
+		LogLevel:        "info",
+	}
+}
+
+// Load reads a configuration file. Unknown keys and bad values are errors
+// naming the key and its line.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes and validates configuration YAML over the defaults.
+func Parse(data []byte) (Config, error) {
+	cfg := Defaults()
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return cfg, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, cleanYAMLError(err)
+	}
+	lines := keyLines(&root)
+	for i := range cfg.Streaming {
+		cfg.Streaming[i].line = lines[fmt.Sprintf("streaming[%d]", i)]
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = Defaults().Hostname
+	}
+	if cfg.SystemID == "" {
+		cfg.SystemID = cfg.Hostname
+	}
+	if cfg.BlueprintID == "" {
+		cfg.BlueprintID = cfg.SystemID
+	}
+	return cfg, cfg.validate(lines)
+}
+
+func cleanYAMLError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
+	msg = strings.ReplaceAll(msg, " in type agent.", " in ")
+	return errors.New(msg)
+}
+
+// keyLines maps dotted key paths ("collector.type", "streaming[1]") to the
+// line they are on, so value errors can name their line too.
+func keyLines(root *yaml.Node) map[string]int {
+	out := map[string]int{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := n.Content[i].Value
+				if path != "" {
+					p = path + "." + p
+				}
+				out[p] = n.Content[i].Line
+				walk(n.Content[i+1], p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				out[p] = c.Line
+				walk(c, p)
+			}
+		}
+	}
+	walk(root, "")
+	return out
+}
+
+func (c *Config) validate(lines map[string]int) error {
+	var errs []string
+	bad := func(key, format string, args ...any) {
+		prefix := key
+		if l, ok := lines[key]; ok {
+			prefix = fmt.Sprintf("line %d: %s", l, key)
+		}
+		errs = append(errs, prefix+": "+fmt.Sprintf(format, args...))
+	}
+	if c.Interval.D() < 10*time.Millisecond {
+		bad("interval", "%s is too short (minimum 10ms)", c.Interval.D())
+	}
+	switch c.Collector.Type {
+	case "netlink":
+	case "gnmi":
+		if _, _, err := net.SplitHostPort(c.Collector.GNMI.Target); err != nil {
+			bad("collector.gnmi.target", "want host:port, got %q", c.Collector.GNMI.Target)
+		}
+	case "replay":
+		if c.Collector.Replay.File == "" {
+			bad("collector.replay.file", "required for the replay collector")
+		}
+	default:
+		bad("collector.type", "want netlink, gnmi or replay, got %q", c.Collector.Type)
+	}
+	for i, s := range c.Streaming {
+		key := fmt.Sprintf("streaming[%d]", i)
+		switch s.Type {
+		case "perfmon", "alerts", "events":
+		default:
+			bad(key+".type", "want perfmon, alerts or events, got %q", s.Type)
+		}
+		if _, _, err := net.SplitHostPort(s.Address); err != nil {
+			bad(key+".address", "want host:port, got %q", s.Address)
+		}
+	}
+	if c.Queue.Messages < 1 {
+		bad("queue.messages", "must be at least 1, got %d", c.Queue.Messages)
+	}
+	switch c.Output {
+	case "json", "text":
+	default:
+		bad("output", "want json or text, got %q", c.Output)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "want debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package agent
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfigParses(t *testing.T) {
+	cfg, err := Parse(ExampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Interval.D() != time.Second || cfg.Collector.Type != "netlink" || cfg.Queue.Messages != 100000 {
+		t.Errorf("example config values: %+v", cfg)
+	}
+	if cfg.SystemID == "" || cfg.BlueprintID != cfg.SystemID {
+		t.Errorf("identity defaults not applied: system_id %q blueprint_id %q", cfg.SystemID, cfg.BlueprintID)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "system_id: a\nintervall: 1s\n", "line 2: field intervall not found"},
+		{"bad duration", "interval: fast\n", `line 1: "fast" is not a duration`},
+		{"too short interval", "interval: 1ms\n", "line 1: interval: 1ms is too short"},
+		{"bad collector", "collector:\n  type: snmp\n", "line 2: collector.type: want netlink, gnmi or replay"},
+		{"replay needs a file", "collector: {type: replay}\n", "collector.replay.file: required"},
+		{"bad stream type", "streaming:\n  - {type: perfmon, address: 'a:1'}\n  - {type: logs, address: 'a:2'}\n", "line 3: streaming[1].type: want perfmon, alerts or events"},
+		{"bad stream address", "streaming:\n  - {type: alerts, address: nowhere}\n", "line 2: streaming[0].address: want host:port"},
+		{"unknown nested key", "collector:\n  netlink: {namespace: x}\n", "line 2: field namespace not found"},
+		{"bad queue", "queue: {messages: 0}\n", "queue.messages: must be at least 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEmptyConfigGetsDefaults(t *testing.T) {
+	cfg, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Collector.Type != "netlink" || cfg.Output != "json" || cfg.ShutdownTimeout.D() != 5*time.Second {
+		t.Errorf("%+v", cfg)
+	}
+}
+
+// TestPackagedConfigParses keeps the config file shipped in the packages
+// loadable by the agent.
+func TestPackagedConfigParses(t *testing.T) {
+	if _, err := Load("../packaging/agent.yaml"); err != nil {
+		t.Fatal(err)
+	}
+}

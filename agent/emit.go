@@ -1,0 +1,275 @@
+package agent
+
+import (
+	"math"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/probe-agent/probe-agent/collectors"
+	"github.com/probe-agent/probe-agent/probe"
+	"github.com/probe-agent/probe-agent/proto/aos"
+)
+
+// Identity is what every AosMessage header carries.
+type Identity struct {
+	SystemID       string
+	Hostname       string
+	Role           string
+	BlueprintID    string
+	BlueprintLabel string
+}
+
+// itemNamespace derives stable item ids: the same (probe, stage, item keys)
+// always streams under the same item_id, across restarts and devices.
+var itemNamespace = uuid.MustParse("5d3c1f0e-8b7a-4c1e-9f25-3a6b7c8d9e01")
+
+// Emitter turns the results of probe ticks and collector batches into
+// streaming messages: stage changes for the perfmon channel, anomaly
+// transitions for alerts, link state changes for events.
+type Emitter struct {
+	id    Identity
+	items map[*probe.Stage]*itemIDs
+	links linkStates
+}
+
+type itemIDs struct {
+	layout uint64
+	ids    []string
+}
+
+// NewEmitter makes an emitter for one agent identity.
+func NewEmitter(id Identity) *Emitter {
+	return &Emitter{id: id, items: map[*probe.Stage]*itemIDs{}}
+}
+
+func (e *Emitter) header(t time.Time) *aos.AosMessage {
+	m := &aos.AosMessage{
+		Timestamp:  proto.Uint64(uint64(t.UnixMicro())),
+		OriginName: proto.String(e.id.BlueprintID),
+	}
+	if e.id.Hostname != "" {
+		m.OriginHostname = proto.String(e.id.Hostname)
+	}
+	if e.id.Role != "" {
+		m.OriginRole = proto.String(e.id.Role)
+	}
+	if e.id.BlueprintLabel != "" {
+		m.BlueprintLabel = proto.String(e.id.BlueprintLabel)
+	}
+	return m
+}
+
+// ProbeMessages emits one PerfMon probe_message per item that changed in the
+// last tick, for every stage whose producer has enable_streaming: for a
+// time-series stage each new sample is a change.
+func (e *Emitter) ProbeMessages(inst *probe.Instance, emit func(*aos.AosMessage)) {
+	probeID := inst.ID()
+	label := inst.Plan.Label()
+	now := inst.Time()
+	for _, st := range inst.Stages() {
+		if !st.Streaming {
+			continue
+		}
+		ids := e.itemIDs(probeID, st)
+		for i := 0; i < st.Len(); i++ {
+			if !st.ChangedNow(i) {
+				continue
+			}
+			it := st.Item(i)
+			pm := &aos.ProbeMessage{
+				ProbeId:     proto.String(probeID),
+				StageName:   proto.String(st.Name),
+				BlueprintId: proto.String(e.id.BlueprintID),
+				ItemId:      proto.String(ids[i]),
+				ProbeLabel:  proto.String(label),
+				Property:    make([]*aos.ProbeProperty, len(st.Keys)),
+			}
+			for k, key := range st.Keys {
+				pm.Property[k] = &aos.ProbeProperty{Name: proto.String(key), Value: proto.String(it.Props[k])}
+			}
+			switch {
+			case st.Type.Kind != probe.Number:
+				pm.Value = &aos.ProbeMessage_StringValue{StringValue: it.Value.Str}
+			case isInt64(it.Value.Num):
+				pm.Value = &aos.ProbeMessage_Int64Value{Int64Value: int64(it.Value.Num)}
+			default:
+				pm.Value = &aos.ProbeMessage_FloatValue{FloatValue: float32(it.Value.Num)}
+			}
+			m := e.header(now)
+			m.Data = &aos.AosMessage_PerfMon{PerfMon: &aos.PerfMon{Data: &aos.PerfMon_ProbeMessage{ProbeMessage: pm}}}
+			emit(m)
+		}
+	}
+}
+
+func isInt64(f float64) bool {
+	return f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64
+}
+
+// itemIDs returns the stable item ids of a stage's items, computed again
+// only when its items change.
+func (e *Emitter) itemIDs(probeID string, st *probe.Stage) []string {
+	c := e.items[st]
+	if c == nil {
+		c = &itemIDs{layout: ^uint64(0)}
+		e.items[st] = c
+	}
+	if c.layout != st.Layout() || len(c.ids) != st.Len() {
+		c.ids = make([]string, st.Len())
+		for i := range c.ids {
+			c.ids[i] = ItemID(probeID, st.Name, st.Item(i).Props)
+		}
+		c.layout = st.Layout()
+	}
+	return c.ids
+}
+
+// ItemID is the stable id of a stage item.
+func ItemID(probeID, stage string, props []string) string {
+	key := probeID + "\x00" + stage
+	for _, p := range props {
+		key += "\x00" + p
+	}
+	return uuid.NewSHA1(itemNamespace, []byte(key)).String()
+}
+
+// Forget drops cached state of a probe's stages (when the probe is removed).
+func (e *Emitter) Forget(inst *probe.Instance) {
+	for _, st := range inst.Stages() {
+		delete(e.items, st)
+	}
+}
+
+// Alerts emits one Alert{probe_alert} per anomaly raised or cleared by the
+// last tick.
+func (e *Emitter) Alerts(inst *probe.Instance, emit func(*aos.AosMessage)) {
+	for _, a := range inst.Transitions() {
+		emit(e.alert(&a, inst.Time()))
+	}
+}
+
+func (e *Emitter) alert(a *probe.Anomaly, now time.Time) *aos.AosMessage {
+	pa := &aos.ProbeAlert{
+		ProbeId:    proto.String(a.ProbeID),
+		StageName:  proto.String(a.Stage),
+		ItemId:     proto.String(a.ItemID),
+		ProbeLabel: proto.String(a.ProbeLabel),
+	}
+	for i, k := range a.Keys {
+		pa.KeyValuePairs = append(pa.KeyValuePairs, &aos.KeyValuePair{Key: proto.String(k), Value: proto.String(a.Props[i])})
+	}
+	ev := a.Evidence
+	switch ev.Kind {
+	case probe.Number:
+		v := ev.Actual.Num
+		if isInt64(v) {
+			pa.ActualInt = proto.Int64(int64(v))
+		} else {
+			pa.ActualFloat = proto.Float64(v)
+		}
+		setRange(pa, ev)
+	case probe.DiscreteState:
+		pa.ActualDiscreteState = proto.String(ev.Actual.Str)
+		if ev.State != "" {
+			pa.ExpectedDiscreteState = proto.String(ev.State)
+		}
+	default:
+		pa.ActualText = proto.String(ev.Actual.Str)
+		if ev.State != "" {
+			pa.ExpectedText = proto.String(ev.State)
+		}
+	}
+	m := e.header(now)
+	m.Data = &aos.AosMessage_Alert{Alert: &aos.Alert{
+		Severity:  aos.AlertSeverity_CRITICAL.Enum(),
+		FirstSeen: proto.Uint64(uint64(a.FirstSeen.UnixMicro())),
+		Id:        proto.String(a.ID),
+		Raised:    proto.Bool(a.Raised),
+		Data:      &aos.Alert_ProbeAlert{ProbeAlert: pa},
+	}}
+	return m
+}
+
+// setRange fills expected (min) and expected_*_max (max) from the checked
+// range; integers go to the int fields when both bounds are integral.
+func setRange(pa *aos.ProbeAlert, ev probe.Evidence) {
+	ints := (!ev.HasMin || isInt64(ev.Min)) && (!ev.HasMax || isInt64(ev.Max))
+	if ev.HasMin {
+		if ints {
+			pa.ExpectedInt = proto.Int64(int64(ev.Min))
+		} else {
+			pa.ExpectedFloat = proto.Float64(ev.Min)
+		}
+	}
+	if ev.HasMax {
+		if ints {
+			pa.ExpectedIntMax = proto.Int64(int64(ev.Max))
+		} else {
+			pa.ExpectedFloatMax = proto.Float64(ev.Max)
+		}
+	}
+}
+
+// linkStates remembers each interface's last oper status so that only
+// changes become events.
+type linkStates struct {
+	layout uint64
+	keys   [][2]string
+	last   []collectors.OperStatus
+	known  map[[2]string]collectors.OperStatus // carried across layouts
+}
+
+// LinkEvents emits an Event{link_status} for each interface whose oper
+// status changed since the previous batch. The first sight of an interface
+// is not a change.
+func (e *Emitter) LinkEvents(b *collectors.Batch, emit func(*aos.AosMessage)) {
+	ls := &e.links
+	if ls.known == nil {
+		ls.known = map[[2]string]collectors.OperStatus{}
+	}
+	sameLayout := b.Layout != 0 && b.Layout == ls.layout && len(ls.last) == len(b.Interfaces)
+	if !sameLayout {
+		for i, k := range ls.keys {
+			ls.known[k] = ls.last[i]
+		}
+		ls.keys = make([][2]string, len(b.Interfaces))
+		ls.last = make([]collectors.OperStatus, len(b.Interfaces))
+		for i := range b.Interfaces {
+			ifc := &b.Interfaces[i]
+			k := [2]string{ifc.SystemID, ifc.Name}
+			prev, ok := ls.known[k]
+			if !ok {
+				prev = ifc.Oper
+			}
+			ls.keys[i], ls.last[i] = k, prev
+		}
+		ls.layout = b.Layout
+	}
+	for i := range b.Interfaces {
+		ifc := &b.Interfaces[i]
+		if ifc.Oper == ls.last[i] {
+			continue
+		}
+		ls.last[i] = ifc.Oper
+		state := aos.LinkState_UNKNOWN
+		switch ifc.Oper {
+		case collectors.OperUp:
+			state = aos.LinkState_UP
+		case collectors.OperDown:
+			state = aos.LinkState_DOWN
+		}
+		m := e.header(b.Time)
+		m.OriginName = proto.String(e.id.SystemID)
+		m.Data = &aos.AosMessage_Event{Event: &aos.Event{
+			Id: proto.String(uuid.NewSHA1(itemNamespace, []byte(ifc.SystemID+"\x00"+ifc.Name+"\x00"+b.Time.String())).String()),
+			Data: &aos.Event_LinkStatus{LinkStatus: &aos.LinkStatusEvent{
+				Hostname: proto.String(e.id.Hostname),
+				Ifname:   proto.String(ifc.Name),
+				State:    state.Enum(),
+			}},
+		}}
+		emit(m)
+	}
+}

@@ -1,0 +1,238 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/probe-agent/probe-agent/agent/stream"
+	"github.com/probe-agent/probe-agent/proto/aos"
+)
+
+// The three streaming channels.
+const (
+	chanPerfmon = stream.ChannelPerfMon
+	chanAlerts  = stream.ChannelAlerts
+	chanEvents  = stream.ChannelEvents
+)
+
+// output is where messages go: streaming senders, or stdout.
+type output interface {
+	send(channel string, m *aos.AosMessage)
+	close(ctx context.Context) error
+	describe() string
+}
+
+func newOutput(cfg Config, stdout io.Writer, log *slog.Logger) (output, error) {
+	if len(cfg.Streaming) == 0 {
+		return &printer{w: bufio.NewWriter(stdout), text: cfg.Output == "text"}, nil
+	}
+	so := &senders{byChannel: map[string][]*stream.Sender{}}
+	for i, e := range cfg.Streaming {
+		key := fmt.Sprintf("streaming[%d]", i)
+		var tc *tls.Config
+		if e.TLS != nil {
+			var err error
+			if tc, err = clientTLS(*e.TLS); err != nil {
+				so.close(context.Background())
+				return nil, fmt.Errorf("line %d: %s.tls: %w", e.line, key, err)
+			}
+		}
+		s, err := stream.NewSender(stream.Config{
+			Name: e.Type, Address: e.Address, TLS: tc, Sequenced: e.Sequenced,
+			QueueSize: cfg.Queue.Messages, Logger: log,
+		})
+		if err != nil {
+			so.close(context.Background())
+			return nil, fmt.Errorf("line %d: %s: %w", e.line, key, err)
+		}
+		so.byChannel[e.Type] = append(so.byChannel[e.Type], s)
+		so.all = append(so.all, s)
+		so.names = append(so.names, e.Type+"->"+e.Address)
+	}
+	return so, nil
+}
+
+// clientTLS builds the TLS configuration of a streaming connection.
+func clientTLS(c TLSConfig) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.SkipVerify} //nolint:gosec // labs opt in explicitly
+	if c.CA != "" {
+		pem, err := os.ReadFile(c.CA)
+		if err != nil {
+			return nil, fmt.Errorf("ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca: %s holds no PEM certificate", c.CA)
+		}
+		tc.RootCAs = pool
+	}
+	if c.Cert != "" || c.Key != "" {
+		cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+		if err != nil {
+			return nil, fmt.Errorf("cert/key: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+type senders struct {
+	byChannel map[string][]*stream.Sender
+	all       []*stream.Sender
+	names     []string
+}
+
+func (s *senders) send(channel string, m *aos.AosMessage) {
+	for _, snd := range s.byChannel[channel] {
+		snd.Enqueue(m)
+	}
+}
+
+func (s *senders) close(ctx context.Context) error {
+	var errs []error
+	for _, snd := range s.all {
+		if unsent, err := snd.Close(ctx); err != nil || unsent > 0 {
+			errs = append(errs, fmt.Errorf("%d messages unsent: %v", unsent, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *senders) describe() string { return strings.Join(s.names, ", ") }
+
+// Stats returns each sender's counters, for metrics.
+func (s *senders) Stats() map[string]stream.Stats {
+	out := map[string]stream.Stats{}
+	for i, snd := range s.all {
+		out[s.names[i]] = snd.Stats()
+	}
+	return out
+}
+
+// printer writes messages to stdout: protobuf JSON per line, or a readable
+// line per message. Lines are flushed once per message batch by the caller
+// closing or the buffer filling; flushing after every line keeps a terminal
+// responsive.
+type printer struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	text bool
+	buf  []byte
+}
+
+var printJSON = protojson.MarshalOptions{UseProtoNames: true}
+
+func (p *printer) send(channel string, m *aos.AosMessage) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = p.buf[:0]
+	if p.text {
+		p.buf = appendText(p.buf, channel, m)
+	} else {
+		p.buf = append(p.buf, `{"channel":"`...)
+		p.buf = append(p.buf, channel...)
+		p.buf = append(p.buf, `","message":`...)
+		body, err := printJSON.Marshal(m)
+		if err != nil {
+			return
+		}
+		p.buf = append(p.buf, compactJSON(body)...)
+		p.buf = append(p.buf, "}\n"...)
+	}
+	_, _ = p.w.Write(p.buf)
+	_ = p.w.Flush()
+}
+
+func compactJSON(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	inStr, esc := false, false
+	for _, c := range b {
+		switch {
+		case esc:
+			esc = false
+		case c == '\\' && inStr:
+			esc = true
+		case c == '"':
+			inStr = !inStr
+		case !inStr && (c == ' ' || c == '\n' || c == '\t'):
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (p *printer) close(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.w.Flush()
+}
+
+func (p *printer) describe() string {
+	if p.text {
+		return "stdout (text)"
+	}
+	return "stdout (json)"
+}
+
+// appendText renders one message as a readable line.
+func appendText(b []byte, channel string, m *aos.AosMessage) []byte {
+	b = time.UnixMicro(int64(m.GetTimestamp())).AppendFormat(b, "15:04:05.000 ")
+	switch {
+	case m.GetPerfMon().GetProbeMessage() != nil:
+		pm := m.GetPerfMon().GetProbeMessage()
+		b = fmt.Appendf(b, "%-7s %s / %s", channel, pm.GetProbeLabel(), pm.GetStageName())
+		for _, p := range pm.GetProperty() {
+			b = fmt.Appendf(b, " %s=%s", p.GetName(), p.GetValue())
+		}
+		switch v := pm.GetValue().(type) {
+		case *aos.ProbeMessage_Int64Value:
+			b = append(b, " value="...)
+			b = strconv.AppendInt(b, v.Int64Value, 10)
+		case *aos.ProbeMessage_FloatValue:
+			b = append(b, " value="...)
+			b = strconv.AppendFloat(b, float64(v.FloatValue), 'f', -1, 32)
+		case *aos.ProbeMessage_StringValue:
+			b = append(b, " value="...)
+			b = append(b, v.StringValue...)
+		}
+	case m.GetAlert().GetProbeAlert() != nil:
+		a := m.GetAlert()
+		pa := a.GetProbeAlert()
+		what := "CLEARED"
+		if a.GetRaised() {
+			what = "RAISED "
+		}
+		b = fmt.Appendf(b, "%-7s %s %s / %s", channel, what, pa.GetProbeLabel(), pa.GetStageName())
+		for _, kv := range pa.GetKeyValuePairs() {
+			b = fmt.Appendf(b, " %s=%s", kv.GetKey(), kv.GetValue())
+		}
+		switch {
+		case pa.ActualInt != nil:
+			b = fmt.Appendf(b, " actual=%d", pa.GetActualInt())
+		case pa.ActualFloat != nil:
+			b = fmt.Appendf(b, " actual=%g", pa.GetActualFloat())
+		case pa.ActualDiscreteState != nil:
+			b = fmt.Appendf(b, " actual=%s", pa.GetActualDiscreteState())
+		}
+	case m.GetEvent().GetLinkStatus() != nil:
+		ls := m.GetEvent().GetLinkStatus()
+		b = fmt.Appendf(b, "%-7s link %s on %s is %s", channel, ls.GetIfname(), ls.GetHostname(), ls.GetState())
+	default:
+		b = fmt.Appendf(b, "%-7s %v", channel, m)
+	}
+	return append(b, '\n')
+}
