@@ -97,6 +97,10 @@ func SplitSequenced(frame []byte) (seq uint64, aosProto []byte, err error) {
 		if n < 0 {
 			return 0, nil, fmt.Errorf("stream: AosSequencedMessage: %w", protowire.ParseError(n))
 		}
+		if num > protowire.MaxValidNumber {
+			// ConsumeTag checks only the lower bound; the runtime rejects these too.
+			return 0, nil, fmt.Errorf("stream: AosSequencedMessage: field number %d out of range", num)
+		}
 		b = b[n:]
 		switch {
 		case num == seqNumField && typ == protowire.VarintType:
@@ -132,7 +136,13 @@ func DecodeFrame(frame []byte, sequenced bool, m *aos.AosMessage) (seq uint64, e
 			return 0, err
 		}
 	}
-	if err := proto.Unmarshal(body, m); err != nil {
+	// The required-field check is done as a separate pass: the runtime's tracking
+	// during Unmarshal accepts a required field sent with the wrong wire type as
+	// present (found by FuzzDecodeFrames), whereas strict receivers reject it.
+	if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(body, m); err != nil {
+		return seq, fmt.Errorf("stream: AosMessage: %w", err)
+	}
+	if err := proto.CheckInitialized(m); err != nil {
 		return seq, fmt.Errorf("stream: AosMessage: %w", err)
 	}
 	return seq, nil

@@ -343,16 +343,17 @@ func (s *Sender) run() {
 		for i := range batch[:k] {
 			var err error
 			out, err = enc.appendFrame(out, batch[i].seq, batch[i].msg)
+			seq := batch[i].seq
 			batch[i] = queued{}
 			switch {
 			case err == nil:
 				outFrames++
 			case errors.Is(err, ErrOversize):
 				s.oversize.Add(1)
-				s.log.Warn("stream message refused", "err", err, "seq_num", batch[i].seq)
+				s.log.Warn("stream message refused", "err", err, "seq_num", seq)
 			default:
 				s.invalid.Add(1)
-				s.log.Warn("stream message refused", "err", err, "seq_num", batch[i].seq)
+				s.log.Warn("stream message refused", "err", err, "seq_num", seq)
 			}
 			// After a failed write the rest of the batch is still encoded, so it
 			// is resent in order after the reconnect instead of being lost.
