@@ -292,7 +292,8 @@ func (c *Collector) stream(parent context.Context, dec *decoder, withSpeed bool)
 			c.stats.LastError = ds.lastErr.Error()
 		}
 		c.mu.Unlock()
-		if e := resp.GetError(); e != nil { //lint:ignore SA1019 old targets still report errors this way.
+		//lint:ignore SA1019 old targets still report errors this way.
+		if e := resp.GetError(); e != nil {
 			c.opts.Logger.Warn("gnmi: target reported an error", "code", e.GetCode(), "message", e.GetMessage())
 		}
 	}

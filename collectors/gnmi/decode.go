@@ -59,7 +59,6 @@ type decodeStats struct {
 type decoder struct {
 	root   *yang.Entry
 	dev    *oc.Device
-	elems  []*gnmi.PathElem
 	out    []ifUpdate
 	byName map[string]int // index into out
 	stats  decodeStats

@@ -1,9 +1,11 @@
+//lint:file-ignore SA1019 the deprecated Path.Element form is tested on purpose.
+
 package gnmi
 
 import (
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/ygot/ygot"

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the fake target's top-level Values list is deprecated but is the documented way to script it.
+
 package gnmi
 
 import (

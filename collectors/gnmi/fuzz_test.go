@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the deprecated Path.Element form is fuzzed on purpose.
+
 package gnmi
 
 import (
@@ -74,7 +76,6 @@ func FuzzDecodePathValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, path string, elementForm bool, kind uint8, s string, u uint64) {
 		p := &gnmi.Path{}
 		if elementForm {
-			//lint:ignore SA1019 exercising the deprecated form on purpose.
 			p.Element = strings.Split(strings.TrimPrefix(path, "/"), "/")
 		} else {
 			p = pathFromString(path)

@@ -109,11 +109,6 @@ func (ct *cacheTarget) stop() {
 	}
 }
 
-func (ct *cacheTarget) restart() {
-	ct.stop()
-	ct.start(ct.addr)
-}
-
 func (ct *cacheTarget) credentials() []string {
 	ct.mu.Lock()
 	defer ct.mu.Unlock()
