@@ -35,9 +35,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseDocument -fuzztime 30s ./probe/
 	$(GO) test -run '^$$' -fuzz FuzzParseLine -fuzztime 30s ./collectors/replay/
 
+# The agent on this host's interfaces (netlink) with the built-in demo probe,
+# printing readable lines; Ctrl-C stops it.
 run: build
-	./bin/probectl simulate --probe cmd/probectl/testdata/seed_probe.json \
-	  --counters cmd/probectl/testdata/imbalance.jsonl --each-tick
+	./bin/probe-agent run --output text
 
 proto:
 	./proto/gen.sh

@@ -40,6 +40,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newValidateCmd(), newProcessorsCmd(), newSimulateCmd())
+	root.AddCommand(newValidateCmd(), newProcessorsCmd(), newSimulateCmd(), newReceiveCmd())
 	return root
 }
