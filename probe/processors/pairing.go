@@ -15,7 +15,8 @@ import (
 //
 // Each item is projected to the output keys: significant_keys when given,
 // otherwise the keys the inputs have in common (they must have the same set
-// of keys; otherwise nothing pairs). An empty significant_keys means "not
+// of keys, possibly in another order; the output follows the first input's
+// order; otherwise nothing pairs). An empty significant_keys means "not
 // given", which is what Apstra exports write (os-version-compliance.json).
 // Two items of one input with the same projected key tuple make the pairing
 // one-to-many; Eval then returns an error naming the tuple, which puts the

@@ -371,3 +371,9 @@ func TestSameKeySet(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPairingSources10k is the baseline of the processor benchmarks:
+// the two 10,000-item sources alone, without a processor reading them.
+func BenchmarkPairingSources10k(b *testing.B) {
+	benchTicks(b, probeDoc("bench sources", benchSrc("x", "ns", 10000, 0, "leaf"), benchSrc("y", "ns", 10000, 0, "leaf")))
+}

@@ -12,8 +12,9 @@ func init() {
 		Label: "Ratio",
 		Description: `Ratio Processor.
 
-Outputs numerator x multiplier / denominator for each numerator item
-(multiplier defaults to 100, giving a percentage). The denominator is the item
+Outputs numerator x multiplier / denominator for each numerator item;
+multiplier is a positive number or constant expression, 100 by default, which
+gives a percentage. The denominator is the item
 of the denominator input paired with the numerator item, or, when that input
 is not connected, the denominator property (a non-zero number or constant
 expression). When both are given the input is used and the property ignored

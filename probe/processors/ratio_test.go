@@ -82,7 +82,7 @@ func TestRatioValidation(t *testing.T) {
 		{"no denominator at all", ratioDoc("", n), "ratio", "properties.denominator", "needed when the denominator input is not connected"},
 		{"zero denominator", ratioDoc(`{"denominator": 0}`, n), "ratio", "properties.denominator", "non-zero"},
 		{"zero denominator expression", ratioDoc(`{"denominator": "5 - 5"}`, n), "ratio", "properties.denominator", "non-zero"},
-		{"denominator expression not understood", ratioDoc(`{"denominator": "speed"}`, n), "ratio", "properties.denominator", "unsupported expression"},
+		{"denominator expression not understood", ratioDoc(`{"denominator": "speed"}`, n), "ratio", "properties.denominator", `expression "speed"`},
 		{"denominator of the wrong type", ratioDoc(`{"denominator": true}`, n), "ratio", "properties.denominator", "expected number or string or null"},
 		{"zero multiplier", ratioDoc(`{"denominator": 1, "multiplier": 0}`, n), "ratio", "properties.multiplier", "positive"},
 		{"negative multiplier", ratioDoc(`{"denominator": 1, "multiplier": "-1"}`, n), "ratio", "properties.multiplier", "positive"},
