@@ -43,6 +43,23 @@ func BenchmarkEncodeFrame(b *testing.B) {
 	b.SetBytes(int64(proto.Size(m)))
 }
 
+// BenchmarkMarshalGeneric is the same message through the generic runtime, as
+// every message other than probe data is encoded: the baseline for the fast path.
+func BenchmarkMarshalGeneric(b *testing.B) {
+	m := benchMessage()
+	opts := proto.MarshalOptions{}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		var err error
+		if buf, err = opts.MarshalAppend(buf[:0], m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report(b)
+}
+
 // BenchmarkLoopback measures the whole path on loopback TCP: Enqueue, the Sender's
 // writer, the kernel, and a Receiver decoding every message into a fresh
 // AosMessage and checking its sequence.

@@ -39,9 +39,12 @@ type encoder struct {
 // appendFrame appends one complete frame (length prefix and payload) for m to dst.
 // seq is used only on a sequenced channel. On error dst is returned unchanged.
 func (e *encoder) appendFrame(dst []byte, seq uint64, m *aos.AosMessage) ([]byte, error) {
-	body, err := e.opts.MarshalAppend(e.scratch[:0], m)
-	if err != nil {
-		return dst, fmt.Errorf("stream: marshal AosMessage: %w", err)
+	body, ok := appendProbePerfMon(e.scratch[:0], m)
+	if !ok {
+		var err error
+		if body, err = e.opts.MarshalAppend(e.scratch[:0], m); err != nil {
+			return dst, fmt.Errorf("stream: marshal AosMessage: %w", err)
+		}
 	}
 	e.scratch = body[:0]
 	if !e.sequenced {
