@@ -73,6 +73,9 @@ func New(opts Options) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Insecure && opts.Password != "" {
+		opts.Logger.Warn("gnmi: sending a password over plaintext gRPC", "target", opts.Target)
+	}
 	dec, err := newDecoder()
 	if err != nil {
 		return nil, err

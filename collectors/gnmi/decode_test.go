@@ -183,3 +183,28 @@ func TestTableResetAndDelete(t *testing.T) {
 		t.Fatalf("names %v", tb.names)
 	}
 }
+
+// TestFastPathMatchesSetNode decodes every counter leaf and every oper-status
+// value both ways.
+func TestFastPathMatchesSetNode(t *testing.T) {
+	fast, _ := newDecoder()
+	slow, _ := newDecoder()
+	slow.noFastPath = true
+	n := &gnmi.Notification{}
+	for leaf := range uint64Leaves {
+		n.Update = append(n.Update, &gnmi.Update{Path: mustPath(t, "/interfaces/interface[name=e2]/state/counters/"+leaf), Val: uintVal(3)})
+	}
+	for _, def := range []string{"UP", "DOWN", "TESTING", "UNKNOWN", "DORMANT", "NOT_PRESENT", "LOWER_LAYER_DOWN", "UNSET", "up", ""} {
+		n.Update = append(n.Update, &gnmi.Update{Path: mustPath(t, "/interfaces/interface[name=o"+def+"]/state/oper-status"),
+			Val: &gnmi.TypedValue{Value: &gnmi.TypedValue_StringVal{StringVal: def}}})
+	}
+	sameUpdates(t, fast.decode(n), slow.decode(n))
+	full := fullCounterNotification("e1")
+	sameUpdates(t, fast.decode(full), slow.decode(full))
+	if f, s := fast.stats, slow.stats; f.updates != s.updates || f.ignored != s.ignored || f.failures != s.failures || f.failures != 3 || f.ignored != 0 {
+		t.Errorf("stats differ: fast %+v, SetNode %+v", fast.stats, slow.stats)
+	}
+	if len(uint64Leaves) != 12 {
+		t.Errorf("found %d uint64 counter leaves in the generated struct, want 12", len(uint64Leaves))
+	}
+}

@@ -50,12 +50,16 @@ func FuzzDecodeNotification(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	slow, _ := newDecoder()
+	slow.noFastPath = true
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var n gnmi.Notification
 		if proto.Unmarshal(data, &n) != nil {
 			return
 		}
-		checkDecoded(t, d.decode(&n))
+		ups := d.decode(&n)
+		checkDecoded(t, ups)
+		sameUpdates(t, ups, slow.decode(&n))
 	})
 }
 
@@ -73,6 +77,8 @@ func FuzzDecodePathValue(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	slow, _ := newDecoder()
+	slow.noFastPath = true
 	f.Fuzz(func(t *testing.T, path string, elementForm bool, kind uint8, s string, u uint64) {
 		p := &gnmi.Path{}
 		if elementForm {
@@ -92,8 +98,27 @@ func FuzzDecodePathValue(f *testing.F) {
 			v = &gnmi.TypedValue{Value: &gnmi.TypedValue_IntVal{IntVal: int64(u)}}
 		}
 		n := &gnmi.Notification{Update: []*gnmi.Update{{Path: p, Val: v}}, Delete: []*gnmi.Path{p}}
-		checkDecoded(t, d.decode(n))
+		ups := d.decode(n)
+		checkDecoded(t, ups)
+		sameUpdates(t, ups, slow.decode(n))
 	})
+}
+
+// sameUpdates fails unless the fast and the SetNode-only decodes agree.
+func sameUpdates(t *testing.T, fast, slow []ifUpdate) {
+	t.Helper()
+	byName := map[string]ifUpdate{}
+	for _, u := range slow {
+		byName[u.name] = u
+	}
+	if len(fast) != len(slow) {
+		t.Fatalf("fast path decoded %d interfaces, SetNode %d: %+v vs %+v", len(fast), len(slow), fast, slow)
+	}
+	for _, u := range fast {
+		if byName[u.name] != u {
+			t.Fatalf("fast path %+v, SetNode %+v", u, byName[u.name])
+		}
+	}
 }
 
 // pathFromString splits a path without ygot's parser, so that the fuzzer
