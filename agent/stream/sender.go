@@ -273,6 +273,9 @@ func (s *Sender) run() {
 		}
 		s.sent.Add(uint64(outFrames))
 		out, outFrames = out[:0], 0
+		// Back off afresh only once a connection has carried data, so a receiver
+		// that accepts and at once hangs up is not redialled at the minimum delay.
+		attempt = 0
 		return true
 	}
 
@@ -307,7 +310,6 @@ func (s *Sender) run() {
 				}
 				continue
 			}
-			attempt = 0
 			if ever {
 				s.reconnects.Add(1)
 			}
