@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -327,6 +326,3 @@ func (a *Agent) Probes() []*probe.Instance {
 	}
 	return out
 }
-
-// errNoCollector is returned for a collector type this build lacks.
-var errNoCollector = errors.New("collector not available on this platform")

@@ -3,11 +3,12 @@
 package agent
 
 import (
+	"errors"
 	"log/slog"
 
 	"github.com/probe-agent/probe-agent/collectors"
 )
 
 func newNetlink(Config, *slog.Logger) (collectors.Collector, error) {
-	return nil, errNoCollector
+	return nil, errors.New("the netlink collector needs Linux")
 }

@@ -16,7 +16,6 @@ import (
 // Stage type lists accepted by ports.
 var (
 	numberTypes      = []probe.StageType{probe.N, probe.NS, probe.NTS, probe.NSTS}
-	numberSetTypes   = []probe.StageType{probe.NS, probe.NSTS}
 	numberNowTypes   = []probe.StageType{probe.N, probe.NS}
 	stateTypes       = []probe.StageType{probe.DS, probe.DSS, probe.DSTS, probe.DSSTS}
 	singleOrSetTypes = func(k probe.Kind) []probe.StageType {
