@@ -5,7 +5,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -55,25 +53,16 @@ type Agent struct {
 	emitter   *Emitter
 	batch     collectors.Batch
 	tick      probe.Tick
-
-	mu     sync.Mutex
-	probes []*loadedProbe
-	reload chan chan error
+	manager   *Manager
+	reload    chan chan error
 
 	collectErrs uint64
 	lastErrLog  time.Time
 }
 
-// loadedProbe is a probe document and its running instance.
-type loadedProbe struct {
-	source string // file name, or "built-in"
-	raw    []byte
-	inst   *probe.Instance
-	state  probe.State
-}
-
-// New builds an agent: it opens the collector and the outputs and loads the
-// probes. Errors name the configuration key or file at fault.
+// New builds an agent: it opens the collector and the outputs, loads the
+// probes of probes_dir (and the demo), then the persisted ones. Errors name
+// the configuration key or file at fault.
 func New(cfg Config, opts Options) (*Agent, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -91,11 +80,27 @@ func New(cfg Config, opts Options) (*Agent, error) {
 			BlueprintID: cfg.BlueprintID, BlueprintLabel: cfg.BlueprintLabel,
 		}),
 	}
-	probes, err := a.loadProbes()
-	if err != nil {
+	var store *Store
+	if cfg.StateDir != "" {
+		var err error
+		if store, err = OpenStore(cfg.StateDir); err != nil {
+			return nil, err
+		}
+	}
+	a.manager = NewManager(a.log, store, a.retireProbe)
+	if opts.Demo {
+		a.manager.SetLocal(OriginDemo, a.validateLocal([]LocalDoc{{Source: "built-in demo", Raw: DemoProbe}}))
+	}
+	if err := a.loadProbesDir(); err != nil {
 		return nil, err
 	}
-	a.probes = probes
+	if err := a.manager.Restore(); err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+	if len(a.manager.List()) == 0 {
+		a.log.Warn("no probes to run yet; counters are read but nothing is evaluated until probes are added", "probes_dir", cfg.ProbesDir)
+	}
+	var err error
 	a.collector = opts.Collector
 	if a.collector == nil {
 		if a.collector, err = NewCollector(cfg, a.log); err != nil {
@@ -109,68 +114,60 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	return a, nil
 }
 
-// loadProbes reads the probe documents. A document that does not validate
-// is logged with every problem and skipped, so one bad file does not stop
-// the others; so is one that needs central-only processors.
-func (a *Agent) loadProbes() ([]*loadedProbe, error) {
-	var docs []*loadedProbe
-	if a.opts.Demo {
-		docs = append(docs, &loadedProbe{source: "built-in demo", raw: DemoProbe})
+// Manager is the agent's probe set, for the control plane and the API.
+func (a *Agent) Manager() *Manager { return a.manager }
+
+// loadProbesDir reads probes_dir and makes its valid documents the running
+// file probes.
+func (a *Agent) loadProbesDir() error {
+	dir := a.cfg.ProbesDir
+	if dir == "" {
+		return nil
 	}
-	if dir := a.cfg.ProbesDir; dir != "" {
-		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if _, err := os.Stat(dir); err != nil {
+		a.log.Warn("probes_dir is not readable; no probes loaded from it", "probes_dir", dir, "err", err)
+		a.manager.SetLocal(OriginFile, nil)
+		return nil
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return fmt.Errorf("probes_dir: %w", err)
+	}
+	sort.Strings(files)
+	var docs []LocalDoc
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("probes_dir: %w", err)
-		}
-		if _, err := os.Stat(dir); err != nil {
-			a.log.Warn("probes_dir is not readable; no probes loaded from it", "probes_dir", dir, "err", err)
-		}
-		sort.Strings(files)
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				a.log.Error("cannot read probe file", "file", f, "err", err)
-				continue
-			}
-			docs = append(docs, &loadedProbe{source: f, raw: raw})
-		}
-	}
-	var out []*loadedProbe
-	ids := map[string]string{}
-	for _, lp := range docs {
-		plan, probs := probe.CompileJSON(lp.raw)
-		if len(probs) > 0 {
-			a.log.Error("probe does not validate; not running it", "file", lp.source, "problems", len(probs), "detail", probs.Error())
+			a.log.Error("cannot read probe file", "file", f, "err", err)
 			continue
 		}
-		if c := plan.CentralOnly(); len(c) > 0 {
-			a.log.Error("probe needs processors that only run centrally (Apstra telemetry services); not running it on the device", "file", lp.source, "processors", c)
-			continue
-		}
-		if other, dup := ids[plan.ID]; dup {
-			a.log.Error("two probes have the same id; not running the second", "id", plan.ID, "first", other, "second", lp.source)
-			continue
-		}
-		ids[plan.ID] = lp.source
-		for _, w := range plan.Warnings {
-			a.log.Warn("probe warning", "file", lp.source, "warning", w)
-		}
-		inst, err := probe.NewInstance(plan)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", lp.source, err)
-		}
-		lp.inst = inst
-		lp.state = probe.StateCreated
-		out = append(out, lp)
-		a.log.Info("probe loaded", "file", lp.source, "id", plan.ID, "label", plan.Label(), "dialect", plan.Doc.Dialect)
+		docs = append(docs, LocalDoc{Source: f, Raw: raw})
 	}
-	if len(out) == 0 {
-		a.log.Warn("no probes to run; counters are read but nothing is evaluated", "probes_dir", a.cfg.ProbesDir)
-	}
-	return out, nil
+	a.manager.SetLocal(OriginFile, a.validateLocal(docs))
+	return nil
 }
 
-// Reload re-reads the probe files, keeping the state (time series, raised
+// validateLocal compiles local documents. One that does not validate, or
+// needs central-only processors, is logged with every problem and left
+// out, so one bad file does not stop the others.
+func (a *Agent) validateLocal(docs []LocalDoc) []LocalDoc {
+	var out []LocalDoc
+	for _, d := range docs {
+		plan, raw, probs := compileForDevice(d.Raw, "")
+		if len(probs) > 0 {
+			a.log.Error("probe not run: it does not validate", "file", d.Source, "problems", len(probs), "detail", probs.Error())
+			continue
+		}
+		for _, w := range plan.Warnings {
+			a.log.Warn("probe warning", "file", d.Source, "warning", w)
+		}
+		a.log.Info("probe loaded", "file", d.Source, "id", plan.ID, "label", plan.Label(), "dialect", plan.Doc.Dialect)
+		out = append(out, LocalDoc{Source: d.Source, Raw: raw, Plan: plan})
+	}
+	return out
+}
+
+// Reload re-reads probes_dir, keeping the state (time series, raised
 // anomalies) of every probe whose document did not change.
 func (a *Agent) Reload(ctx context.Context) error {
 	done := make(chan error, 1)
@@ -187,40 +184,19 @@ func (a *Agent) Reload(ctx context.Context) error {
 	}
 }
 
-func (a *Agent) doReload() error {
-	fresh, err := a.loadProbes()
-	if err != nil {
-		return err
+// retireProbe forgets a removed probe's cached ids and sends a clear for
+// every anomaly it had raised, so receivers do not keep stale alerts.
+func (a *Agent) retireProbe(inst *probe.Instance) {
+	a.emitter.Forget(inst)
+	if a.out == nil {
+		return
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	old := map[string]*loadedProbe{}
-	for _, lp := range a.probes {
-		old[lp.inst.ID()] = lp
-	}
-	for i, lp := range fresh {
-		if prev, ok := old[lp.inst.ID()]; ok && bytes.Equal(prev.raw, lp.raw) {
-			fresh[i] = prev
-			delete(old, lp.inst.ID())
-		}
-	}
-	for _, gone := range old {
-		a.emitter.Forget(gone.inst)
-		a.clearAnomalies(gone)
-	}
-	a.probes = fresh
-	a.log.Info("probes reloaded", "running", len(fresh))
-	return nil
-}
-
-// clearAnomalies sends a clear for every anomaly a removed probe had
-// raised, so receivers do not keep stale alerts.
-func (a *Agent) clearAnomalies(lp *loadedProbe) {
-	for _, an := range lp.inst.Anomalies() {
+	now := time.Now()
+	for _, an := range inst.Anomalies() {
 		c := *an
 		c.Raised = false
-		c.LastModified = time.Now()
-		a.out.send(chanAlerts, a.emitter.alert(&c, c.LastModified))
+		c.LastModified = now
+		a.out.send(chanAlerts, a.emitter.alert(&c, now))
 	}
 }
 
@@ -236,7 +212,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		ticks = t.C
 	}
 	watchdog, _ := daemon.SdWatchdogEnabled(false)
-	a.log.Info("agent running", "system_id", a.cfg.SystemID, "collector", a.cfg.Collector.Type, "interval", a.cfg.Interval.D(), "probes", len(a.probes), "output", a.out.describe())
+	a.log.Info("agent running", "system_id", a.cfg.SystemID, "collector", a.cfg.Collector.Type, "interval", a.cfg.Interval.D(), "probes", len(a.manager.List()), "output", a.out.describe())
 	first := true
 	var lastPing time.Time
 	for {
@@ -255,7 +231,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return a.shutdown()
 		case done := <-a.reload:
-			done <- a.doReload()
+			done <- a.loadProbesDir()
 		case <-ticks:
 		}
 	}
@@ -288,23 +264,15 @@ func (a *Agent) step(ctx context.Context) bool {
 	if a.batch.Time.IsZero() {
 		a.batch.Time = time.Now()
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.tick = probe.Tick{Time: a.batch.Time, Counters: &a.batch}
-	for _, lp := range a.probes {
-		err := lp.inst.Tick(&a.tick)
-		state, msg := lp.inst.State()
-		if state != lp.state {
-			if err != nil {
-				a.log.Error("probe failed", "id", lp.inst.ID(), "err", msg)
-			} else if lp.state == probe.StateError {
-				a.log.Info("probe recovered", "id", lp.inst.ID())
-			}
-			lp.state = state
+	a.manager.Each(func(inst *probe.Instance) {
+		if err := inst.Tick(&a.tick); err != nil {
+			a.log.Debug("probe tick failed", "id", inst.ID(), "err", err)
 		}
-		a.emitter.ProbeMessages(lp.inst, a.sendPerfmon)
-		a.emitter.Alerts(lp.inst, a.sendAlert)
-	}
+		a.emitter.ProbeMessages(inst, a.sendPerfmon)
+		a.emitter.Alerts(inst, a.sendAlert)
+	})
+	a.manager.NoteTick(a.batch.Time)
 	a.emitter.LinkEvents(&a.batch, a.sendEvent)
 	if a.opts.OnTick != nil {
 		a.opts.OnTick()
@@ -315,14 +283,3 @@ func (a *Agent) step(ctx context.Context) bool {
 func (a *Agent) sendPerfmon(m *aos.AosMessage) { a.out.send(chanPerfmon, m) }
 func (a *Agent) sendAlert(m *aos.AosMessage)   { a.out.send(chanAlerts, m) }
 func (a *Agent) sendEvent(m *aos.AosMessage)   { a.out.send(chanEvents, m) }
-
-// Probes lists the running probe instances (for APIs and tests).
-func (a *Agent) Probes() []*probe.Instance {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make([]*probe.Instance, len(a.probes))
-	for i, lp := range a.probes {
-		out[i] = lp.inst
-	}
-	return out
-}

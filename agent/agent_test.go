@@ -51,6 +51,9 @@ func startAgent(t *testing.T, cfg Config, stdout *bytes.Buffer) *testAgent {
 		t.Fatal(err)
 	}
 	cfg.ProbesDir = dir
+	if cfg.StateDir == "/var/lib/probe-agent" {
+		cfg.StateDir = t.TempDir()
+	}
 	ta := &testAgent{t: t, ticks: make(chan time.Time), ticked: make(chan struct{}, 100), done: make(chan error, 1)}
 	var out *bytes.Buffer = stdout
 	if out == nil {

@@ -227,3 +227,27 @@ func (inst *Instance) Tick(t *Tick) error {
 	inst.anomalies.update(t.Time)
 	return nil
 }
+
+// UpdateMetadata applies a document's metadata (label, description, tags,
+// disabled, stage descriptions, tags and units) to a running instance
+// without touching its processors or state. doc must describe the same
+// processors, as a PATCH guarantees.
+func (inst *Instance) UpdateMetadata(doc *Document) {
+	old := inst.Plan.Doc
+	d := *old
+	d.Label, d.Description, d.Tags, d.Disabled = doc.Label, doc.Description, doc.Tags, doc.Disabled
+	d.Stages, d.Raw = doc.Stages, doc.Raw
+	plan := *inst.Plan
+	plan.Doc = &d
+	inst.Plan = &plan
+	inst.meta = map[string]StageDoc{}
+	for _, sd := range doc.Stages {
+		inst.meta[sd.Name] = sd
+	}
+	for _, st := range inst.order {
+		st.Meta = inst.meta[st.Name]
+	}
+}
+
+// AnomalyCount is the number of currently raised anomalies.
+func (inst *Instance) AnomalyCount() int { return len(inst.anomalies.active) }

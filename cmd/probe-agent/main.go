@@ -72,7 +72,10 @@ their state); SIGTERM and SIGINT flush queued messages and exit.`,
 					return err
 				}
 			} else {
+				// Without a configuration nothing is persisted: a try-out
+				// must not need or touch /var/lib.
 				demo = true
+				cfg.StateDir = ""
 			}
 			if output != "" {
 				cfg.Output = output
