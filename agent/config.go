@@ -36,6 +36,25 @@ type Config struct {
 	Output          string           `yaml:"output"`
 	ShutdownTimeout Duration         `yaml:"shutdown_timeout"`
 	LogLevel        string           `yaml:"log_level"`
+	Control         ControlConfig    `yaml:"control"`
+	API             APIConfig        `yaml:"api"`
+}
+
+// ControlConfig configures the gRPC control plane controllers push probes
+// through. An empty Listen disables it.
+type ControlConfig struct {
+	Listen    string    `yaml:"listen"`
+	TLS       TLSConfig `yaml:"tls"`
+	TokenFile string    `yaml:"token_file"`
+	// Insecure serves plaintext without client certificates: labs only.
+	Insecure bool `yaml:"insecure"`
+}
+
+// APIConfig configures the local REST API and /metrics, /healthz,
+// /readyz. An empty Listen disables it.
+type APIConfig struct {
+	Listen string    `yaml:"listen"`
+	TLS    TLSConfig `yaml:"tls"`
 }
 
 // CollectorConfig selects and configures the counter source.
@@ -118,6 +137,7 @@ func Defaults() Config {
 		Output:          "json",
 		ShutdownTimeout: Duration(5 * time.Second),
 		LogLevel:        "info",
+		API:             APIConfig{Listen: "127.0.0.1:8080"},
 	}
 }
 
@@ -236,6 +256,23 @@ func (c *Config) validate(lines map[string]int) error {
 		}
 		if _, _, err := net.SplitHostPort(s.Address); err != nil {
 			bad(key+".address", "want host:port, got %q", s.Address)
+		}
+	}
+	if c.Control.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Control.Listen); err != nil {
+			bad("control.listen", "want host:port, got %q", c.Control.Listen)
+		}
+		t := c.Control.TLS
+		if !c.Control.Insecure && (t.CA == "" || t.Cert == "" || t.Key == "") {
+			bad("control.tls", "ca, cert and key are required (clients are checked against ca); set control.insecure: true only in a lab")
+		}
+	}
+	if c.API.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+			bad("api.listen", "want host:port, got %q", c.API.Listen)
+		}
+		if (c.API.TLS.Cert == "") != (c.API.TLS.Key == "") {
+			bad("api.tls", "cert and key go together")
 		}
 	}
 	if c.Queue.Messages < 1 {

@@ -32,6 +32,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad stream address", "streaming:\n  - {type: alerts, address: nowhere}\n", "line 2: streaming[0].address: want host:port"},
 		{"unknown nested key", "collector:\n  netlink: {namespace: x}\n", "line 2: field namespace not found"},
 		{"bad queue", "queue: {messages: 0}\n", "queue.messages: must be at least 1"},
+		{"control without certificates", "control:\n  listen: ':50051'\n", "line 1: control.tls: ca, cert and key are required"},
+		{"api bad listen", "api: {listen: 8080}\n", "api.listen: want host:port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

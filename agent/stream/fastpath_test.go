@@ -122,3 +122,30 @@ func TestFastPathKnowsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestFastDecodeMatchesProto: every message the fast encoder writes, the fast
+// decoder reads back into what proto.Unmarshal would produce.
+func TestFastDecodeMatchesProto(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 5000 {
+		m := randomProbeMessage(r)
+		b, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := decodeProbePerfMon(b)
+		if !ok {
+			t.Fatalf("message %d declined by the fast decoder: %v", i, m)
+		}
+		if !proto.Equal(got, m) {
+			t.Fatalf("message %d:\n got %v\nwant %v", i, got, m)
+		}
+	}
+	// Shapes it must leave to the runtime.
+	for name, m := range map[string]proto.Message{"alert": probeAlert()} {
+		b, _ := proto.Marshal(m)
+		if _, ok := decodeProbePerfMon(b); ok {
+			t.Errorf("%s: fast decoder took it", name)
+		}
+	}
+}

@@ -129,24 +129,35 @@ func SplitSequenced(frame []byte) (seq uint64, aosProto []byte, err error) {
 	return seq, aosProto, nil
 }
 
-// DecodeFrame decodes one frame payload into m. On a sequenced channel it also
-// returns the frame's seq_num; on an unsequenced one seq is 0. Required fields are
-// checked, so a message a strict receiver would reject is an error here too.
-func DecodeFrame(frame []byte, sequenced bool, m *aos.AosMessage) (seq uint64, err error) {
+// DecodeFrame decodes one frame payload into a new AosMessage. On a sequenced
+// channel it also returns the frame's seq_num; on an unsequenced one seq is 0.
+// Required fields are checked, so a message a strict receiver would reject is an
+// error here too.
+func DecodeFrame(frame []byte, sequenced bool) (seq uint64, m *aos.AosMessage, err error) {
 	body := frame
 	if sequenced {
 		if seq, body, err = SplitSequenced(frame); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
+	if m, ok := decodeProbePerfMon(body); ok {
+		return seq, m, nil
+	}
+	m, err = decodeGeneric(body)
+	return seq, m, err
+}
+
+// decodeGeneric decodes any AosMessage through the protobuf runtime.
+func decodeGeneric(body []byte) (*aos.AosMessage, error) {
+	m := new(aos.AosMessage)
 	// The required-field check is done as a separate pass: the runtime's tracking
 	// during Unmarshal accepts a required field sent with the wrong wire type as
 	// present (found by FuzzDecodeFrames), whereas strict receivers reject it.
 	if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(body, m); err != nil {
-		return seq, fmt.Errorf("stream: AosMessage: %w", err)
+		return nil, fmt.Errorf("stream: AosMessage: %w", err)
 	}
 	if err := proto.CheckInitialized(m); err != nil {
-		return seq, fmt.Errorf("stream: AosMessage: %w", err)
+		return nil, fmt.Errorf("stream: AosMessage: %w", err)
 	}
-	return seq, nil
+	return m, nil
 }

@@ -60,13 +60,12 @@ func TestGoldenFrames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var m aos.AosMessage
-			seq, err := DecodeFrame(frame, tt.sequenced, &m)
+			seq, m, err := DecodeFrame(frame, tt.sequenced)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if seq != tt.seq || !proto.Equal(&m, tt.msg) {
-				t.Fatalf("decoded seq %d %v, want %d %v", seq, &m, tt.seq, tt.msg)
+			if seq != tt.seq || !proto.Equal(m, tt.msg) {
+				t.Fatalf("decoded seq %d %v, want %d %v", seq, m, tt.seq, tt.msg)
 			}
 		})
 	}

@@ -55,17 +55,34 @@ func checkSplitSequenced(t *testing.T, frame []byte) {
 	}
 }
 
-// checkDecodeFrame: whatever decodes must encode again, and the re-encoding must
-// be a fixed point.
+// checkDecodeFrame: whatever decodes must encode again, the re-encoding must be a
+// fixed point, and the probe-data fast path must agree with the runtime.
 func checkDecodeFrame(t *testing.T, frame []byte, sequenced bool) {
-	var m aos.AosMessage
-	if _, err := DecodeFrame(frame, sequenced, &m); err != nil {
+	body := frame
+	if sequenced {
+		var err error
+		if _, body, err = SplitSequenced(frame); err != nil {
+			return
+		}
+	}
+	fast, fastOK := decodeProbePerfMon(body)
+	m, err := decodeGeneric(body)
+	if err != nil {
+		if fastOK {
+			t.Fatalf("fast path accepted what the runtime rejects (%v): %v", err, fast)
+		}
 		return
 	}
 	opts := proto.MarshalOptions{Deterministic: true}
-	b1, err := opts.Marshal(&m)
+	b1, err := opts.Marshal(m)
 	if err != nil {
 		t.Fatalf("decoded message does not marshal: %v", err)
+	}
+	if fastOK {
+		bf, err := opts.Marshal(fast)
+		if err != nil || !bytes.Equal(bf, b1) {
+			t.Fatalf("fast path decoded differently from the runtime (%v):\nfast    %v\nruntime %v", err, fast, m)
+		}
 	}
 	var m2 aos.AosMessage
 	if err := proto.Unmarshal(b1, &m2); err != nil {

@@ -197,8 +197,7 @@ func (r *Receiver) serveConn(c net.Conn) {
 			return
 		}
 		buf = frame
-		m := new(aos.AosMessage)
-		seq, err := DecodeFrame(frame, r.cfg.Sequenced, m)
+		seq, m, err := DecodeFrame(frame, r.cfg.Sequenced)
 		if err != nil {
 			r.decodeErrors.Add(1)
 			log.Warn("stream frame skipped", "err", err, "bytes", len(frame))

@@ -76,6 +76,7 @@ their state); SIGTERM and SIGINT flush queued messages and exit.`,
 				// must not need or touch /var/lib.
 				demo = true
 				cfg.StateDir = ""
+				cfg.API.Listen = ""
 			}
 			if output != "" {
 				cfg.Output = output

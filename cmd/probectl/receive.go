@@ -91,4 +91,3 @@ func receive(ctx context.Context, l net.Listener, sequenced bool, output string,
 func appendTextMessage(b []byte, m stream.Received) []byte {
 	return fmt.Appendf(b, "%v\n", m.Message)
 }
-
