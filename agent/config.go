@@ -226,8 +226,12 @@ func (c *Config) validate(lines map[string]int) error {
 	var errs []string
 	bad := func(key, format string, args ...any) {
 		prefix := key
-		if l, ok := lines[key]; ok {
-			prefix = fmt.Sprintf("line %d: %s", l, key)
+		// A key left out is reported at the line of its closest parent.
+		for k := key; k != ""; k = parentKey(k) {
+			if l, ok := lines[k]; ok {
+				prefix = fmt.Sprintf("line %d: %s", l, key)
+				break
+			}
 		}
 		errs = append(errs, prefix+": "+fmt.Sprintf(format, args...))
 	}
@@ -292,4 +296,11 @@ func (c *Config) validate(lines map[string]int) error {
 		return errors.New(strings.Join(errs, "\n"))
 	}
 	return nil
+}
+
+func parentKey(k string) string {
+	if i := strings.LastIndexAny(k, ".["); i >= 0 {
+		return k[:i]
+	}
+	return ""
 }
