@@ -43,6 +43,10 @@ run: build
 proto:
 	./proto/gen.sh
 
+# Regenerates docs/processors.md from the catalog (a test fails when stale).
+docs:
+	$(GO) run ./cmd/probectl processors --format markdown > docs/processors.md
+
 package:
 	./packaging/build.sh dist
 
