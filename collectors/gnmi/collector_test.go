@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -283,6 +284,34 @@ func TestInterfaceDeleteStartsNewGeneration(t *testing.T) {
 	if i := find(collect(t, c, nil), "eth0"); i.Generation != 1 {
 		t.Errorf("re-created interface generation = %d, want 1", i.Generation)
 	}
+}
+
+func TestSpeedPathDroppedWhenRejected(t *testing.T) {
+	tg := newCacheTarget(t)
+	tg.rejectSpeed.Store(true)
+	c := newTestCollector(t, testOptions(tg.addr))
+	tg.counter("eth0", "in-octets", 3)
+	waitFor(t, "data without port-speed", waitLong, hasCounter(t, c, "eth0", collectors.RxBytes, 3))
+	if st := c.Stats(); !st.SpeedDropped || tg.rejected.Load() != 1 || st.Subscribes != 2 {
+		t.Errorf("stats %+v, rejected %d", st, tg.rejected.Load())
+	}
+}
+
+func TestIdleStreamIsRestarted(t *testing.T) {
+	tg := newCacheTarget(t)
+	o := testOptions(tg.addr)
+	o.IdleTimeout = 100 * time.Millisecond
+	c := newTestCollector(t, o)
+	tg.counter("eth0", "in-octets", 3)
+	waitFor(t, "value", waitLong, hasCounter(t, c, "eth0", collectors.RxBytes, 3))
+	// The cache target sends on change only: with nothing written, the
+	// stream goes quiet and the watchdog must resubscribe.
+	waitFor(t, "resubscribe after silence", waitLong, func() bool { return tg.streams.Load() >= 3 })
+	if st := c.Stats(); st.Reconnects < 2 || !strings.Contains(st.LastError, "no data for") {
+		t.Errorf("stats %+v", st)
+	}
+	tg.counter("eth0", "in-octets", 4)
+	waitFor(t, "value after resubscribe", waitLong, hasCounter(t, c, "eth0", collectors.RxBytes, 4))
 }
 
 func TestCollectAfterClose(t *testing.T) {

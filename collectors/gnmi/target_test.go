@@ -12,7 +12,10 @@ import (
 	"github.com/openconfig/gnmi/proto/gnmi"
 	"github.com/openconfig/gnmi/subscribe"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // cacheTarget is a real gNMI server built from the gnmi cache and subscribe
@@ -34,6 +37,10 @@ type cacheTarget struct {
 	// creds records the username/password metadata of Subscribe calls.
 	creds   []string
 	streams atomic.Int64
+	// rejectSpeed makes the server refuse subscriptions that include
+	// port-speed, as targets without openconfig-if-ethernet do.
+	rejectSpeed atomic.Bool
+	rejected    atomic.Int64
 }
 
 func newCacheTarget(t *testing.T) *cacheTarget {
@@ -88,7 +95,37 @@ func (ct *cacheTarget) intercept(srv any, ss grpc.ServerStream, info *grpc.Strea
 	ct.creds = append(ct.creds, first(md, "username")+"/"+first(md, "password"))
 	ct.mu.Unlock()
 	ct.streams.Add(1)
-	return h(srv, ss)
+	if !ct.rejectSpeed.Load() {
+		return h(srv, ss)
+	}
+	req := new(gnmi.SubscribeRequest)
+	if err := ss.RecvMsg(req); err != nil {
+		return err
+	}
+	for _, sub := range req.GetSubscribe().GetSubscription() {
+		for _, e := range sub.GetPath().GetElem() {
+			if e.GetName() == "port-speed" {
+				ct.rejected.Add(1)
+				return status.Error(codes.InvalidArgument, "unsupported path port-speed")
+			}
+		}
+	}
+	return h(srv, &replayStream{ServerStream: ss, first: req})
+}
+
+// replayStream hands the handler the request the interceptor already read.
+type replayStream struct {
+	grpc.ServerStream
+	first *gnmi.SubscribeRequest
+}
+
+func (r *replayStream) RecvMsg(m any) error {
+	if r.first != nil {
+		proto.Merge(m.(*gnmi.SubscribeRequest), r.first)
+		r.first = nil
+		return nil
+	}
+	return r.ServerStream.RecvMsg(m)
 }
 
 func first(md metadata.MD, k string) string {
