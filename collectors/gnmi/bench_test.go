@@ -37,11 +37,18 @@ func fullCounterNotification(name string) *gnmi.Notification {
 // BenchmarkDecodeFullCounterSet decodes one notification carrying a full
 // counter set and merges it into the state, the per-interface, per-sample
 // cost on the stream goroutine.
-func BenchmarkDecodeFullCounterSet(b *testing.B) {
+func BenchmarkDecodeFullCounterSet(b *testing.B) { benchDecode(b, false) }
+
+// BenchmarkDecodeFullCounterSetSetNode is the same with every leaf going
+// through ytypes.SetNode, for comparison with the fast paths.
+func BenchmarkDecodeFullCounterSetSetNode(b *testing.B) { benchDecode(b, true) }
+
+func benchDecode(b *testing.B, slow bool) {
 	d, err := newDecoder()
 	if err != nil {
 		b.Fatal(err)
 	}
+	d.noFastPath = slow
 	tb := newTable()
 	n := fullCounterNotification("Ethernet1/1")
 	now := time.Now()

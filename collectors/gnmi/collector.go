@@ -287,7 +287,9 @@ func (c *Collector) stream(parent context.Context, dec *decoder, withSpeed bool)
 		c.stats.Connected = true
 		c.stats.Responses++
 		c.stats.LastResponse = now
+		before := c.table.resets
 		c.table.apply(ups, now)
+		bumped := c.table.resets - before
 		c.stats.CounterResets = c.table.resets
 		ds := dec.stats
 		c.stats.Updates, c.stats.Ignored, c.stats.DecodeErrors = ds.updates, ds.ignored, ds.failures
@@ -295,6 +297,10 @@ func (c *Collector) stream(parent context.Context, dec *decoder, withSpeed bool)
 			c.stats.LastError = ds.lastErr.Error()
 		}
 		c.mu.Unlock()
+		if bumped > 0 {
+			c.opts.Logger.Info("gnmi: counters went backwards (device reload or clear); new generation",
+				"target", c.opts.Target, "interfaces", bumped)
+		}
 		//lint:ignore SA1019 old targets still report errors this way.
 		if e := resp.GetError(); e != nil {
 			c.opts.Logger.Warn("gnmi: target reported an error", "code", e.GetCode(), "message", e.GetMessage())
