@@ -144,8 +144,9 @@ func TestQueueOverflow(t *testing.T) {
 func TestRefusedMessages(t *testing.T) {
 	out := newSink()
 	ln := listen(t, "127.0.0.1:0")
-	r := startReceiver(t, ln, ReceiverConfig{Sequenced: true, Handle: out.handle})
-	s := newTestSender(t, Config{Address: ln.Addr().String(), Sequenced: true})
+	var gaps []Gap // OnGap runs before Handle for the same frame, on the one connection goroutine
+	r := startReceiver(t, ln, ReceiverConfig{Sequenced: true, Handle: out.handle, OnGap: func(g Gap) { gaps = append(gaps, g) }})
+	s := newTestSender(t, Config{Address: ln.Addr().String(), Sequenced: true, InitialSeq: 100})
 
 	big := numbered(1)
 	big.GetPerfMon().GetProbeMessage().Property[0].Value = proto.String(strings.Repeat("v", 70000))
@@ -169,6 +170,10 @@ func TestRefusedMessages(t *testing.T) {
 	}
 	if st := r.Stats(); st.Gaps != 2 || st.Lost != 2 {
 		t.Errorf("receiver stats %+v", st)
+	}
+	want := []Gap{{"127.0.0.1", 101, 102}, {"127.0.0.1", 103, 104}}
+	if len(gaps) != 2 || gaps[0] != want[0] || gaps[1] != want[1] {
+		t.Errorf("gaps %+v, want %+v", gaps, want)
 	}
 }
 
