@@ -103,7 +103,15 @@ their state); SIGTERM and SIGINT flush queued messages and exit.`,
 					}
 				}
 			}()
-			return a.Run(ctx)
+			runCtx, fail := context.WithCancelCause(ctx)
+			defer fail(nil)
+			waitControl, err := startControl(runCtx, a, cfg, log, fail)
+			if err != nil {
+				return err
+			}
+			err = a.Run(runCtx)
+			fail(nil)
+			return errors.Join(err, waitControl())
 		},
 	}
 	cmd.Flags().StringVar(&configFile, "config", "", "configuration file (YAML; `probe-agent config example` prints one)")
