@@ -56,7 +56,7 @@ func benchDecode(b *testing.B, slow bool) {
 	for b.Loop() {
 		tb.apply(d.decode(n), now)
 	}
-	if s := tb.ifs["Ethernet1/1"]; s == nil || s.valid != allMapped || d.stats.failures != 0 {
+	if s := tb.ifs["Ethernet1/1"]; s == nil || s.valid != stateMapped || d.stats.failures != 0 {
 		b.Fatalf("decode incomplete: %+v %v", s, d.stats.lastErr)
 	}
 }

@@ -39,11 +39,12 @@ type Stats struct {
 	// CounterResets counts Generation bumps caused by a counter that went
 	// backwards.
 	CounterResets uint64
-	// SpeedDropped is true once the target rejected the port-speed path and
-	// the collector subscribed without it.
-	SpeedDropped bool
-	LastError    string
-	LastResponse time.Time
+	// EthernetDropped is true once the target rejected the Ethernet paths
+	// (port-speed, Ethernet counters) and the collector subscribed without
+	// them.
+	EthernetDropped bool
+	LastError       string
+	LastResponse    time.Time
 }
 
 // Collector streams interface counters from one gNMI target. It implements
@@ -139,7 +140,7 @@ func (c *Collector) Close() error {
 func (c *Collector) run(ctx context.Context, dec *decoder) {
 	defer close(c.done)
 	log := c.opts.Logger.With("target", c.opts.Target)
-	withSpeed := !c.opts.NoSpeed
+	withEthernet := !c.opts.NoEthernet
 	failures := 0
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -161,17 +162,17 @@ func (c *Collector) run(ctx context.Context, dec *decoder) {
 		c.mu.Unlock()
 
 		start := time.Now()
-		got, err := c.stream(ctx, dec, withSpeed)
+		got, err := c.stream(ctx, dec, withEthernet)
 		if ctx.Err() != nil {
 			return
 		}
-		if withSpeed && !got && rejectedPath(err) {
+		if withEthernet && !got && rejectedPath(err) {
 			// Many targets refuse a whole subscription for one path they do
-			// not implement; port-speed is the optional one.
-			log.Warn("gnmi: target rejected the subscription; retrying without port-speed", "err", err)
-			withSpeed = false
+			// not implement; the openconfig-if-ethernet ones are optional.
+			log.Warn("gnmi: target rejected the subscription; retrying without the Ethernet paths", "err", err)
+			withEthernet = false
 			c.mu.Lock()
-			c.stats.SpeedDropped = true
+			c.stats.EthernetDropped = true
 			c.mu.Unlock()
 		}
 		if got && time.Since(start) >= c.opts.Backoff.Max {
@@ -199,7 +200,7 @@ func rejectedPath(err error) bool {
 	return false
 }
 
-func (c *Collector) request(withSpeed bool) *gnmi.SubscribeRequest {
+func (c *Collector) request(withEthernet bool) *gnmi.SubscribeRequest {
 	enc := gnmi.Encoding_PROTO
 	if c.opts.Encoding == "json_ietf" {
 		enc = gnmi.Encoding_JSON_IETF
@@ -223,8 +224,10 @@ func (c *Collector) request(withSpeed bool) *gnmi.SubscribeRequest {
 		sub("interfaces", "interface", "state", "counters"),
 		sub("interfaces", "interface", "state", "oper-status"),
 	}
-	if withSpeed {
-		subs = append(subs, sub("interfaces", "interface", "ethernet", "state", "port-speed"))
+	if withEthernet {
+		subs = append(subs,
+			sub("interfaces", "interface", "ethernet", "state", "port-speed"),
+			sub("interfaces", "interface", "ethernet", "state", "counters"))
 	}
 	return &gnmi.SubscribeRequest{Request: &gnmi.SubscribeRequest_Subscribe{Subscribe: &gnmi.SubscriptionList{
 		Prefix:       &gnmi.Path{Target: c.opts.PrefixTarget, Origin: c.opts.Origin},
@@ -237,7 +240,7 @@ func (c *Collector) request(withSpeed bool) *gnmi.SubscribeRequest {
 // stream runs one Subscribe call until it fails. got reports whether any
 // response arrived, which separates a target that is down from one that
 // dropped an established stream.
-func (c *Collector) stream(parent context.Context, dec *decoder, withSpeed bool) (got bool, err error) {
+func (c *Collector) stream(parent context.Context, dec *decoder, withEthernet bool) (got bool, err error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	if c.opts.Username != "" || c.opts.Password != "" {
@@ -247,7 +250,7 @@ func (c *Collector) stream(parent context.Context, dec *decoder, withSpeed bool)
 	if err != nil {
 		return false, err
 	}
-	if err := cl.Send(c.request(withSpeed)); err != nil {
+	if err := cl.Send(c.request(withEthernet)); err != nil {
 		// The real reason comes from Recv.
 		_, rerr := cl.Recv()
 		return false, errors.Join(err, rerr)
@@ -276,7 +279,7 @@ func (c *Collector) stream(parent context.Context, dec *decoder, withSpeed bool)
 		now := time.Now()
 		if !got {
 			got = true
-			c.opts.Logger.Info("gnmi: streaming", "target", c.opts.Target, "port_speed", withSpeed)
+			c.opts.Logger.Info("gnmi: streaming", "target", c.opts.Target, "ethernet_paths", withEthernet)
 		}
 		var ups []ifUpdate
 		n := resp.GetUpdate()

@@ -84,9 +84,13 @@ func hasCounter(t *testing.T, c *Collector, name string, ctr collectors.Counter,
 	}
 }
 
-// allMapped is every counter OpenConfig interface counters map to.
-const allMapped = collectors.CounterSet(1<<collectors.NumCounters-1) &^
-	(1<<collectors.AlignmentErrors | 1<<collectors.SymbolErrors | 1<<collectors.Runts | 1<<collectors.Giants)
+// allMapped is every counter an OpenConfig source can fill; stateMapped
+// those from /interfaces/interface/state/counters.
+const (
+	allMapped = collectors.CounterSet(1<<collectors.NumCounters-1) &^
+		(1<<collectors.AlignmentErrors | 1<<collectors.SymbolErrors)
+	stateMapped = allMapped &^ (1<<collectors.Runts | 1<<collectors.Giants)
+)
 
 func TestCacheTargetExactValuesAndMerge(t *testing.T) {
 	tg := newCacheTarget(t)
@@ -115,6 +119,9 @@ func TestCacheTargetExactValuesAndMerge(t *testing.T) {
 	tg.oper("Ethernet2", "UP")
 	tg.set("Ethernet2", &gnmi.TypedValue{Value: &gnmi.TypedValue_StringVal{StringVal: "openconfig-if-ethernet:SPEED_100GB"}},
 		"ethernet", "state", "port-speed")
+	for leaf, v := range map[string]uint64{"in-undersize-frames": 13, "in-oversize-frames": 14, "in-jabber-frames": 15} {
+		tg.set("Ethernet2", uintVal(v), "ethernet", "state", "counters", leaf)
+	}
 	tg.counter("Ethernet1", "in-octets", 5)
 	tg.oper("Ethernet1", "DOWN")
 
@@ -143,6 +150,8 @@ func TestCacheTargetExactValuesAndMerge(t *testing.T) {
 	want.Set(collectors.RxDiscardPackets, 9)
 	want.Set(collectors.TxDiscardPackets, 10)
 	want.Set(collectors.FCSErrors, 12)
+	want.Set(collectors.Runts, 13)
+	want.Set(collectors.Giants, 14)
 	if got := b.Interfaces[1]; got != want {
 		t.Errorf("Ethernet2 =\n %+v\nwant\n %+v", got, want)
 	}
@@ -286,13 +295,13 @@ func TestInterfaceDeleteStartsNewGeneration(t *testing.T) {
 	}
 }
 
-func TestSpeedPathDroppedWhenRejected(t *testing.T) {
+func TestEthernetPathsDroppedWhenRejected(t *testing.T) {
 	tg := newCacheTarget(t)
 	tg.rejectSpeed.Store(true)
 	c := newTestCollector(t, testOptions(tg.addr))
 	tg.counter("eth0", "in-octets", 3)
 	waitFor(t, "data without port-speed", waitLong, hasCounter(t, c, "eth0", collectors.RxBytes, 3))
-	if st := c.Stats(); !st.SpeedDropped || tg.rejected.Load() != 1 || st.Subscribes != 2 {
+	if st := c.Stats(); !st.EthernetDropped || tg.rejected.Load() != 1 || st.Subscribes != 2 {
 		t.Errorf("stats %+v, rejected %d", st, tg.rejected.Load())
 	}
 }

@@ -182,6 +182,31 @@ func (d *decoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) error {
 		up := d.update(name)
 		up.speedBps, up.hasSpeed = bps, true
 		return nil
+	case len(rel) == 4 && matchRel(rel[:3], "ethernet", "state", "counters"):
+		// openconfig-if-ethernet is not in the generated model.
+		c, ok := ethernetCounters[rel[3].GetName()]
+		if !ok {
+			return errUnmapped
+		}
+		v, err := scalarUint(val)
+		if err != nil {
+			return err
+		}
+		d.update(name).set(c, v)
+		return nil
+	case matchRel(rel, "ethernet", "state", "counters"):
+		js := val.GetJsonIetfVal()
+		if js == nil {
+			return errors.New("ethernet counters container without a JSON value")
+		}
+		n, err := jsonCounters(js, ethernetCounters, d.update(name))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errUnmapped
+		}
+		return nil
 	case matchRel(rel, "state", "counters", "in-fcs-errors"):
 		// Added to openconfig-interfaces after the revision ygot ships.
 		v, err := scalarUint(val)
@@ -209,11 +234,11 @@ func (d *decoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) error {
 		}
 		return err
 	}
-	if matchRel(rel, "state", "counters") {
+	if js := val.GetJsonIetfVal(); js != nil && matchRel(rel, "state", "counters") {
 		// A counters container as JSON may carry in-fcs-errors, which the
 		// schema walk ignored as an extra field.
-		if v, ok := jsonFCS(val.GetJsonIetfVal()); ok {
-			d.update(name).set(collectors.FCSErrors, v)
+		if _, err := jsonCounters(js, fcsOnly, d.update(name)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -236,19 +261,28 @@ func (d *decoder) decodeTree(elems []*gnmi.PathElem, js []byte) error {
 // deleteLeaves records a delete of rel below an interface. Deletes of
 // leaves the collector does not map are no-ops.
 func deleteLeaves(up *ifUpdate, rel []*gnmi.PathElem) {
-	const all = collectors.CounterSet(1<<collectors.NumCounters - 1)
+	const ethernet = collectors.CounterSet(1<<collectors.Runts | 1<<collectors.Giants)
+	const state = collectors.CounterSet(1<<collectors.NumCounters-1) &^ ethernet
 	switch {
 	case len(rel) == 0:
 		up.deleted = true
 	case matchRel(rel, "state"):
-		up.delValid, up.delOper = all, true
+		up.delValid, up.delOper = up.delValid|state, true
 	case matchRel(rel, "state", "counters"):
-		up.delValid = all
+		up.delValid |= state
 	case matchRel(rel, "state", "oper-status"):
 		up.delOper = true
-	case matchRel(rel, "ethernet"), matchRel(rel, "ethernet", "state"),
-		matchRel(rel, "ethernet", "state", "port-speed"):
+	case matchRel(rel, "ethernet"), matchRel(rel, "ethernet", "state"):
 		up.delSpeed = true
+		up.delValid |= ethernet
+	case matchRel(rel, "ethernet", "state", "port-speed"):
+		up.delSpeed = true
+	case matchRel(rel, "ethernet", "state", "counters"):
+		up.delValid |= ethernet
+	case len(rel) == 4 && matchRel(rel[:3], "ethernet", "state", "counters"):
+		if c, ok := ethernetCounters[rel[3].GetName()]; ok {
+			up.delValid |= 1 << c
+		}
 	case len(rel) == 3 && matchRel(rel[:2], "state", "counters"):
 		if c, ok := leafCounter[rel[2].GetName()]; ok {
 			up.delValid |= 1 << c
@@ -488,21 +522,44 @@ func scalarString(v *gnmi.TypedValue) (string, error) {
 	return "", fmt.Errorf("not a string value: %v", v)
 }
 
-func jsonFCS(b []byte) (uint64, bool) {
-	if len(b) == 0 {
-		return 0, false
+// Counter leaves outside the generated model, by YANG name.
+var (
+	fcsOnly = map[string]collectors.Counter{"in-fcs-errors": collectors.FCSErrors}
+	// The Ethernet MAC counters of openconfig-if-ethernet that have an
+	// Apstra counterpart: undersize frames (shorter than 64 bytes, FCS
+	// good) are runts, oversize frames (longer than the maximum, FCS good)
+	// are giants.
+	ethernetCounters = map[string]collectors.Counter{
+		"in-undersize-frames": collectors.Runts,
+		"in-oversize-frames":  collectors.Giants,
 	}
+)
+
+// jsonCounters picks the members named in want out of a JSON object (an
+// RFC 7951 container, member names optionally module-qualified) and sets
+// them on up. It returns how many it set.
+func jsonCounters(b []byte, want map[string]collectors.Counter, up *ifUpdate) (int, error) {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(b, &m) != nil {
-		return 0, false
+	if err := json.Unmarshal(b, &m); err != nil {
+		return 0, fmt.Errorf("counters JSON: %w", err)
 	}
+	n := 0
 	for k, raw := range m {
-		if k == "in-fcs-errors" || strings.HasSuffix(k, ":in-fcs-errors") {
-			v, err := scalarUint(&gnmi.TypedValue{Value: &gnmi.TypedValue_JsonIetfVal{JsonIetfVal: raw}})
-			return v, err == nil
+		if i := strings.LastIndexByte(k, ':'); i >= 0 {
+			k = k[i+1:]
 		}
+		c, ok := want[k]
+		if !ok {
+			continue
+		}
+		v, err := scalarUint(&gnmi.TypedValue{Value: &gnmi.TypedValue_JsonIetfVal{JsonIetfVal: raw}})
+		if err != nil {
+			return n, fmt.Errorf("counters JSON member %s: %w", k, err)
+		}
+		up.set(c, v)
+		n++
 	}
-	return 0, false
+	return n, nil
 }
 
 // portSpeedBps maps an openconfig-if-ethernet ETHERNET_SPEED identity

@@ -94,6 +94,16 @@ func TestDecodeForms(t *testing.T) {
 		want: func(u ifUpdate) bool {
 			return u.oper == collectors.OperUp && u.hasSpeed && u.speedBps == 2_500_000_000
 		},
+	}, {
+		name: "ethernet counters, leaf and JSON container",
+		n: &gnmi.Notification{Update: []*gnmi.Update{
+			{Path: mustPath(t, "/interfaces/interface[name=et-0/0/1]/ethernet/state/counters/in-oversize-frames"), Val: uintVal(4)},
+			{Path: mustPath(t, "/interfaces/interface[name=et-0/0/1]/ethernet/state/counters"),
+				Val: jsonVal(`{"openconfig-if-ethernet:in-undersize-frames":"2","in-jabber-frames":"1"}`)},
+		}},
+		want: func(u ifUpdate) bool {
+			return u.valid == 1<<collectors.Runts|1<<collectors.Giants && u.counters[collectors.Runts] == 2 && u.counters[collectors.Giants] == 4
+		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, st := decodeOne(t, tc.n)

@@ -3,8 +3,8 @@
 //
 // A Collector keeps one Subscribe stream (STREAM mode, SAMPLE subscriptions)
 // open in the background to /interfaces/interface/state/counters,
-// /interfaces/interface/state/oper-status and, where the target has it,
-// /interfaces/interface/ethernet/state/port-speed. Targets differ in how they
+// /interfaces/interface/state/oper-status and, where the target has them,
+// /interfaces/interface/ethernet/state/{port-speed,counters}. Targets differ in how they
 // split a sample into responses (one response per leaf with its own
 // timestamp is common), so every update is merged into a per-interface
 // latest-known state and Collect only copies that state out. This decouples
@@ -13,8 +13,9 @@
 //
 // Values are decoded with ygot-generated OpenConfig structs (package oc) so
 // that type checking of each leaf follows the YANG model rather than ad-hoc
-// parsing. A few leaves that the YANG revision shipped with ygot predates
-// (in-fcs-errors, port-speed) are decoded directly.
+// parsing. The few leaves the model shipped with ygot lacks (in-fcs-errors,
+// and port-speed and the MAC counters of openconfig-if-ethernet) are decoded
+// directly.
 //
 // The stream is restarted with exponential backoff and jitter whenever it
 // fails; Collect keeps serving the last known state meanwhile. A counter that

@@ -37,11 +37,12 @@ type Options struct {
 	Encoding string
 	// SampleInterval is the SAMPLE subscription's interval. Default 10s.
 	SampleInterval time.Duration
-	// NoSpeed leaves /interfaces/interface/ethernet/state/port-speed out of
-	// the subscription. Without it the collector asks for port-speed and
-	// drops it by itself if the target rejects the subscription because of
-	// it.
-	NoSpeed bool
+	// NoEthernet leaves the openconfig-if-ethernet paths
+	// (/interfaces/interface/ethernet/state/port-speed and .../counters)
+	// out of the subscription. Without it the collector asks for them and
+	// drops them by itself if the target rejects the subscription because
+	// of them.
+	NoEthernet bool
 	// SystemID is copied into every collectors.Interface.
 	SystemID string
 	// StaleAfter drops an interface from batches once nothing was heard
