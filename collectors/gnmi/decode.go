@@ -176,9 +176,10 @@ func (d *decoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) error {
 			return err
 		}
 		bps, ok := portSpeedBps(s)
-		if !ok {
+		if !ok && !strings.HasSuffix(s, "SPEED_UNKNOWN") {
 			return fmt.Errorf("unknown port-speed %q", s)
 		}
+		// SPEED_UNKNOWN (down or virtual ports) is a valid report: 0.
 		up := d.update(name)
 		up.speedBps, up.hasSpeed = bps, true
 		return nil

@@ -149,6 +149,16 @@ func TestDecodeDeletes(t *testing.T) {
 	}
 }
 
+func TestPortSpeedUnknownIsNotAnError(t *testing.T) {
+	d, _ := newDecoder()
+	ups := d.decode(&gnmi.Notification{Update: []*gnmi.Update{{
+		Path: mustPath(t, "/interfaces/interface[name=e1]/ethernet/state/port-speed"),
+		Val:  &gnmi.TypedValue{Value: &gnmi.TypedValue_StringVal{StringVal: "openconfig-if-ethernet:SPEED_UNKNOWN"}}}}})
+	if d.stats.failures != 0 || len(ups) != 1 || !ups[0].hasSpeed || ups[0].speedBps != 0 {
+		t.Errorf("SPEED_UNKNOWN: %+v, %+v", ups, d.stats)
+	}
+}
+
 func TestPortSpeed(t *testing.T) {
 	for in, want := range map[string]uint64{
 		"SPEED_10MB": 10e6, "openconfig-if-ethernet:SPEED_400GB": 400e9, "oc-eth:SPEED_2500MB": 2.5e9,
