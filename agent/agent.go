@@ -58,6 +58,7 @@ type Agent struct {
 
 	collectErrs uint64
 	lastErrLog  time.Time
+	stats       runStats // for Stats (metrics.go)
 }
 
 // New builds an agent: it opens the collector and the outputs, loads the
@@ -247,6 +248,7 @@ func (a *Agent) shutdown() error {
 // step runs one collection and evaluation. It reports whether the tick
 // progressed (the collector answered).
 func (a *Agent) step(ctx context.Context) bool {
+	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, max(a.cfg.Interval.D(), time.Second))
 	err := a.collector.Collect(cctx, &a.batch)
 	cancel()
@@ -255,6 +257,7 @@ func (a *Agent) step(ctx context.Context) bool {
 			return false
 		}
 		a.collectErrs++
+		a.stats.collectorError()
 		if time.Since(a.lastErrLog) > 10*time.Second {
 			a.log.Error("collector failed; this tick is skipped", "collector", a.cfg.Collector.Type, "err", err, "failures", a.collectErrs)
 			a.lastErrLog = time.Now()
@@ -266,14 +269,17 @@ func (a *Agent) step(ctx context.Context) bool {
 	}
 	a.tick = probe.Tick{Time: a.batch.Time, Counters: &a.batch}
 	a.manager.Each(func(inst *probe.Instance) {
+		seq := inst.Seq()
 		if err := inst.Tick(&a.tick); err != nil {
 			a.log.Debug("probe tick failed", "id", inst.ID(), "err", err)
 		}
+		a.stats.probeTicked(inst, seq)
 		a.emitter.ProbeMessages(inst, a.sendPerfmon)
 		a.emitter.Alerts(inst, a.sendAlert)
 	})
 	a.manager.NoteTick(a.batch.Time)
 	a.emitter.LinkEvents(&a.batch, a.sendEvent)
+	a.stats.tickDone(start)
 	if a.opts.OnTick != nil {
 		a.opts.OnTick()
 	}

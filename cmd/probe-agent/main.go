@@ -109,6 +109,9 @@ their state); SIGTERM and SIGINT flush queued messages and exit.`,
 			if err != nil {
 				return err
 			}
+			if err := startAPI(runCtx, a, cfg, log); err != nil {
+				return err
+			}
 			err = a.Run(runCtx)
 			fail(nil)
 			return errors.Join(err, waitControl())

@@ -1,0 +1,303 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/probe-agent/probe-agent/agent"
+	"github.com/probe-agent/probe-agent/probe"
+)
+
+// writeJSON answers v as JSON with the status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body, _ = json.Marshal(map[string]string{"errors": "encoding the answer: " + err.Error()})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// writeError answers {"errors": detail}: a message string, or an object
+// for validation problems.
+func writeError(w http.ResponseWriter, status int, detail any) {
+	writeJSON(w, status, map[string]any{"errors": detail})
+}
+
+// writeManagerError maps the Manager's errors to statuses.
+func (s *Server) writeManagerError(w http.ResponseWriter, r *http.Request, id string, err error) {
+	var verr *agent.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		problems := probe.Problems{}
+		for _, d := range verr.Docs {
+			problems = append(problems, d.Problems...)
+		}
+		writeError(w, http.StatusBadRequest, map[string]any{"message": "invalid probe", "problems": problems})
+	case errors.Is(err, agent.ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("probe %q not found", id))
+	case errors.Is(err, agent.ErrExists):
+		writeError(w, http.StatusConflict, fmt.Sprintf("probe %q already exists; PUT replaces it", id))
+	case errors.Is(err, agent.ErrReadOnly):
+		msg := fmt.Sprintf("probe %q is read-only: %v", id, err)
+		if info, gerr := s.manager.Get(id); gerr == nil && info.Source != "" {
+			msg = fmt.Sprintf("probe %q is read-only: it comes from %s (%s); change that file and send SIGHUP", id, info.Source, info.Origin)
+		}
+		writeError(w, http.StatusConflict, msg)
+	default:
+		s.log.Error("REST API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+// readObject reads a JSON object body: 415 for a declared non-JSON content
+// type, 413 over MaxBodyBytes, 400 for anything but one JSON object. It
+// reports false after answering.
+func readObject(w http.ResponseWriter, r *http.Request) ([]byte, map[string]json.RawMessage, bool) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not JSON; send Content-Type: application/json", ct))
+			return nil, nil, false
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes))
+			return nil, nil, false
+		}
+		writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
+		return nil, nil, false
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		msg := "the body must be a JSON object"
+		if err != nil {
+			msg = "bad JSON: " + err.Error()
+		}
+		writeError(w, http.StatusBadRequest, msg)
+		return nil, nil, false
+	}
+	return body, obj, true
+}
+
+// validID checks an id given in a POST body: a string usable as one path
+// segment.
+func validID(raw json.RawMessage) (string, error) {
+	var id string
+	if err := json.Unmarshal(raw, &id); err != nil {
+		return "", errors.New(`"id" must be a string`)
+	}
+	if id == "" || strings.ContainsAny(id, "/?#%") || strings.TrimSpace(id) != id {
+		return "", fmt.Errorf(`"id" %q must be non-empty, without surrounding spaces and without / ? # %%`, id)
+	}
+	return id, nil
+}
+
+func (s *Server) createProbe(w http.ResponseWriter, r *http.Request) {
+	body, obj, ok := readObject(w, r)
+	if !ok {
+		return
+	}
+	given := ""
+	if raw, has := obj["id"]; has {
+		id, err := validID(raw)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		given = id
+	}
+	id, err := s.manager.Create(body)
+	if err != nil {
+		s.writeManagerError(w, r, given, err)
+		return
+	}
+	s.messages.note(id, "info", "created through the REST API")
+	w.Header().Set("Location", r.URL.Path+"/"+id)
+	writeJSON(w, http.StatusCreated, map[string]string{"id": id})
+}
+
+// probeJSON is a probe as GET answers it: the document as applied, plus
+// id, state, last_error, anomaly_count, disabled and origin.
+func probeJSON(info agent.ProbeInfo) (map[string]any, error) {
+	doc := map[string]any{}
+	if err := json.Unmarshal(info.Doc, &doc); err != nil {
+		return nil, fmt.Errorf("probe %q: stored document: %w", info.ID, err)
+	}
+	doc["id"] = info.ID
+	doc["label"] = info.Label
+	doc["state"] = string(info.State)
+	if info.LastError != "" {
+		doc["last_error"] = map[string]string{"message": info.LastError}
+	} else {
+		doc["last_error"] = nil
+	}
+	doc["anomaly_count"] = info.AnomalyCount
+	doc["disabled"] = info.Disabled
+	doc["origin"] = string(info.Origin)
+	return doc, nil
+}
+
+func (s *Server) listProbes(w http.ResponseWriter, r *http.Request) {
+	items := []map[string]any{}
+	for _, info := range s.manager.List() {
+		doc, err := probeJSON(info)
+		if err != nil {
+			s.writeManagerError(w, r, info.ID, err)
+			return
+		}
+		items = append(items, doc)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+func (s *Server) getProbe(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	info, err := s.manager.Get(id)
+	if err != nil {
+		s.writeManagerError(w, r, id, err)
+		return
+	}
+	doc, err := probeJSON(info)
+	if err != nil {
+		s.writeManagerError(w, r, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, doc)
+}
+
+func (s *Server) patchProbe(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	body, _, ok := readObject(w, r)
+	if !ok {
+		return
+	}
+	if err := s.manager.Patch(id, body); err != nil {
+		s.writeManagerError(w, r, id, err)
+		return
+	}
+	s.messages.note(id, "info", "metadata updated (PATCH)")
+	s.getProbe(w, r)
+}
+
+func (s *Server) replaceProbe(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	body, obj, ok := readObject(w, r)
+	if !ok {
+		return
+	}
+	if _, has := obj["id"]; has {
+		writeError(w, http.StatusBadRequest, "id is not allowed in PUT; the path names the probe")
+		return
+	}
+	if err := s.manager.Replace(id, body); err != nil {
+		s.writeManagerError(w, r, id, err)
+		return
+	}
+	s.messages.note(id, "info", "replaced (PUT); state and time series restart")
+	s.getProbe(w, r)
+}
+
+// deleteProbe answers 204 No Content.
+func (s *Server) deleteProbe(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.manager.Delete(id); err != nil {
+		s.writeManagerError(w, r, id, err)
+		return
+	}
+	s.messages.forget(id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) getStage(w http.ResponseWriter, r *http.Request) {
+	id, name := r.PathValue("id"), r.PathValue("stage")
+	var body []byte
+	var names []string
+	err := s.manager.View(id, func(_ agent.ProbeInfo, inst *probe.Instance) error {
+		st, ok := inst.Stage(name)
+		if !ok {
+			names = inst.StageNames()
+			return nil
+		}
+		var err error
+		body, err = json.Marshal(st)
+		return err
+	})
+	switch {
+	case err != nil:
+		s.writeManagerError(w, r, id, err)
+	case body == nil:
+		writeError(w, http.StatusNotFound, fmt.Sprintf("probe %q has no stage %q; its stages: %s", id, name, strings.Join(names, ", ")))
+	default:
+		writeJSON(w, http.StatusOK, json.RawMessage(body))
+	}
+}
+
+// getProcessor answers a processor's configuration as it was posted.
+func (s *Server) getProcessor(w http.ResponseWriter, r *http.Request) {
+	id, name := r.PathValue("id"), r.PathValue("name")
+	info, err := s.manager.Get(id)
+	if err != nil {
+		s.writeManagerError(w, r, id, err)
+		return
+	}
+	var doc struct {
+		Processors []json.RawMessage `json:"processors"`
+	}
+	if err := json.Unmarshal(info.Doc, &doc); err != nil {
+		s.writeManagerError(w, r, id, err)
+		return
+	}
+	var names []string
+	for _, raw := range doc.Processors {
+		var head struct {
+			Name string `json:"name"`
+		}
+		_ = json.Unmarshal(raw, &head)
+		if head.Name == name {
+			writeJSON(w, http.StatusOK, raw)
+			return
+		}
+		names = append(names, head.Name)
+	}
+	sort.Strings(names)
+	writeError(w, http.StatusNotFound, fmt.Sprintf("probe %q has no processor %q; its processors: %s", id, name, strings.Join(names, ", ")))
+}
+
+func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := s.manager.Get(id); err != nil {
+		s.writeManagerError(w, r, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": s.messages.list(id)})
+}
+
+// listAnomalies answers the raised anomalies. The agent raises only probe
+// anomalies: ?type=probe (or no type, or type=all) lists them, any other
+// type an empty list.
+func (s *Server) listAnomalies(w http.ResponseWriter, r *http.Request) {
+	items := []*probe.Anomaly{}
+	switch t := r.URL.Query().Get("type"); t {
+	case "", "probe", "all":
+		items = append(items, s.manager.Anomalies()...)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// listProcessorTypes answers the processor catalog (introspection).
+func (s *Server) listProcessorTypes(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"items": probe.Catalog()})
+}

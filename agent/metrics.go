@@ -1,0 +1,129 @@
+package agent
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/probe-agent/probe-agent/agent/stream"
+	"github.com/probe-agent/probe-agent/probe"
+)
+
+// TickDurationBuckets are the upper bounds, in seconds, of the tick
+// duration histogram in Stats.
+var TickDurationBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// Stats is a snapshot of the run loop's counters, for metrics and
+// readiness. The loop only adds to plain counters; exporters read
+// snapshots when they are scraped.
+type Stats struct {
+	// Ticks counts evaluated ticks (the collector answered).
+	Ticks uint64
+	// CollectorErrors counts ticks skipped because the collector failed.
+	CollectorErrors uint64
+	// AnomaliesRaised counts anomaly raises (not clears) over all probes.
+	AnomaliesRaised uint64
+	// LastTick is the wall-clock time the last evaluated tick ended; zero
+	// before the first.
+	LastTick time.Time
+	// LastTickDuration is how long the last evaluated tick took, from the
+	// start of collection to the end of evaluation and emission.
+	LastTickDuration time.Duration
+	// TickDurationCounts[i] counts ticks that took at most
+	// TickDurationBuckets[i] (not cumulative); the last element counts the
+	// longer ones. TickDurationSum is the total in seconds.
+	TickDurationCounts []uint64
+	TickDurationSum    float64
+	// Interval is the configured tick interval.
+	Interval time.Duration
+	// Streams are the streaming senders' counters, one per configured
+	// receiver; empty when messages are printed.
+	Streams []StreamStats
+}
+
+// StreamStats are one streaming receiver's counters.
+type StreamStats struct {
+	Channel  string
+	Receiver string // host:port
+	stream.Stats
+}
+
+// runStats is what step records; guarded by its mutex because the API
+// reads it from other goroutines.
+type runStats struct {
+	mu              sync.Mutex
+	ticks           uint64
+	collectorErrors uint64
+	raised          uint64
+	lastTick        time.Time
+	lastDuration    time.Duration
+	counts          []uint64 // per bucket of TickDurationBuckets, plus +Inf
+	sum             float64
+}
+
+func (s *runStats) collectorError() {
+	s.mu.Lock()
+	s.collectorErrors++
+	s.mu.Unlock()
+}
+
+// probeTicked counts the anomalies inst raised in its last tick, when that
+// tick evaluated (seqBefore is inst.Seq() before Tick: a disabled probe
+// keeps the transitions of its last evaluation).
+func (s *runStats) probeTicked(inst *probe.Instance, seqBefore uint64) {
+	if inst.Seq() == seqBefore {
+		return
+	}
+	n := 0
+	for _, t := range inst.Transitions() {
+		if t.Raised {
+			n++
+		}
+	}
+	if n > 0 {
+		s.mu.Lock()
+		s.raised += uint64(n)
+		s.mu.Unlock()
+	}
+}
+
+func (s *runStats) tickDone(start time.Time) {
+	now := time.Now()
+	d := now.Sub(start)
+	sec := d.Seconds()
+	i := 0
+	for i < len(TickDurationBuckets) && sec > TickDurationBuckets[i] {
+		i++
+	}
+	s.mu.Lock()
+	if s.counts == nil {
+		s.counts = make([]uint64, len(TickDurationBuckets)+1)
+	}
+	s.ticks++
+	s.lastTick, s.lastDuration = now, d
+	s.counts[i]++
+	s.sum += sec
+	s.mu.Unlock()
+}
+
+// Stats returns a snapshot of the run loop's counters and the streaming
+// senders' counters.
+func (a *Agent) Stats() Stats {
+	s := &a.stats
+	s.mu.Lock()
+	out := Stats{
+		Ticks: s.ticks, CollectorErrors: s.collectorErrors, AnomaliesRaised: s.raised,
+		LastTick: s.lastTick, LastTickDuration: s.lastDuration,
+		TickDurationCounts: make([]uint64, len(TickDurationBuckets)+1), TickDurationSum: s.sum,
+		Interval: a.cfg.Interval.D(),
+	}
+	copy(out.TickDurationCounts, s.counts)
+	s.mu.Unlock()
+	if so, ok := a.out.(*senders); ok {
+		for i, snd := range so.all {
+			channel, receiver, _ := strings.Cut(so.names[i], "->")
+			out.Streams = append(out.Streams, StreamStats{Channel: channel, Receiver: receiver, Stats: snd.Stats()})
+		}
+	}
+	return out
+}
