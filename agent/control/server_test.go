@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/probe-agent/probe-agent/agent"
+	"github.com/probe-agent/probe-agent/agent/control/controltest"
 	"github.com/probe-agent/probe-agent/collectors"
 	"github.com/probe-agent/probe-agent/probe"
 	_ "github.com/probe-agent/probe-agent/probe/processors" // the processor catalog
@@ -63,7 +64,7 @@ type testServer struct {
 	addr string
 	m    *agent.Manager
 	log  *syncBuffer
-	pki  *pki
+	pki  *controltest.PKI
 	done chan error
 }
 
@@ -71,12 +72,12 @@ type testServer struct {
 // from a fresh PKI unless the server is insecure.
 func start(t *testing.T, m *agent.Manager, cfg agent.ControlConfig) *testServer {
 	t.Helper()
-	ts := &testServer{m: m, log: &syncBuffer{}, pki: newPKI(t), done: make(chan error, 1)}
+	ts := &testServer{m: m, log: &syncBuffer{}, pki: controltest.New(t), done: make(chan error, 1)}
 	if ts.m == nil {
 		ts.m = agent.NewManager(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
 	}
 	if !cfg.Insecure && cfg.TLS.CA == "" {
-		cfg.TLS = agent.TLSConfig{CA: ts.pki.caFile, Cert: ts.pki.serverCert, Key: ts.pki.server}
+		cfg.TLS = agent.TLSConfig{CA: ts.pki.CA, Cert: ts.pki.ServerCert, Key: ts.pki.ServerKey}
 	}
 	srv, err := NewServer(ts.m, cfg, slog.New(slog.NewTextHandler(ts.log, nil)))
 	if err != nil {
@@ -107,7 +108,7 @@ func start(t *testing.T, m *agent.Manager, cfg agent.ControlConfig) *testServer 
 func (ts *testServer) client(t *testing.T, cfg ClientConfig) pb.ProbeControlClient {
 	t.Helper()
 	if !cfg.Insecure && cfg.CA == "" {
-		cfg.CA = ts.pki.caFile
+		cfg.CA = ts.pki.CA
 	}
 	conn, c, err := Dial(ts.addr, cfg)
 	if err != nil {
@@ -119,7 +120,7 @@ func (ts *testServer) client(t *testing.T, cfg ClientConfig) pb.ProbeControlClie
 
 // trusted is a client with the test CA's client certificate.
 func (ts *testServer) trusted(t *testing.T) pb.ProbeControlClient {
-	return ts.client(t, ClientConfig{Cert: ts.pki.clientCert, Key: ts.pki.clientKey})
+	return ts.client(t, ClientConfig{Cert: ts.pki.ClientCert, Key: ts.pki.ClientKey})
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -136,7 +137,7 @@ func TestMutualTLS(t *testing.T) {
 	}
 	for name, cfg := range map[string]ClientConfig{
 		"no client certificate":            {},
-		"client certificate from other CA": {Cert: ts.pki.otherCert, Key: ts.pki.otherKey},
+		"client certificate from other CA": {Cert: ts.pki.OtherCert, Key: ts.pki.OtherKey},
 		"plaintext":                        {Insecure: true},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -170,7 +171,7 @@ func TestBearerToken(t *testing.T) {
 		t.Run(fmt.Sprintf("insecure=%v", insecure), func(t *testing.T) {
 			ts := start(t, nil, agent.ControlConfig{TokenFile: tokenFile, Insecure: insecure})
 			ctx := ctxT(t)
-			base := ClientConfig{Cert: ts.pki.clientCert, Key: ts.pki.clientKey, Insecure: insecure}
+			base := ClientConfig{Cert: ts.pki.ClientCert, Key: ts.pki.ClientKey, Insecure: insecure}
 			for _, tt := range []struct {
 				token string
 				want  codes.Code
@@ -205,7 +206,7 @@ func TestInsecureWorksAndWarns(t *testing.T) {
 }
 
 func TestNewServerConfigErrors(t *testing.T) {
-	p := newPKI(t)
+	p := controltest.New(t)
 	m := agent.NewManager(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
 	empty := filepath.Join(t.TempDir(), "empty")
 	_ = os.WriteFile(empty, []byte("\n"), 0o600)
@@ -214,9 +215,9 @@ func TestNewServerConfigErrors(t *testing.T) {
 		want string
 	}{
 		"no tls":         {agent.ControlConfig{Listen: ":0"}, "control.tls.ca, control.tls.cert, control.tls.key must be set"},
-		"no ca":          {agent.ControlConfig{TLS: agent.TLSConfig{Cert: p.serverCert, Key: p.server}}, "control.tls.ca must be set"},
-		"ca not pem":     {agent.ControlConfig{TLS: agent.TLSConfig{CA: p.server + "x", Cert: p.serverCert, Key: p.server}}, "control.tls.ca"},
-		"key mismatch":   {agent.ControlConfig{TLS: agent.TLSConfig{CA: p.caFile, Cert: p.serverCert, Key: p.clientKey}}, "control.tls.cert/key"},
+		"no ca":          {agent.ControlConfig{TLS: agent.TLSConfig{Cert: p.ServerCert, Key: p.ServerKey}}, "control.tls.ca must be set"},
+		"ca not pem":     {agent.ControlConfig{TLS: agent.TLSConfig{CA: p.ServerKey + "x", Cert: p.ServerCert, Key: p.ServerKey}}, "control.tls.ca"},
+		"key mismatch":   {agent.ControlConfig{TLS: agent.TLSConfig{CA: p.CA, Cert: p.ServerCert, Key: p.ClientKey}}, "control.tls.cert/key"},
 		"token missing":  {agent.ControlConfig{Insecure: true, TokenFile: empty + "x"}, "control.token_file"},
 		"token is empty": {agent.ControlConfig{Insecure: true, TokenFile: empty}, "is empty"},
 	} {

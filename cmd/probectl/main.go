@@ -41,5 +41,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newValidateCmd(), newProcessorsCmd(), newSimulateCmd(), newReceiveCmd())
+	addAgentCommands(root) // apply, get, list, delete, watch: agent/control's client
 	return root
 }

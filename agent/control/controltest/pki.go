@@ -1,4 +1,7 @@
-package control
+// Package controltest makes throw-away certificates for tests of the control
+// plane: a CA, a server and a client certificate from it, and a client
+// certificate from another CA.
+package controltest
 
 import (
 	"crypto/ecdsa"
@@ -11,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -22,17 +26,16 @@ type testCA struct {
 	pem  []byte
 }
 
-var serial int64
+var serial atomic.Int64
 
-func newCA(t *testing.T, name string) *testCA {
+func newCA(t testing.TB, name string) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serial++
 	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
+		SerialNumber:          big.NewInt(serial.Add(1)),
 		Subject:               pkix.Name{CommonName: name},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(time.Hour),
@@ -53,15 +56,14 @@ func newCA(t *testing.T, name string) *testCA {
 
 // issue signs a leaf certificate for a server (with 127.0.0.1 and localhost
 // as names) or a client, returning PEM certificate and key.
-func (ca *testCA) issue(t *testing.T, name string, server bool) (certPEM, keyPEM []byte) {
+func (ca *testCA) issue(t testing.TB, name string, server bool) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serial++
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
+		SerialNumber: big.NewInt(serial.Add(1)),
 		Subject:      pkix.Name{CommonName: name},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(time.Hour),
@@ -84,17 +86,18 @@ func (ca *testCA) issue(t *testing.T, name string, server bool) (certPEM, keyPEM
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
 
-// pki is the set of files a test needs: the CA, a server and a client
+// PKI is the set of files a test needs (PEM, in a temporary directory): the
+// CA, a server certificate from it valid for 127.0.0.1 and localhost, a client
 // certificate from it, and a client certificate from another CA.
-type pki struct {
-	dir                        string
-	caFile, serverCert, server string
-	clientCert, clientKey      string
-	otherCert, otherKey        string
-	ca                         *testCA
+type PKI struct {
+	CA                    string
+	ServerCert, ServerKey string
+	ClientCert, ClientKey string
+	OtherCert, OtherKey   string
 }
 
-func newPKI(t *testing.T) *pki {
+// New writes a fresh PKI into a temporary directory of t.
+func New(t testing.TB) *PKI {
 	t.Helper()
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {
@@ -105,13 +108,12 @@ func newPKI(t *testing.T) *pki {
 		return p
 	}
 	ca, other := newCA(t, "probe-agent test CA"), newCA(t, "some other CA")
-	p := &pki{dir: dir, ca: ca}
-	p.caFile = write("ca.pem", ca.pem)
+	p := &PKI{CA: write("ca.pem", ca.pem)}
 	c, k := ca.issue(t, "agent", true)
-	p.serverCert, p.server = write("server.pem", c), write("server.key", k)
+	p.ServerCert, p.ServerKey = write("server.pem", c), write("server.key", k)
 	c, k = ca.issue(t, "controller", false)
-	p.clientCert, p.clientKey = write("client.pem", c), write("client.key", k)
+	p.ClientCert, p.ClientKey = write("client.pem", c), write("client.key", k)
 	c, k = other.issue(t, "intruder", false)
-	p.otherCert, p.otherKey = write("other.pem", c), write("other.key", k)
+	p.OtherCert, p.OtherKey = write("other.pem", c), write("other.key", k)
 	return p
 }
