@@ -189,12 +189,12 @@ func (t *anomalyTracker) update(now time.Time) {
 			a := ts.state[i]
 			switch {
 			case anomalous && a == nil:
-				a = t.newAnomaly(st, it, now)
+				a = t.newAnomaly(st, i, now)
 				ts.state[i] = a
 				t.active[a.ID] = a
 				t.transitions = append(t.transitions, *a)
-			case anomalous && a.Evidence != it.Evidence:
-				a.Evidence = it.Evidence
+			case anomalous && a.Evidence != st.EvidenceOf(i):
+				a.Evidence = st.EvidenceOf(i)
 				a.LastModified = now
 			case !anomalous && a != nil:
 				t.clear(a, now)
@@ -229,8 +229,9 @@ func (t *anomalyTracker) clear(a *Anomaly, now time.Time) {
 	t.transitions = append(t.transitions, *a)
 }
 
-func (t *anomalyTracker) newAnomaly(st *Stage, it *Item, now time.Time) *Anomaly {
+func (t *anomalyTracker) newAnomaly(st *Stage, i int, now time.Time) *Anomaly {
 	p := t.inst.Plan
+	it := &st.items[i]
 	itemID := uuid.NewSHA1(anomalyNamespace, []byte(p.ID+"\x00"+st.Name+"\x00"+it.key)).String()
 	return &Anomaly{
 		ID:           uuid.NewSHA1(anomalyNamespace, []byte("anomaly\x00"+itemID)).String(),
@@ -243,7 +244,7 @@ func (t *anomalyTracker) newAnomaly(st *Stage, it *Item, now time.Time) *Anomaly
 		Raised:       true,
 		FirstSeen:    now,
 		LastModified: now,
-		Evidence:     it.Evidence,
+		Evidence:     st.EvidenceOf(i),
 		Dialect:      p.Doc.Dialect,
 	}
 }

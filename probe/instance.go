@@ -206,13 +206,15 @@ func (inst *Instance) StageNames() []string {
 // the error state (with a message naming the processor) and ends the tick;
 // the next successful tick makes it operational again.
 func (inst *Instance) Tick(t *Tick) error {
+	// Transitions are per tick: a disabled probe has none, not the last ones
+	// it had before it was disabled.
+	inst.anomalies.transitions = inst.anomalies.transitions[:0]
 	if inst.Plan.Doc.Disabled {
 		return nil
 	}
 	inst.seq++
 	t.Seq = inst.seq
 	inst.now = t.Time
-	inst.anomalies.transitions = inst.anomalies.transitions[:0]
 	for _, st := range inst.order {
 		st.begin(inst.seq, t.Time)
 	}

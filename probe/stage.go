@@ -46,19 +46,29 @@ type Item struct {
 	Valid bool
 	// Changed is the tick sequence number at which the value last changed or
 	// a sample was appended.
-	Changed  uint64
-	series   ring
-	Evidence Evidence
+	Changed uint64
+	// series is the time series of a time-series item (nil otherwise): kept
+	// out of line so that items of ordinary stages stay small.
+	series *ring
 }
 
 // Key returns the item's identity within its stage.
 func (it *Item) Key() string { return it.key }
 
 // Samples calls fn for each sample of a time-series item, oldest first.
-func (it *Item) Samples(fn func(Sample)) { it.series.each(fn) }
+func (it *Item) Samples(fn func(Sample)) {
+	if it.series != nil {
+		it.series.each(fn)
+	}
+}
 
 // SampleCount is the number of samples of a time-series item.
-func (it *Item) SampleCount() int { return it.series.n }
+func (it *Item) SampleCount() int {
+	if it.series == nil {
+		return 0
+	}
+	return it.series.n
+}
 
 // Column is one value column of a stage.
 type Column struct {
@@ -87,7 +97,12 @@ type Stage struct {
 	// RaisesAnomalies is set when "true" items of the stage are anomalies.
 	RaisesAnomalies bool
 
-	items    []Item
+	items []Item
+	// evidence is aligned with items once a checker sets any; nil for the
+	// stages that never carry evidence.
+	evidence []Evidence
+	// index maps item keys to positions; built on first lookup after a
+	// layout change, since most stages are addressed by position only.
 	index    map[string]int32
 	layout   uint64
 	mirrored uint64
@@ -109,13 +124,34 @@ func (s *Stage) Seq() uint64 { return s.seq }
 
 // Lookup finds an item by its key values.
 func (s *Stage) Lookup(props []string) (int, bool) {
-	i, ok := s.index[joinKey(props)]
-	return int(i), ok
+	return s.lookupKey(joinKey(props))
 }
 
 func (s *Stage) lookupKey(key string) (int, bool) {
+	if s.index == nil {
+		s.index = make(map[string]int32, len(s.items))
+		for i := range s.items {
+			s.index[s.items[i].key] = int32(i)
+		}
+	}
 	i, ok := s.index[key]
 	return int(i), ok
+}
+
+// SetEvidence records what a checker saw for item i.
+func (s *Stage) SetEvidence(i int, ev Evidence) {
+	if s.evidence == nil {
+		s.evidence = make([]Evidence, len(s.items))
+	}
+	s.evidence[i] = ev
+}
+
+// EvidenceOf returns what the checker saw for item i (zero when none).
+func (s *Stage) EvidenceOf(i int) Evidence {
+	if s.evidence == nil {
+		return Evidence{}
+	}
+	return s.evidence[i]
 }
 
 // ChangedNow reports whether item i changed during the current tick.
@@ -127,20 +163,43 @@ func joinKey(props []string) string { return strings.Join(props, "\x1f") }
 // Keys), keeping the value and history of items whose key persists. Call it
 // only when the set of items changed: it allocates.
 func (s *Stage) SetLayout(props [][]string) {
-	old, oldIndex := s.items, s.index
-	s.items = make([]Item, len(props))
-	s.index = make(map[string]int32, len(props))
+	keys := make([]string, len(props))
 	for i, p := range props {
-		k := joinKey(p)
-		if j, ok := oldIndex[k]; ok {
-			s.items[i] = old[j]
-		} else {
-			s.items[i] = Item{Props: p, key: k}
-			if n := len(s.Columns) - 1; n > 0 {
-				s.items[i].Extra = make([]Value, n)
-			}
+		keys[i] = joinKey(p)
+	}
+	s.relayout(props, keys)
+}
+
+func (s *Stage) relayout(props [][]string, keys []string) {
+	old, oldEv := s.items, s.evidence
+	oldIndex := s.index
+	if oldIndex == nil && len(old) > 0 {
+		oldIndex = make(map[string]int32, len(old))
+		for i := range old {
+			oldIndex[old[i].key] = int32(i)
 		}
-		s.index[k] = int32(i)
+	}
+	s.items = make([]Item, len(props))
+	s.index = nil
+	if oldEv != nil {
+		s.evidence = make([]Evidence, len(props))
+	}
+	var extra []Value
+	if n := len(s.Columns) - 1; n > 0 {
+		extra = make([]Value, n*len(props))
+	}
+	for i, p := range props {
+		if j, ok := oldIndex[keys[i]]; ok {
+			s.items[i] = old[j]
+			if oldEv != nil {
+				s.evidence[i] = oldEv[j]
+			}
+			continue
+		}
+		s.items[i] = Item{Props: p, key: keys[i]}
+		if n := len(s.Columns) - 1; n > 0 {
+			s.items[i].Extra = extra[i*n : (i+1)*n : (i+1)*n]
+		}
 	}
 	s.layout++
 }
@@ -154,16 +213,18 @@ func (s *Stage) SetSingle() {
 
 // Mirror gives s the same items as in, in the same order, when in's layout
 // changed since the last call. Per-item processors call it each tick so they
-// can address their output by the input's index.
+// can address their output by the input's index. Keys are shared with the
+// input, not copied.
 func (s *Stage) Mirror(in *Stage) bool {
 	if s.mirrored == in.layout && len(s.items) == len(in.items) {
 		return false
 	}
 	props := make([][]string, len(in.items))
+	keys := make([]string, len(in.items))
 	for i := range in.items {
-		props[i] = in.items[i].Props
+		props[i], keys[i] = in.items[i].Props, in.items[i].key
 	}
-	s.SetLayout(props)
+	s.relayout(props, keys)
 	s.mirrored = in.layout
 	return true
 }
@@ -212,8 +273,8 @@ func (s *Stage) Invalidate(i int) {
 // the series to MaxSamples and MaxDuration.
 func (s *Stage) Append(i int, v Value) {
 	it := &s.items[i]
-	if it.series.buf == nil {
-		it.series.buf = make([]Sample, 0, min(max(s.MaxSamples, 16), 1024))
+	if it.series == nil {
+		it.series = &ring{buf: make([]Sample, 0, min(max(s.MaxSamples, 16), 1024))}
 	}
 	it.series.push(Sample{Time: s.now, Value: v}, s.MaxSamples)
 	if s.MaxDuration > 0 {
@@ -232,6 +293,9 @@ func (s *Stage) Expire(i int) {
 		return
 	}
 	it := &s.items[i]
+	if it.series == nil {
+		return
+	}
 	n := it.series.n
 	it.series.trimBefore(s.now.Add(-s.MaxDuration))
 	if it.series.n != n {

@@ -71,8 +71,8 @@ func (s *Stage) itemJSON(it *Item) map[string]any {
 		v[s.Columns[c].Name] = jsonValue(it.Extra[c-1], s.Columns[c].Kind)
 	}
 	if s.Type.TimeSeries {
-		samples := make([]map[string]any, 0, it.series.n)
-		it.series.each(func(smp Sample) {
+		samples := make([]map[string]any, 0, it.SampleCount())
+		it.Samples(func(smp Sample) {
 			samples = append(samples, map[string]any{
 				"timestamp": smp.Time.UTC().Format(time.RFC3339Nano),
 				"value":     jsonValue(smp.Value, s.Type.Kind),

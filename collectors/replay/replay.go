@@ -131,6 +131,15 @@ func Read(r io.Reader) ([]collectors.Batch, error) {
 	sc.Buffer(make([]byte, 64*1024), MaxLineBytes)
 	byTime := map[time.Time]int{}
 	var batches []collectors.Batch
+	// Names repeat on every tick: keep one copy of each.
+	intern := map[string]string{}
+	canon := func(s string) string {
+		if c, ok := intern[s]; ok {
+			return c
+		}
+		intern[s] = s
+		return s
+	}
 	for n := 1; sc.Scan(); n++ {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 || line[0] == '#' {
@@ -140,6 +149,7 @@ func Read(r io.Reader) ([]collectors.Batch, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
+		l.Interface.SystemID, l.Interface.Name = canon(l.Interface.SystemID), canon(l.Interface.Name)
 		i, ok := byTime[l.Time]
 		if !ok {
 			i = len(batches)

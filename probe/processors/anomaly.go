@@ -39,7 +39,7 @@ func (p *anomalyProc) Eval(*probe.Tick) error {
 			p.out.Invalidate(i)
 			continue
 		}
-		p.out.Item(i).Evidence = it.Evidence
+		p.out.SetEvidence(i, st.EvidenceOf(i))
 		p.out.SetStr(i, p.in.Str(i))
 	}
 	return nil

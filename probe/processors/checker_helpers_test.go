@@ -95,7 +95,7 @@ func checkerEvidence(h *harness, stage string, props ...string) probe.Evidence {
 	if !ok {
 		h.t.Fatalf("stage %q has no item %v", stage, props)
 	}
-	return st.Item(i).Evidence
+	return st.EvidenceOf(i)
 }
 
 // checkerProblem is a probe that must fail validation with a problem on

@@ -113,7 +113,7 @@ func (p *comparison) Eval(*probe.Tick) error {
 		}
 		x, y := a.Num(p.pair.item(r, 0)), b.Num(p.pair.item(r, 1))
 		ev.Actual.Num = x
-		p.out.Item(r).Evidence = ev
+		p.out.SetEvidence(r, ev)
 		if p.op.holds(x, y) {
 			p.out.SetStr(r, "true")
 		} else {

@@ -151,6 +151,8 @@ func (p *ifCounter) Eval(t *probe.Tick) error {
 func (p *ifCounter) relayout(batch *collectors.Batch) {
 	p.slot = make([]int32, len(batch.Interfaces))
 	seen := make(map[[2]string]int32, len(batch.Interfaces))
+	// One backing array for every item's keys: two strings per interface.
+	flat := make([]string, 0, 2*len(batch.Interfaces))
 	props := make([][]string, 0, len(batch.Interfaces))
 	for i := range batch.Interfaces {
 		ifc := &batch.Interfaces[i]
@@ -161,7 +163,8 @@ func (p *ifCounter) relayout(batch *collectors.Batch) {
 		}
 		seen[k] = int32(len(props))
 		p.slot[i] = int32(len(props))
-		props = append(props, []string{ifc.Name, ifc.SystemID})
+		flat = append(flat, ifc.Name, ifc.SystemID)
+		props = append(props, flat[len(flat)-2:len(flat):len(flat)])
 	}
 	p.out.SetLayout(props)
 	p.layout = batch.Layout

@@ -159,11 +159,11 @@ rows:
 		}
 		if result {
 			ev.Actual.Str = "true"
-			p.out.Item(r).Evidence = ev
+			p.out.SetEvidence(r, ev)
 			p.out.SetStr(r, "true")
 		} else {
 			ev.Actual.Str = "false"
-			p.out.Item(r).Evidence = ev
+			p.out.SetEvidence(r, ev)
 			p.out.SetStr(r, "false")
 		}
 	}

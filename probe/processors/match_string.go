@@ -104,7 +104,7 @@ func (p *matchString) Eval(t *probe.Tick) error {
 		v := p.in.Str(i)
 		ev := p.ev
 		ev.Actual.Str = v
-		p.out.Item(i).Evidence = ev
+		p.out.SetEvidence(i, ev)
 		if p.re.MatchString(v) {
 			p.out.SetStr(i, "true")
 		} else {

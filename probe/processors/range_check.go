@@ -98,7 +98,7 @@ func (p *rangeCheck) Eval(*probe.Tick) error {
 		bad := p.anomalous(v)
 		ev := p.ev
 		ev.Actual.Num = v
-		p.out.Item(i).Evidence = ev
+		p.out.SetEvidence(i, ev)
 		if bad {
 			p.out.SetStr(i, "true")
 		} else {

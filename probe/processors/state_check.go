@@ -117,7 +117,7 @@ func (p *stateCheck) Eval(*probe.Tick) error {
 				break
 			}
 		}
-		p.out.Item(i).Evidence = ev
+		p.out.SetEvidence(i, ev)
 		if matched == p.matchBad {
 			p.out.SetStr(i, "true")
 		} else {
