@@ -140,6 +140,14 @@ func NewManager(log *slog.Logger, store *Store, onRemove func(*probe.Instance)) 
 // checks plus the refusal of central-only processors, which a device cannot
 // evaluate. When id is not empty it is set as the document's id.
 func compileForDevice(raw []byte, id string) (*probe.Plan, []byte, probe.Problems) {
+	// Compact first: the store writes documents compacted, so the raw bytes
+	// (and an id derived from them) must not depend on white space, or a
+	// restart would change derived ids and make re-applied documents look
+	// changed.
+	var compact bytes.Buffer
+	if json.Compact(&compact, raw) == nil {
+		raw = compact.Bytes()
+	}
 	if id != "" {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &m); err != nil {
