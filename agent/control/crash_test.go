@@ -86,8 +86,9 @@ func (p *agentProcess) kill() {
 
 // probeSet is an applied (or being applied) set of probes.
 type probeSet struct {
-	gen uint64
-	ids []string // sorted
+	gen  uint64
+	ids  []string // sorted
+	docs []string
 }
 
 func (s probeSet) String() string { return fmt.Sprintf("gen %d %v", s.gen, s.ids) }
@@ -152,6 +153,7 @@ log_level: info
 				docs = append(docs, pool[id][rng.IntN(2)])
 			}
 		}
+		s.docs = docs
 		return s, docs
 	}
 
@@ -191,6 +193,18 @@ log_level: info
 			t.Fatalf("iteration %d: after restart %v; want the acknowledged %v or the in-flight %v\n%s", iter, got, acked, inflight, p.stderr)
 		}
 		inflight = nil
+		// A controller re-applying what it last applied changes nothing.
+		if acked.gen > 0 {
+			resp, err := c.ApplyProbes(ctx, &pb.ApplyProbesRequest{Generation: acked.gen, Probes: acked.docs})
+			if err != nil {
+				t.Fatalf("iteration %d: re-apply %v: %v", iter, acked, err)
+			}
+			for _, r := range resp.GetResults() {
+				if r.GetAction() != "unchanged" {
+					t.Errorf("iteration %d: re-apply after restart: %s %s, want unchanged", iter, r.GetId(), r.GetAction())
+				}
+			}
+		}
 		if iter == iterations { // the last start only checks
 			cancel()
 			conn.Close()
@@ -209,7 +223,7 @@ log_level: info
 				inflight = &next
 				done := make(chan error, 1)
 				go func() { _, err := c.ApplyProbes(ctx, req); done <- err }()
-				time.Sleep(time.Duration(rng.IntN(4000)) * time.Microsecond)
+				time.Sleep(time.Duration(500+rng.IntN(3000)) * time.Microsecond) // around the apply's duration
 				p.kill()
 				killed = true
 				if err := <-done; err == nil {
