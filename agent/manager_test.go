@@ -175,4 +175,10 @@ func TestStoreSurvivesPartialWrites(t *testing.T) {
 	if err != nil || set.Generation != 3 || len(set.Probes) != 1 {
 		t.Errorf("%+v %v", set, err)
 	}
+	if _, err := OpenStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*.tmp-*")); len(left) != 0 {
+		t.Errorf("reopening the store left temporary files: %v", left)
+	}
 }

@@ -31,6 +31,12 @@ func OpenStore(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state_dir: %w", err)
 	}
+	// Temporary files of saves a crash interrupted are never read; drop them
+	// so they do not pile up.
+	stale, _ := filepath.Glob(filepath.Join(dir, storeFile+".tmp-*"))
+	for _, f := range stale {
+		_ = os.Remove(f)
+	}
 	return &Store{dir: dir}, nil
 }
 
