@@ -6,7 +6,7 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME   ?= 1s
 
-.PHONY: all build test unit lint bench run proto package docs fuzz clean
+.PHONY: all build test unit lint bench run proto package docs fuzz footprint clean
 
 all: build
 
@@ -37,6 +37,10 @@ fuzz:
 
 # The agent on this host's interfaces (netlink) with the built-in demo probe,
 # printing readable lines; Ctrl-C stops it.
+# RSS of probe-agent run with 4,000 interfaces and 10 probes (docs/PERFORMANCE.md).
+footprint:
+	PROBE_AGENT_FOOTPRINT=1 $(GO) test -count=1 -run MemoryFootprint -v ./agent/ | grep -E 'Vm|Rss|ok|FAIL'
+
 run: build
 	./bin/probe-agent run --output text
 
