@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/probe-agent/probe-agent/collectors/replay"
+)
+
+func TestCollectWritesReplayLines(t *testing.T) {
+	batches, err := replay.ReadFile("../probectl/testdata/imbalance.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := replay.NewCollector(batches, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := collect(context.Background(), col, 10*time.Millisecond, 3, &out); err != nil {
+		t.Fatal(err)
+	}
+	got, err := replay.Read(&out)
+	if err != nil {
+		t.Fatalf("collect's output does not read back as a replay file: %v\n%s", err, out.String())
+	}
+	if len(got) != 3 || len(got[0].Interfaces) != 4 {
+		t.Fatalf("want 3 batches of 4 interfaces, got %d", len(got))
+	}
+	if got[1].Interfaces[0].Counters != batches[1].Interfaces[0].Counters {
+		t.Errorf("counters changed on the way: %v vs %v", got[1].Interfaces[0].Counters, batches[1].Interfaces[0].Counters)
+	}
+}
+
+func buildBinaries(t *testing.T) (agentBin, ctlBin string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"probe-agent", "probectl"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), "../"+name).CombinedOutput()
+		if err != nil {
+			t.Fatalf("building %s: %v\n%s", name, err, out)
+		}
+	}
+	return filepath.Join(dir, "probe-agent"), filepath.Join(dir, "probectl")
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestRunStreamsToProbectlReceive is the data path end to end with the real
+// binaries: probe-agent run (replay collector, the seed probe with streaming
+// enabled) to two probectl receive processes over TCP, sequenced: the stage
+// values and the raise and clear of the anomaly arrive, with no gap.
+func TestRunStreamsToProbectlReceive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	agentBin, ctlBin := buildBinaries(t)
+	dir := t.TempDir()
+	type receiver struct {
+		cmd    *exec.Cmd
+		stdout string // file name: read while the process writes it
+		stderr *bytes.Buffer
+		addr   string
+	}
+	n := 0
+	start := func() *receiver {
+		n++
+		r := &receiver{addr: freeAddr(t), stdout: filepath.Join(dir, fmt.Sprintf("recv%d.jsonl", n)), stderr: &bytes.Buffer{}}
+		f, err := os.Create(r.stdout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		r.cmd = exec.Command(ctlBin, "receive", "--listen", r.addr, "--sequenced", "-o", "json")
+		r.cmd.Stdout, r.cmd.Stderr = f, r.stderr
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.cmd.Process.Kill(); _ = r.cmd.Wait() })
+		return r
+	}
+	perf, alerts := start(), start()
+	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+	cfg := fmt.Sprintf(`system_id: leaf1
+blueprint_id: dc1
+interval: 100ms
+collector: {type: replay, replay: {file: %q}}
+probes_dir: %q
+state_dir: ""
+api: {listen: ""}
+streaming:
+  - {type: perfmon, address: %q, sequenced: true}
+  - {type: alerts, address: %q, sequenced: true}
+`, abs("../probectl/testdata/imbalance.jsonl"), abs("../../agent/testdata"), perf.addr, alerts.addr)
+	cfgFile := filepath.Join(dir, "agent.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var agentErr bytes.Buffer
+	agent := exec.Command(agentBin, "run", "--config", cfgFile)
+	agent.Stderr = &agentErr
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the clear of the anomaly (tick 7 of the recording).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		data, _ := os.ReadFile(alerts.stdout)
+		if strings.Count(string(data), "\n") >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no raise and clear within 30 s; alerts so far: %s\nagent: %s", data, agentErr.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling a file another process writes
+	}
+	if err := agent.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.Wait(); err != nil {
+		t.Fatalf("agent exit: %v\n%s", err, agentErr.String())
+	}
+	for _, r := range []*receiver{perf, alerts} {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		_ = r.cmd.Wait()
+		if strings.Contains(r.stderr.String(), "sequence gap") {
+			t.Errorf("receiver %s saw a gap:\n%s", r.addr, r.stderr.String())
+		}
+	}
+	type line struct {
+		Seq     uint64         `json:"seq_num"`
+		Message map[string]any `json:"message"`
+	}
+	parse := func(s string) []line {
+		var out []line
+		for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+			var v line
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Fatalf("receiver line %q: %v", l, err)
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	read := func(name string) string {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	var std []string
+	for _, l := range parse(read(perf.stdout)) {
+		pm := l.Message["perf_mon"].(map[string]any)["probe_message"].(map[string]any)
+		if pm["stage_name"] == "std_dev_output" {
+			std = append(std, fmt.Sprint(pm["int64_value"]))
+		}
+	}
+	if got := strings.Join(std, ","); !strings.HasPrefix(got, "0,100,150,0") {
+		t.Errorf("std_dev values streamed: %s, want 0,100,150,0 first", got)
+	}
+	al := parse(read(alerts.stdout))
+	if len(al) < 2 {
+		t.Fatalf("alerts: %v", al)
+	}
+	a0, a1 := al[0].Message["alert"].(map[string]any), al[1].Message["alert"].(map[string]any)
+	if a0["raised"] != true || a1["raised"] != false || a0["id"] != a1["id"] || al[1].Seq != al[0].Seq+1 {
+		t.Errorf("want raise then clear of one anomaly with consecutive seq_num: %v", al[:2])
+	}
+}
