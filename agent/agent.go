@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -41,6 +43,9 @@ type Options struct {
 	Ticks <-chan time.Time
 	// OnTick is called after each evaluated tick (tests, metrics).
 	OnTick func()
+	// LogLevel, when set, is adjusted when a reloaded configuration
+	// changes log_level.
+	LogLevel *slog.LevelVar
 }
 
 // Agent is one running probe-agent.
@@ -54,7 +59,10 @@ type Agent struct {
 	batch     collectors.Batch
 	tick      probe.Tick
 	manager   *Manager
-	reload    chan chan error
+	reload    chan reloadRequest
+	// swapMu guards out and cfg against readers outside the run loop
+	// (metrics, probe removal from the APIs) while a reload replaces them.
+	swapMu sync.RWMutex
 
 	collectErrs uint64
 	lastErrLog  time.Time
@@ -75,7 +83,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		cfg:    cfg,
 		opts:   opts,
 		log:    opts.Logger,
-		reload: make(chan chan error),
+		reload: make(chan reloadRequest),
 		emitter: NewEmitter(Identity{
 			SystemID: cfg.SystemID, Hostname: cfg.Hostname, Role: cfg.Role,
 			BlueprintID: cfg.BlueprintID, BlueprintLabel: cfg.BlueprintLabel,
@@ -168,12 +176,25 @@ func (a *Agent) validateLocal(docs []LocalDoc) []LocalDoc {
 	return out
 }
 
+type reloadRequest struct {
+	cfg  *Config // nil: only re-read probes_dir
+	done chan error
+}
+
 // Reload re-reads probes_dir, keeping the state (time series, raised
 // anomalies) of every probe whose document did not change.
-func (a *Agent) Reload(ctx context.Context) error {
+func (a *Agent) Reload(ctx context.Context) error { return a.request(ctx, nil) }
+
+// Reconfigure applies a reloaded configuration (SIGHUP) between ticks:
+// identity, interval, collector, streaming, output, log level and
+// probes_dir take effect at once; state_dir, control and api need a
+// restart, which is logged. On error nothing changes.
+func (a *Agent) Reconfigure(ctx context.Context, cfg Config) error { return a.request(ctx, &cfg) }
+
+func (a *Agent) request(ctx context.Context, cfg *Config) error {
 	done := make(chan error, 1)
 	select {
-	case a.reload <- done:
+	case a.reload <- reloadRequest{cfg: cfg, done: done}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -189,6 +210,8 @@ func (a *Agent) Reload(ctx context.Context) error {
 // every anomaly it had raised, so receivers do not keep stale alerts.
 func (a *Agent) retireProbe(inst *probe.Instance) {
 	a.emitter.Forget(inst)
+	a.swapMu.RLock()
+	defer a.swapMu.RUnlock()
 	if a.out == nil {
 		return
 	}
@@ -205,12 +228,13 @@ func (a *Agent) retireProbe(inst *probe.Instance) {
 // the outputs for up to shutdown_timeout. It tells systemd it is ready after
 // the first collection and pings the watchdog while ticks progress.
 func (a *Agent) Run(ctx context.Context) error {
-	defer a.collector.Close()
+	defer func() { a.collector.Close() }()
 	ticks := a.opts.Ticks
+	var ticker *time.Ticker
 	if ticks == nil {
-		t := time.NewTicker(a.cfg.Interval.D())
-		defer t.Stop()
-		ticks = t.C
+		ticker = time.NewTicker(a.cfg.Interval.D())
+		defer ticker.Stop()
+		ticks = ticker.C
 	}
 	watchdog, _ := daemon.SdWatchdogEnabled(false)
 	a.log.Info("agent running", "system_id", a.cfg.SystemID, "collector", a.cfg.Collector.Type, "interval", a.cfg.Interval.D(), "probes", len(a.manager.List()), "output", a.out.describe())
@@ -228,14 +252,93 @@ func (a *Agent) Run(ctx context.Context) error {
 			_, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog)
 			lastPing = time.Now()
 		}
+	wait:
 		select {
 		case <-ctx.Done():
 			return a.shutdown()
-		case done := <-a.reload:
-			done <- a.loadProbesDir()
+		case req := <-a.reload:
+			if req.cfg == nil {
+				req.done <- a.loadProbesDir()
+			} else {
+				before := a.cfg.Interval
+				err := a.applyConfig(*req.cfg)
+				if err == nil && ticker != nil && a.cfg.Interval != before {
+					ticker.Reset(a.cfg.Interval.D())
+				}
+				req.done <- err
+			}
+			// A reload is not a tick: keep waiting for the next one.
+			goto wait
 		case <-ticks:
 		}
 	}
+}
+
+// applyConfig swaps in what a new configuration changes. Everything new is
+// built before anything old is closed, so a bad value (an unreachable
+// collector, a missing certificate) leaves the agent as it was.
+func (a *Agent) applyConfig(next Config) error {
+	var restart []string
+	if next.StateDir != a.cfg.StateDir {
+		restart, next.StateDir = append(restart, "state_dir"), a.cfg.StateDir
+	}
+	if next.Control != a.cfg.Control {
+		restart, next.Control = append(restart, "control"), a.cfg.Control
+	}
+	if next.API != a.cfg.API {
+		restart, next.API = append(restart, "api"), a.cfg.API
+	}
+	if len(restart) > 0 {
+		a.log.Warn("configuration reloaded; these keys take effect at the next restart", "keys", restart)
+	}
+	var col collectors.Collector
+	if a.opts.Collector == nil && (next.Collector != a.cfg.Collector || next.SystemID != a.cfg.SystemID || next.Interval != a.cfg.Interval) {
+		var err error
+		if col, err = NewCollector(next, a.log); err != nil {
+			return err
+		}
+	}
+	var out output
+	if !reflect.DeepEqual(next.Streaming, a.cfg.Streaming) || next.Queue != a.cfg.Queue || next.Output != a.cfg.Output {
+		var err error
+		if out, err = newOutput(next, a.opts.Stdout, a.log); err != nil {
+			if col != nil {
+				col.Close()
+			}
+			return err
+		}
+	}
+	if col != nil {
+		a.collector.Close()
+		a.collector = col
+		a.batch = collectors.Batch{}
+	}
+	a.swapMu.Lock()
+	old := a.out
+	if out != nil {
+		a.out = out
+	}
+	a.cfg = next
+	a.swapMu.Unlock()
+	if out != nil {
+		// Flush what the old outputs still hold, without holding up ticks.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), next.ShutdownTimeout.D())
+			defer cancel()
+			if err := old.close(ctx); err != nil {
+				a.log.Warn("old outputs closed with messages unsent", "err", err)
+			}
+		}()
+	}
+	a.emitter.id = Identity{SystemID: next.SystemID, Hostname: next.Hostname, Role: next.Role, BlueprintID: next.BlueprintID, BlueprintLabel: next.BlueprintLabel}
+	if a.opts.LogLevel != nil {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(next.LogLevel)); err == nil {
+			a.opts.LogLevel.Set(l)
+		}
+	}
+	a.log.Info("configuration reloaded", "collector", next.Collector.Type, "interval", next.Interval.D(), "output", a.out.describe())
+	return a.loadProbesDir()
 }
 
 func (a *Agent) shutdown() error {

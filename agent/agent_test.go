@@ -269,3 +269,42 @@ func TestStreamsToReceivers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReconfigure applies a reloaded configuration between ticks: a bad one
+// changes nothing; a good one switches printing to a receiver and renames
+// the blueprint, without losing the probes' state.
+func TestReconfigure(t *testing.T) {
+	var out bytes.Buffer
+	cfg := testConfig()
+	ta := startAgent(t, cfg, &out)
+	ta.steps(4) // std_dev reached 100: printed
+
+	next := ta.agent.cfg
+	next.Streaming = []StreamingEntry{{Type: "alerts", Address: "127.0.0.1:1", TLS: &TLSConfig{CA: "/nonexistent/ca.pem"}}}
+	if err := ta.agent.Reconfigure(context.Background(), next); err == nil || !strings.Contains(err.Error(), "streaming[0].tls") {
+		t.Fatalf("bad TLS file accepted: %v", err)
+	}
+
+	alerts := &collected{got: make(chan struct{}, 1)}
+	_, addr := listen(t, "127.0.0.1:0", alerts)
+	next = ta.agent.cfg
+	next.BlueprintID = "dc2"
+	next.Streaming = []StreamingEntry{{Type: "alerts", Address: addr, Sequenced: true}}
+	if err := ta.agent.Reconfigure(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	ta.steps(1) // tick 5: std_dev 150, the anomaly is raised
+	got := alerts.waitFor(t, 1)
+	if !got[0].Message.GetAlert().GetRaised() || got[0].Message.GetOriginName() != "dc2" {
+		t.Errorf("alert after reload: %v", got[0].Message)
+	}
+	if err := ta.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), `"alerts"`) {
+		t.Errorf("the alert was also printed after switching to a receiver")
+	}
+	if n := strings.Count(out.String(), "std_dev_output"); n != 2 {
+		t.Errorf("printed %d std_dev messages before the reload, want 2 (0 and 100); a reload must not be a tick", n)
+	}
+}

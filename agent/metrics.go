@@ -115,10 +115,12 @@ func (a *Agent) Stats() Stats {
 		Ticks: s.ticks, CollectorErrors: s.collectorErrors, AnomaliesRaised: s.raised,
 		LastTick: s.lastTick, LastTickDuration: s.lastDuration,
 		TickDurationCounts: make([]uint64, len(TickDurationBuckets)+1), TickDurationSum: s.sum,
-		Interval: a.cfg.Interval.D(),
 	}
 	copy(out.TickDurationCounts, s.counts)
 	s.mu.Unlock()
+	a.swapMu.RLock()
+	defer a.swapMu.RUnlock()
+	out.Interval = a.cfg.Interval.D()
 	if so, ok := a.out.(*senders); ok {
 		for i, snd := range so.all {
 			channel, receiver, _ := strings.Cut(so.names[i], "->")

@@ -61,8 +61,11 @@ stage changes, anomalies and link events to the configured receivers, or print
 them on stdout when none is configured.
 
 Without --config the agent reads this host's interfaces over netlink and runs
-the built-in demo probe. SIGHUP reloads the probe files (unchanged probes keep
-their state); SIGTERM and SIGINT flush queued messages and exit.`,
+the built-in demo probe. SIGHUP reloads the configuration file and the probe
+files: identity, interval, collector, streaming, output, log level and
+probes_dir apply at once (unchanged probes keep their state); state_dir,
+control and api need a restart; a file that does not load changes nothing.
+SIGTERM and SIGINT flush queued messages and exit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := agent.Defaults()
@@ -81,8 +84,10 @@ their state); SIGTERM and SIGINT flush queued messages and exit.`,
 			if output != "" {
 				cfg.Output = output
 			}
-			log := newLogger(cfg.LogLevel)
-			a, err := agent.New(cfg, agent.Options{Logger: log, Stdout: cmd.OutOrStdout(), Demo: demo})
+			level := new(slog.LevelVar)
+			_ = level.UnmarshalText([]byte(cfg.LogLevel))
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			a, err := agent.New(cfg, agent.Options{Logger: log, Stdout: cmd.OutOrStdout(), Demo: demo, LogLevel: level})
 			if err != nil {
 				return err
 			}
@@ -97,8 +102,8 @@ their state); SIGTERM and SIGINT flush queued messages and exit.`,
 					case <-ctx.Done():
 						return
 					case <-hup:
-						if err := a.Reload(ctx); err != nil {
-							log.Error("reload failed", "err", err)
+						if err := reload(ctx, a, configFile, output, log); err != nil {
+							log.Error("reload failed; the running configuration is unchanged", "err", err)
 						}
 					}
 				}
@@ -121,6 +126,23 @@ their state); SIGTERM and SIGINT flush queued messages and exit.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "", "stdout format when no streaming receiver is configured: json or text")
 	cmd.Flags().BoolVar(&demo, "demo", false, "also run the built-in demo probe")
 	return cmd
+}
+
+// reload handles SIGHUP: the configuration file again (when there is one),
+// then the probe files.
+func reload(ctx context.Context, a *agent.Agent, configFile, output string, log *slog.Logger) error {
+	if configFile == "" {
+		return a.Reload(ctx)
+	}
+	cfg, err := agent.Load(configFile)
+	if err != nil {
+		return err
+	}
+	if output != "" {
+		cfg.Output = output
+	}
+	log.Info("reloading configuration", "file", configFile)
+	return a.Reconfigure(ctx, cfg)
 }
 
 func newConfigCmd() *cobra.Command {
