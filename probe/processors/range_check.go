@@ -1,9 +1,12 @@
 package processors
 
 import (
+	"fmt"
 	"math"
+	"strings"
 
 	"github.com/probe-agent/probe-agent/probe"
+	"github.com/probe-agent/probe-agent/probe/expr"
 )
 
 func init() {
@@ -21,7 +24,11 @@ dialect ({"stage", "column"} inputs) range is the anomalous region, bounds
 inclusive, and an item is anomalous when its value lies inside it.
 property picks what is tested: value (the current value; the last sample of a
 time series), or, for time-series input, sample_count, sum or avg over the
-series. NaN is anomalous only with raise_on_nan. Input is N, NS, NTS or NSTS,
+series. NaN is anomalous only with raise_on_nan. A bound may be a number, a
+constant expression ("60 * 15") or an expression over the item's keys
+("int(context.speed) * 0.8"), evaluated for each item when the items change;
+an item whose bound does not evaluate has no value and puts the probe in the
+error state with a message naming the item. Input is N, NS, NTS or NSTS,
 or a state or text series (DSTS, DSSTS, TTS, TSTS) with property sample_count,
 which is how flapping is counted; output is DS for a single item and DSS for a
 set. With raise_anomaly every
@@ -47,6 +54,17 @@ type rangeCheck struct {
 	property string
 	nanBad   bool
 	ev       probe.Evidence
+	// perItem holds bounds that are expressions over the item's keys
+	// (context.<key>), evaluated per item when the items change.
+	minExpr, maxExpr *expr.Expr
+	bounds           perItem[itemBounds]
+}
+
+// itemBounds are one item's evaluated context bounds.
+type itemBounds struct {
+	min, max float64
+	err      string
+	done     bool
 }
 
 func newRangeCheck(b *probe.Build) (probe.Processor, error) {
@@ -63,12 +81,12 @@ func newRangeCheck(b *probe.Build) (probe.Processor, error) {
 	p := &rangeCheck{in: in, property: cfg.Property, nanBad: cfg.RaiseOnNaN}
 	p.ev.Kind = probe.Number
 	p.ev.Anomalous = b.Dialect == probe.Dialect4x
-	p.ev.Min, p.ev.HasMin = numberProp(b, "range.min", cfg.Range["min"])
-	p.ev.Max, p.ev.HasMax = numberProp(b, "range.max", cfg.Range["max"])
+	p.ev.Min, p.ev.HasMin, p.minExpr = boundProp(b, "range.min", cfg.Range["min"])
+	p.ev.Max, p.ev.HasMax, p.maxExpr = boundProp(b, "range.max", cfg.Range["max"])
 	if !p.ev.HasMin && !p.ev.HasMax && !b.Failed() {
 		b.Errorf("properties.range", "needs min, max or both")
 	}
-	if p.ev.HasMin && p.ev.HasMax && p.ev.Min > p.ev.Max {
+	if p.ev.HasMin && p.ev.HasMax && p.minExpr == nil && p.maxExpr == nil && p.ev.Min > p.ev.Max {
 		b.Errorf("properties.range", "min %v is greater than max %v", p.ev.Min, p.ev.Max)
 	}
 	if in.Type.Kind != probe.Number && p.property != "sample_count" {
@@ -88,15 +106,39 @@ func newRangeCheck(b *probe.Build) (probe.Processor, error) {
 func (p *rangeCheck) Eval(*probe.Tick) error {
 	st := p.in.Stage
 	p.out.Mirror(st)
+	var bounds []itemBounds
+	var firstErr error
+	if p.minExpr != nil || p.maxExpr != nil {
+		bounds = p.bounds.sync(p.out)
+	}
 	for i := 0; i < st.Len(); i++ {
 		it := st.Item(i)
 		if !it.Valid {
 			p.out.Invalidate(i)
 			continue
 		}
-		v := p.tested(i, it)
-		bad := p.anomalous(v)
 		ev := p.ev
+		if bounds != nil {
+			b := &bounds[i]
+			if !b.done {
+				*b = p.evalBounds(st, it)
+			}
+			if b.err != "" {
+				p.out.Invalidate(i)
+				if firstErr == nil {
+					firstErr = fmt.Errorf("range for item %s: %s", describeItem(st, it), b.err)
+				}
+				continue
+			}
+			if p.minExpr != nil {
+				ev.Min = b.min
+			}
+			if p.maxExpr != nil {
+				ev.Max = b.max
+			}
+		}
+		v := p.tested(i, it)
+		bad := anomalousIn(ev, v, p.nanBad)
 		ev.Actual.Num = v
 		p.out.SetEvidence(i, ev)
 		if bad {
@@ -105,7 +147,7 @@ func (p *rangeCheck) Eval(*probe.Tick) error {
 			p.out.SetStr(i, "false")
 		}
 	}
-	return nil
+	return firstErr
 }
 
 func (p *rangeCheck) tested(i int, it *probe.Item) float64 {
@@ -126,13 +168,75 @@ func (p *rangeCheck) tested(i int, it *probe.Item) float64 {
 	return p.in.Num(i)
 }
 
-func (p *rangeCheck) anomalous(v float64) bool {
+// anomalousIn applies the dialect's polarity to a value and a range.
+func anomalousIn(ev probe.Evidence, v float64, nanBad bool) bool {
 	if math.IsNaN(v) {
-		return p.nanBad
+		return nanBad
 	}
-	inside := (!p.ev.HasMin || v >= p.ev.Min) && (!p.ev.HasMax || v <= p.ev.Max)
-	if p.ev.Anomalous {
+	inside := (!ev.HasMin || v >= ev.Min) && (!ev.HasMax || v <= ev.Max)
+	if ev.Anomalous {
 		return inside
 	}
 	return !inside
+}
+
+// evalBounds evaluates the context bounds of one item.
+func (p *rangeCheck) evalBounds(st *probe.Stage, it *probe.Item) itemBounds {
+	ctx := make(map[string]any, len(st.Keys))
+	for k, key := range st.Keys {
+		ctx[key] = it.Props[k]
+	}
+	env := expr.MapEnv{"context": ctx}
+	out := itemBounds{done: true}
+	for _, e := range []struct {
+		x   *expr.Expr
+		dst *float64
+	}{{p.minExpr, &out.min}, {p.maxExpr, &out.max}} {
+		if e.x == nil {
+			continue
+		}
+		v, err := e.x.Eval(env)
+		if err != nil {
+			out.err = err.Error()
+			return out
+		}
+		f, ok := expr.ToFloat(v)
+		if !ok {
+			out.err = fmt.Sprintf("expression %q gives %v, not a number", e.x.String(), v)
+			return out
+		}
+		*e.dst = f
+	}
+	return out
+}
+
+func describeItem(st *probe.Stage, it *probe.Item) string {
+	parts := make([]string, len(st.Keys))
+	for k, key := range st.Keys {
+		parts[k] = key + "=" + it.Props[k]
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// boundProp reads a range bound: a number, a constant expression, or an
+// expression over the item's keys (context.<key>), which is returned to be
+// evaluated per item. Expressions over graph query results are refused: the
+// controller resolves those.
+func boundProp(b *probe.Build, field string, v any) (float64, bool, *expr.Expr) {
+	src, isExpr := v.(string)
+	if !isExpr {
+		f, ok := numberProp(b, field, v)
+		return f, ok, nil
+	}
+	x, err := expr.Parse(src)
+	if err != nil {
+		b.Errorf("properties."+field, "%v", err)
+		return 0, false, nil
+	}
+	names := x.Names()
+	if len(names) == 1 && names[0] == "context" {
+		return 0, true, x
+	}
+	f, ok := numberProp(b, field, v)
+	return f, ok, nil
 }

@@ -1,6 +1,8 @@
 package processors
 
 import (
+	"github.com/probe-agent/probe-agent/probe"
+
 	"encoding/json"
 	"math"
 	"strings"
@@ -162,5 +164,35 @@ func TestSeedAnomalyJSON(t *testing.T) {
 		if a.Stage == "rc" {
 			t.Errorf("range_check without raise_anomaly raised %+v", a)
 		}
+	}
+}
+
+// TestRangeCheckContextBounds evaluates bounds over each item's keys, as
+// Apstra's fault-tolerance templates do with context.<key>.
+func TestRangeCheckContextBounds(t *testing.T) {
+	doc := probeDoc("ctx", source("ctx", "ns", "system_id", "limit"),
+		`{"name": "chk", "type": "range_check", "inputs": {"in": {"stage": "src", "column": "value"}}, "outputs": {"out": "chk"}, "properties": {"range": {"min": "int(context.limit) * 2"}, "raise_anomaly": true}}`)
+	h := newHarness(t, doc)
+	setFeed("ctx",
+		feedItem{Props: []string{"a", "10"}, Num: 25}, // bound 20: anomalous
+		feedItem{Props: []string{"b", "30"}, Num: 25}) // bound 60: fine
+	h.tick(nil, time.Second)
+	assertValues(t, h, "chk", map[string]any{"system_id=a,limit=10": "true", "system_id=b,limit=30": "false"})
+	if as := h.inst.Anomalies(); len(as) != 1 || as[0].Evidence.Min != 20 {
+		t.Errorf("anomaly evidence should carry the item's own bound 20: %+v", as)
+	}
+	// An item whose bound does not evaluate: no value, and the probe says why.
+	setFeed("ctx", feedItem{Props: []string{"a", "10"}, Num: 25}, feedItem{Props: []string{"c", "lots"}, Num: 1})
+	if err := h.tickErr(time.Second); err == nil || !strings.Contains(err.Error(), "system_id=c, limit=lots") {
+		t.Fatalf("want an error naming the item, got %v", err)
+	}
+	if state, msg := h.inst.State(); state != "error" || !strings.Contains(msg, "chk") {
+		t.Errorf("state %s %q", state, msg)
+	}
+	// Graph-dependent bounds are the controller's to resolve.
+	_, probs := probe.CompileJSON([]byte(probeDoc("ctx2", source("ctx2", "ns"),
+		`{"name": "chk", "type": "range_check", "inputs": {"in": "src"}, "outputs": {"out": "chk"}, "properties": {"range": {"max": "query_result[0]['ps'].values['max']"}}}`)))
+	if len(probs) != 1 || probs[0].Field != "properties.range.max" || !strings.Contains(probs[0].Message, "controller") {
+		t.Errorf("graph-dependent bound: %v", probs)
 	}
 }
