@@ -319,6 +319,7 @@ func (a *Agent) applyConfig(next Config) error {
 		a.out = out
 	}
 	a.cfg = next
+	a.emitter.id = Identity{SystemID: next.SystemID, Hostname: next.Hostname, Role: next.Role, BlueprintID: next.BlueprintID, BlueprintLabel: next.BlueprintLabel}
 	a.swapMu.Unlock()
 	if out != nil {
 		// Flush what the old outputs still hold, without holding up ticks.
@@ -330,7 +331,6 @@ func (a *Agent) applyConfig(next Config) error {
 			}
 		}()
 	}
-	a.emitter.id = Identity{SystemID: next.SystemID, Hostname: next.Hostname, Role: next.Role, BlueprintID: next.BlueprintID, BlueprintLabel: next.BlueprintLabel}
 	if a.opts.LogLevel != nil {
 		var l slog.Level
 		if err := l.UnmarshalText([]byte(next.LogLevel)); err == nil {

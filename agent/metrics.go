@@ -129,3 +129,11 @@ func (a *Agent) Stats() Stats {
 	}
 	return out
 }
+
+// BlueprintID is the blueprint the agent currently reports for (it can
+// change on a configuration reload).
+func (a *Agent) BlueprintID() string {
+	a.swapMu.RLock()
+	defer a.swapMu.RUnlock()
+	return a.cfg.BlueprintID
+}

@@ -100,8 +100,9 @@ func (s *Server) routes(metrics http.Handler) {
 // inBlueprint refuses paths naming another blueprint than the agent's.
 func (s *Server) inBlueprint(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if bp := r.PathValue("bp"); bp != s.cfg.BlueprintID {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("blueprint %q not found: this agent serves blueprint %q", bp, s.cfg.BlueprintID))
+		// Read through the agent: a reloaded configuration may rename it.
+		if bp, want := r.PathValue("bp"), s.agent.BlueprintID(); bp != want {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("blueprint %q not found: this agent serves blueprint %q", bp, want))
 			return
 		}
 		h(w, r)
