@@ -20,6 +20,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/probe-agent/probe-agent/collectors"
+	"github.com/probe-agent/probe-agent/collectors/system"
 	"github.com/probe-agent/probe-agent/probe"
 	"github.com/probe-agent/probe-agent/proto/aos"
 )
@@ -58,6 +59,10 @@ type Agent struct {
 	emitter   *Emitter
 	batch     collectors.Batch
 	tick      probe.Tick
+	// system reads the device's own CPU and memory for system_utilization;
+	// nil with the replay collector (recordings carry no system samples).
+	system       *system.Reader
+	systemSample collectors.SystemSample
 	manager   *Manager
 	reload    chan reloadRequest
 	// swapMu guards out and cfg against readers outside the run loop
@@ -119,6 +124,11 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	if a.out, err = newOutput(cfg, opts.Stdout, a.log); err != nil {
 		a.collector.Close()
 		return nil, err
+	}
+	if cfg.Collector.Type != "replay" {
+		if a.system, err = system.NewReader("/proc", cfg.SystemID); err != nil {
+			a.log.Warn("cannot read /proc; system_utilization will have no data", "err", err)
+		}
 	}
 	return a, nil
 }
@@ -228,7 +238,12 @@ func (a *Agent) retireProbe(inst *probe.Instance) {
 // the outputs for up to shutdown_timeout. It tells systemd it is ready after
 // the first collection and pings the watchdog while ticks progress.
 func (a *Agent) Run(ctx context.Context) error {
-	defer func() { a.collector.Close() }()
+	defer func() {
+		a.collector.Close()
+		if a.system != nil {
+			a.system.Close()
+		}
+	}()
 	ticks := a.opts.Ticks
 	var ticker *time.Ticker
 	if ticks == nil {
@@ -369,6 +384,12 @@ func (a *Agent) step(ctx context.Context) bool {
 	}
 	if a.batch.Time.IsZero() {
 		a.batch.Time = time.Now()
+	}
+	a.batch.System = nil
+	if a.system != nil {
+		if err := a.system.Read(&a.systemSample); err == nil {
+			a.batch.System = &a.systemSample
+		}
 	}
 	a.tick = probe.Tick{Time: a.batch.Time, Counters: &a.batch}
 	a.manager.Each(func(inst *probe.Instance) {

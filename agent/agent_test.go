@@ -15,6 +15,7 @@ import (
 
 	"github.com/probe-agent/probe-agent/agent/stream"
 	"github.com/probe-agent/probe-agent/collectors/replay"
+	"github.com/probe-agent/probe-agent/probe"
 	"github.com/probe-agent/probe-agent/proto/aos"
 
 	_ "github.com/probe-agent/probe-agent/probe/processors"
@@ -306,5 +307,37 @@ func TestReconfigure(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), "std_dev_output"); n != 2 {
 		t.Errorf("printed %d std_dev messages before the reload, want 2 (0 and 100); a reload must not be a tick", n)
+	}
+}
+
+// TestSystemUtilizationReadsProc: with a live collector type the agent
+// reads the device's /proc each tick, so system_utilization has data.
+func TestSystemUtilizationReadsProc(t *testing.T) {
+	cfg := testConfig()
+	cfg.StateDir = ""
+	doc := `{"id": "sys", "label": "device load", "processors": [{"name": "u", "type": "system_utilization", "outputs": {"cpu": "cpu", "memory": "mem"}}]}`
+	ta := startAgent(t, cfg, nil)
+	if err := os.WriteFile(filepath.Join(ta.agent.cfg.ProbesDir, "sys.json"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ta.agent.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ta.steps(2)
+	var mem float64 = -1
+	if err := ta.agent.Manager().View("sys", func(_ ProbeInfo, inst *probe.Instance) error {
+		st, _ := inst.Stage("mem")
+		if st.Len() == 1 && st.Item(0).Valid {
+			mem = st.Item(0).Value.Num
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if mem <= 0 || mem > 100 {
+		t.Errorf("memory utilisation %v, want a percentage read from /proc", mem)
+	}
+	if err := ta.stop(); err != nil {
+		t.Fatal(err)
 	}
 }
