@@ -63,8 +63,8 @@ type Agent struct {
 	// nil with the replay collector (recordings carry no system samples).
 	system       *system.Reader
 	systemSample collectors.SystemSample
-	manager   *Manager
-	reload    chan reloadRequest
+	manager      *Manager
+	reload       chan reloadRequest
 	// swapMu guards out and cfg against readers outside the run loop
 	// (metrics, probe removal from the APIs) while a reload replaces them.
 	swapMu sync.RWMutex
