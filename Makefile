@@ -34,6 +34,11 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseDocument -fuzztime 30s ./probe/
 	$(GO) test -run '^$$' -fuzz FuzzParseLine -fuzztime 30s ./collectors/replay/
+	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 30s ./agent/
+	$(GO) test -run '^$$' -fuzz FuzzParseEval -fuzztime 30s ./probe/expr/
+	$(GO) test -run '^$$' -fuzz FuzzParseStats -fuzztime 30s ./collectors/netlink/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeNotification -fuzztime 30s ./collectors/gnmi/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeFrames -fuzztime 30s ./agent/stream/
 
 # The agent on this host's interfaces (netlink) with the built-in demo probe,
 # printing readable lines; Ctrl-C stops it.

@@ -62,3 +62,21 @@ func TestPackagedConfigParses(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzParseConfig: any input gives a config or an error, never a panic, and
+// a config that parses is valid.
+func FuzzParseConfig(f *testing.F) {
+	f.Add(ExampleConfig)
+	f.Add([]byte("interval: 1s\nstreaming:\n  - {type: perfmon, address: 'a:1'}\n"))
+	f.Add([]byte("collector: {type: replay}\n"))
+	f.Add([]byte("control: {listen: ':1', insecure: true}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse(data)
+		if err != nil {
+			return
+		}
+		if cfg.Interval.D() < 10*time.Millisecond || cfg.Queue.Messages < 1 {
+			t.Fatalf("invalid config accepted: %+v", cfg)
+		}
+	})
+}
