@@ -13,19 +13,34 @@ type queued struct {
 	msg *aos.AosMessage
 }
 
-// ring is the Sender's bounded queue: a fixed ring buffer that overwrites its
-// oldest entry when full. Fresh data matters more than old data for telemetry, and
-// a fixed ring never allocates after construction.
+// ring is the Sender's bounded queue: a ring buffer that overwrites its
+// oldest entry when full. Fresh data matters more than old data for
+// telemetry. It starts small and doubles up to its bound only while a
+// receiver is slow or away, so an agent with a 100,000-message bound does
+// not keep (and have the GC scan) megabytes of empty slots.
 type ring struct {
 	mu      sync.Mutex
 	buf     []queued
+	limit   int
 	head    int // index of the oldest entry
 	n       int // number of entries
 	nextSeq uint64
 }
 
+// initialRing is the starting capacity of a queue.
+const initialRing = 1024
+
 func newRing(size int, firstSeq uint64) *ring {
-	return &ring{buf: make([]queued, size), nextSeq: firstSeq}
+	return &ring{buf: make([]queued, min(size, initialRing)), limit: size, nextSeq: firstSeq}
+}
+
+// grow doubles the buffer (up to the limit), keeping the order. Callers
+// hold r.mu and have a full buffer below the limit.
+func (r *ring) grow() {
+	next := make([]queued, min(2*len(r.buf), r.limit))
+	k := copy(next, r.buf[r.head:])
+	copy(next[k:], r.buf[:r.head])
+	r.buf, r.head = next, 0
 }
 
 // push adds m with the next seq_num. It reports whether the oldest entry had to be
@@ -34,6 +49,9 @@ func (r *ring) push(m *aos.AosMessage) (dropped bool) {
 	r.mu.Lock()
 	e := queued{seq: r.nextSeq, msg: m}
 	r.nextSeq++
+	if r.n == len(r.buf) && len(r.buf) < r.limit {
+		r.grow()
+	}
 	if r.n == len(r.buf) {
 		r.buf[r.head] = e
 		r.head++
