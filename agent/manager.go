@@ -167,6 +167,18 @@ func compileForDevice(raw []byte, id string) (*probe.Plan, []byte, probe.Problem
 	return plan, raw, nil
 }
 
+// storeProbe finds a probe the APIs may change. Callers hold m.mu.
+func (m *Manager) storeProbe(id string) (int, *managedProbe, error) {
+	i, mp := m.find(id)
+	switch {
+	case mp == nil:
+		return -1, nil, ErrNotFound
+	case mp.origin != OriginStore:
+		return -1, nil, ErrReadOnly
+	}
+	return i, mp, nil
+}
+
 func (m *Manager) find(id string) (int, *managedProbe) {
 	for i, mp := range m.probes {
 		if mp.inst.ID() == id {
@@ -366,12 +378,9 @@ func (m *Manager) Create(raw []byte) (string, error) {
 func (m *Manager) Replace(id string, raw []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	i, old := m.find(id)
-	if old == nil {
-		return ErrNotFound
-	}
-	if old.origin != OriginStore {
-		return ErrReadOnly
+	i, old, err := m.storeProbe(id)
+	if err != nil {
+		return err
 	}
 	plan, canon, probs := compileForDevice(raw, id)
 	if len(probs) > 0 {
@@ -397,12 +406,9 @@ func (m *Manager) Replace(id string, raw []byte) error {
 func (m *Manager) Patch(id string, patch []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	i, mp := m.find(id)
-	if mp == nil {
-		return ErrNotFound
-	}
-	if mp.origin != OriginStore {
-		return ErrReadOnly
+	i, mp, err := m.storeProbe(id)
+	if err != nil {
+		return err
 	}
 	var p map[string]json.RawMessage
 	if err := json.Unmarshal(patch, &p); err != nil {
@@ -478,12 +484,9 @@ func mergeStages(current, patch json.RawMessage) (json.RawMessage, error) {
 func (m *Manager) Delete(id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	i, mp := m.find(id)
-	if mp == nil {
-		return ErrNotFound
-	}
-	if mp.origin != OriginStore {
-		return ErrReadOnly
+	i, mp, err := m.storeProbe(id)
+	if err != nil {
+		return err
 	}
 	next := append(append([]*managedProbe(nil), m.probes[:i]...), m.probes[i+1:]...)
 	if err := m.persist(m.generation, next); err != nil {

@@ -62,9 +62,8 @@ type ifCounter struct {
 	scale   float64
 	out     *probe.Stage
 
-	layout uint64
-	slot   []int32 // batch index -> output item, -1 for a duplicate pair
-	prev   perItem[counterSample]
+	items interfaceItems
+	prev  perItem[counterSample]
 }
 
 type counterSample struct {
@@ -117,14 +116,12 @@ func (p *ifCounter) Eval(t *probe.Tick) error {
 	if batch == nil {
 		return nil
 	}
-	if batch.Layout == 0 || batch.Layout != p.layout || len(p.slot) != len(batch.Interfaces) {
-		p.relayout(batch)
-	}
+	p.items.sync(batch, p.out)
 	prev := p.prev.sync(p.out)
 	now := t.Time.UnixNano()
 	for i := range batch.Interfaces {
 		ifc := &batch.Interfaces[i]
-		slot := p.slot[i]
+		slot := p.items.slot[i]
 		if slot < 0 || !ifc.Has(p.counter) {
 			continue
 		}
@@ -146,28 +143,6 @@ func (p *ifCounter) Eval(t *probe.Tick) error {
 		p.out.SetNum(int(slot), float64(delta)/dt*p.scale)
 	}
 	return nil
-}
-
-func (p *ifCounter) relayout(batch *collectors.Batch) {
-	p.slot = make([]int32, len(batch.Interfaces))
-	seen := make(map[[2]string]int32, len(batch.Interfaces))
-	// One backing array for every item's keys: two strings per interface.
-	flat := make([]string, 0, 2*len(batch.Interfaces))
-	props := make([][]string, 0, len(batch.Interfaces))
-	for i := range batch.Interfaces {
-		ifc := &batch.Interfaces[i]
-		k := [2]string{ifc.Name, ifc.SystemID}
-		if _, dup := seen[k]; dup {
-			p.slot[i] = -1
-			continue
-		}
-		seen[k] = int32(len(props))
-		p.slot[i] = int32(len(props))
-		flat = append(flat, ifc.Name, ifc.SystemID)
-		props = append(props, flat[len(flat)-2:len(flat):len(flat)])
-	}
-	p.out.SetLayout(props)
-	p.layout = batch.Layout
 }
 
 // CounterDelta is the increase of a cumulative counter from prev to cur,

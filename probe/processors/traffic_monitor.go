@@ -74,9 +74,8 @@ type trafficMonitor struct {
 	speed   float64                         // fixed port speed in bits/s, 0 to use the collector's
 	period  time.Duration
 
-	layout uint64
-	slot   []int32 // batch index -> output item, -1 for a duplicate pair
-	state  perItem[trafficState]
+	items interfaceItems
+	state perItem[trafficState]
 }
 
 // trafficState is one interface's progress through the current period, per
@@ -144,14 +143,12 @@ func (p *trafficMonitor) Eval(t *probe.Tick) error {
 	if batch == nil {
 		return nil
 	}
-	if batch.Layout == 0 || batch.Layout != p.layout || len(p.slot) != len(batch.Interfaces) {
-		p.relayout(batch)
-	}
+	p.items.sync(batch, p.out[:]...)
 	state := p.state.sync(p.primary)
 	now := t.Time.UnixNano()
 	for i := range batch.Interfaces {
 		ifc := &batch.Interfaces[i]
-		slot := p.slot[i]
+		slot := p.items.slot[i]
 		if slot < 0 {
 			continue
 		}
@@ -213,27 +210,4 @@ func (d *directionState) update(cur, gen uint64, now int64, period time.Duration
 	bps := float64(d.bytes) * 8 / elapsed.Seconds()
 	d.bytes, d.start = 0, now
 	return bps, true
-}
-
-func (p *trafficMonitor) relayout(batch *collectors.Batch) {
-	p.slot = make([]int32, len(batch.Interfaces))
-	seen := make(map[[2]string]int32, len(batch.Interfaces))
-	props := make([][]string, 0, len(batch.Interfaces))
-	for i := range batch.Interfaces {
-		ifc := &batch.Interfaces[i]
-		k := [2]string{ifc.Name, ifc.SystemID}
-		if _, dup := seen[k]; dup {
-			p.slot[i] = -1
-			continue
-		}
-		seen[k] = int32(len(props))
-		p.slot[i] = int32(len(props))
-		props = append(props, []string{ifc.Name, ifc.SystemID})
-	}
-	for _, st := range p.out {
-		if st != nil {
-			st.SetLayout(props)
-		}
-	}
-	p.layout = batch.Layout
 }
