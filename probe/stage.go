@@ -146,6 +146,17 @@ func (s *Stage) SetEvidence(i int, ev Evidence) {
 	s.evidence[i] = ev
 }
 
+// SetCheck records a checker's verdict on item i: the state "true"
+// (anomalous) or "false", and the evidence behind it.
+func (s *Stage) SetCheck(i int, anomalous bool, ev Evidence) {
+	s.SetEvidence(i, ev)
+	if anomalous {
+		s.SetStr(i, "true")
+	} else {
+		s.SetStr(i, "false")
+	}
+}
+
 // EvidenceOf returns what the checker saw for item i (zero when none).
 func (s *Stage) EvidenceOf(i int) Evidence {
 	if s.evidence == nil {

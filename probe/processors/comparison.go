@@ -113,12 +113,7 @@ func (p *comparison) Eval(*probe.Tick) error {
 		}
 		x, y := a.Num(p.pair.item(r, 0)), b.Num(p.pair.item(r, 1))
 		ev.Actual.Num = x
-		p.out.SetEvidence(r, ev)
-		if p.op.holds(x, y) {
-			p.out.SetStr(r, "true")
-		} else {
-			p.out.SetStr(r, "false")
-		}
+		p.out.SetCheck(r, p.op.holds(x, y), ev)
 	}
 	return nil
 }

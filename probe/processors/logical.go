@@ -3,6 +3,7 @@ package processors
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/probe-agent/probe-agent/probe"
@@ -157,15 +158,8 @@ rows:
 				result = result || v
 			}
 		}
-		if result {
-			ev.Actual.Str = "true"
-			p.out.SetEvidence(r, ev)
-			p.out.SetStr(r, "true")
-		} else {
-			ev.Actual.Str = "false"
-			p.out.SetEvidence(r, ev)
-			p.out.SetStr(r, "false")
-		}
+		ev.Actual.Str = strconv.FormatBool(result)
+		p.out.SetCheck(r, result, ev)
 	}
 	return nil
 }

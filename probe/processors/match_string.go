@@ -104,12 +104,7 @@ func (p *matchString) Eval(t *probe.Tick) error {
 		v := p.in.Str(i)
 		ev := p.ev
 		ev.Actual.Str = v
-		p.out.SetEvidence(i, ev)
-		if p.re.MatchString(v) {
-			p.out.SetStr(i, "true")
-		} else {
-			p.out.SetStr(i, "false")
-		}
+		p.out.SetCheck(i, p.re.MatchString(v), ev)
 	}
 	return nil
 }

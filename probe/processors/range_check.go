@@ -140,12 +140,7 @@ func (p *rangeCheck) Eval(*probe.Tick) error {
 		v := p.tested(i, it)
 		bad := anomalousIn(ev, v, p.nanBad)
 		ev.Actual.Num = v
-		p.out.SetEvidence(i, ev)
-		if bad {
-			p.out.SetStr(i, "true")
-		} else {
-			p.out.SetStr(i, "false")
-		}
+		p.out.SetCheck(i, bad, ev)
 	}
 	return firstErr
 }

@@ -117,12 +117,7 @@ func (p *stateCheck) Eval(*probe.Tick) error {
 				break
 			}
 		}
-		p.out.SetEvidence(i, ev)
-		if matched == p.matchBad {
-			p.out.SetStr(i, "true")
-		} else {
-			p.out.SetStr(i, "false")
-		}
+		p.out.SetCheck(i, matched == p.matchBad, ev)
 	}
 	return nil
 }

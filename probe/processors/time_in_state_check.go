@@ -190,12 +190,7 @@ func (p *timeInState) Eval(t *probe.Tick) error {
 		}
 		tr.durations(from, now, p.dur)
 		bad, ev := p.check()
-		p.out.SetEvidence(i, ev)
-		if bad {
-			p.out.SetStr(i, "true")
-		} else {
-			p.out.SetStr(i, "false")
-		}
+		p.out.SetCheck(i, bad, ev)
 	}
 	return nil
 }
