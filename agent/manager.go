@@ -544,6 +544,13 @@ type LocalDoc struct {
 
 // List describes every probe, sorted by id.
 func (m *Manager) List() []ProbeInfo {
+	_, out := m.Snapshot()
+	return out
+}
+
+// Snapshot returns the applied generation and every probe, taken together
+// so that a concurrent apply cannot pair one set with another's generation.
+func (m *Manager) Snapshot() (uint64, []ProbeInfo) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]ProbeInfo, len(m.probes))
@@ -551,7 +558,7 @@ func (m *Manager) List() []ProbeInfo {
 		out[i] = mp.info()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return m.generation, out
 }
 
 // Get describes one probe.

@@ -137,11 +137,9 @@ func (s *Server) ApplyProbes(_ context.Context, req *pb.ApplyProbesRequest) (*pb
 
 // ListProbes implements pb.ProbeControlServer.
 func (s *Server) ListProbes(context.Context, *pb.ListProbesRequest) (*pb.ListProbesResponse, error) {
-	// Read the generation first: an apply between the two reads then shows
-	// a newer set with an older generation, never the reverse.
-	gen := s.m.Generation()
+	gen, probes := s.m.Snapshot()
 	resp := &pb.ListProbesResponse{Generation: gen}
-	for _, p := range s.m.List() {
+	for _, p := range probes {
 		resp.Probes = append(resp.Probes, probeMessage(p, false))
 	}
 	return resp, nil
