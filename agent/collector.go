@@ -33,6 +33,8 @@ func NewCollector(cfg Config, log *slog.Logger) (collectors.Collector, error) {
 				KeyFile:            c.GNMI.TLS.Key,
 				InsecureSkipVerify: c.GNMI.TLS.SkipVerify,
 			},
+			Encoding:       c.GNMI.Encoding,
+			StaleAfter:     c.GNMI.StaleAfter.D(),
 			SampleInterval: cfg.Interval.D(),
 			SystemID:       cfg.SystemID,
 			Logger:         log,

@@ -79,6 +79,12 @@ type GNMIConfig struct {
 	Password     string    `yaml:"password"`
 	Insecure     bool      `yaml:"insecure"`
 	TLS          TLSConfig `yaml:"tls"`
+	// Encoding asks the target for "proto" (counters as uint_val) or
+	// "json_ietf".
+	Encoding string `yaml:"encoding"`
+	// StaleAfter drops an interface nothing was heard about for this long
+	// (default three intervals).
+	StaleAfter Duration `yaml:"stale_after"`
 }
 
 // TLSConfig names certificate files.
@@ -243,6 +249,11 @@ func (c *Config) validate(lines map[string]int) error {
 	case "gnmi":
 		if _, _, err := net.SplitHostPort(c.Collector.GNMI.Target); err != nil {
 			bad("collector.gnmi.target", "want host:port, got %q", c.Collector.GNMI.Target)
+		}
+		switch c.Collector.GNMI.Encoding {
+		case "", "proto", "json_ietf":
+		default:
+			bad("collector.gnmi.encoding", "want proto or json_ietf, got %q", c.Collector.GNMI.Encoding)
 		}
 	case "replay":
 		if c.Collector.Replay.File == "" {

@@ -33,6 +33,7 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown nested key", "collector:\n  netlink: {namespace: x}\n", "line 2: field namespace not found"},
 		{"bad queue", "queue: {messages: 0}\n", "queue.messages: must be at least 1"},
 		{"control without certificates", "control:\n  listen: ':50051'\n", "line 1: control.tls: ca, cert and key are required"},
+		{"gnmi encoding", "collector:\n  type: gnmi\n  gnmi: {target: 'a:1', encoding: xml}\n", "collector.gnmi.encoding: want proto or json_ietf"},
 		{"api bad listen", "api: {listen: 8080}\n", "api.listen: want host:port"},
 	}
 	for _, tt := range tests {
