@@ -260,19 +260,41 @@ func AppendLine(buf []byte, t time.Time, ifc *collectors.Interface) []byte {
 // Collector replays batches as a live source: each Collect returns the next
 // batch with its time shifted so the first batch is "now", looping at the
 // end with counters continuing from where the recording ended, so rates stay
-// as recorded instead of dropping to a reset.
+// as recorded instead of dropping to a reset. It keeps the recording
+// compactly (interface metadata once per distinct set of interfaces, then
+// only the counters the source reported), so a long recording of thousands
+// of interfaces does not dominate the agent's memory.
 type Collector struct {
-	batches []collectors.Batch
-	next    int
-	loops   uint64
-	offset  time.Duration
-	now     func() time.Time
-	span    time.Duration
-	gap     time.Duration
-	carry   map[[2]string][collectors.NumCounters]uint64
+	frames    []frame
+	templates []template
+	// inc is each (interface, counter)'s growth over one pass of the
+	// recording plus one interval, indexed pair*NumCounters+counter.
+	inc    []uint64
+	next   int
+	loops  uint64
+	offset time.Duration
+	now    func() time.Time
+	span   time.Duration
+	gap    time.Duration
 }
 
-// NewCollector makes a replaying collector over a file's batches.
+// frame is one recorded batch: its time, its interfaces' template, and the
+// valid counters of each interface in order.
+type frame struct {
+	time   time.Time
+	layout uint64
+	tmpl   int
+	values []uint64
+}
+
+// template is the interfaces of a batch without their counters.
+type template struct {
+	ifaces []collectors.Interface
+	pair   []int // index of each interface's (system, name) pair
+}
+
+// NewCollector makes a replaying collector over a file's batches; the
+// caller may drop the batches afterwards.
 func NewCollector(batches []collectors.Batch, now func() time.Time) (*Collector, error) {
 	if len(batches) == 0 {
 		return nil, fmt.Errorf("replay: no samples")
@@ -280,76 +302,109 @@ func NewCollector(batches []collectors.Batch, now func() time.Time) (*Collector,
 	if now == nil {
 		now = time.Now
 	}
-	c := &Collector{batches: batches, now: now}
+	c := &Collector{now: now}
 	c.span = batches[len(batches)-1].Time.Sub(batches[0].Time)
 	c.gap = time.Second
 	if len(batches) > 1 {
 		c.gap = c.span / time.Duration(len(batches)-1)
 	}
+	pairs := map[[2]string]int{}
+	first := map[int][collectors.NumCounters]uint64{}
+	last := map[int][collectors.NumCounters]uint64{}
+	for bi := range batches {
+		b := &batches[bi]
+		if len(c.templates) == 0 || !sameTemplate(c.templates[len(c.templates)-1].ifaces, b.Interfaces) {
+			t := template{ifaces: make([]collectors.Interface, len(b.Interfaces)), pair: make([]int, len(b.Interfaces))}
+			for i, ifc := range b.Interfaces {
+				ifc.Counters = [collectors.NumCounters]uint64{}
+				t.ifaces[i] = ifc
+				k := [2]string{ifc.SystemID, ifc.Name}
+				p, ok := pairs[k]
+				if !ok {
+					p = len(pairs)
+					pairs[k] = p
+				}
+				t.pair[i] = p
+			}
+			c.templates = append(c.templates, t)
+		}
+		f := frame{time: b.Time, layout: b.Layout, tmpl: len(c.templates) - 1}
+		t := &c.templates[f.tmpl]
+		for i := range b.Interfaces {
+			ifc := &b.Interfaces[i]
+			for ci := collectors.Counter(0); ci < collectors.NumCounters; ci++ {
+				if ifc.Has(ci) {
+					f.values = append(f.values, ifc.Counters[ci])
+				}
+			}
+			p := t.pair[i]
+			if _, ok := first[p]; !ok {
+				first[p] = ifc.Counters
+			}
+			last[p] = ifc.Counters
+		}
+		f.values = f.values[:len(f.values):len(f.values)]
+		c.frames = append(c.frames, f)
+	}
+	// One interval's worth more than the pass, so the jump from the last
+	// sample back to the first looks like an ordinary interval.
+	c.inc = make([]uint64, len(pairs)*int(collectors.NumCounters))
+	steps := uint64(len(batches) - 1)
+	for p, l := range last {
+		f := first[p]
+		for i := range l {
+			if l[i] >= f[i] && steps > 0 {
+				d := l[i] - f[i]
+				c.inc[p*int(collectors.NumCounters)+i] = d + d/steps
+			}
+		}
+	}
 	return c, nil
+}
+
+// sameTemplate reports whether b has the same interfaces as t, apart from
+// their counter values.
+func sameTemplate(t, b []collectors.Interface) bool {
+	if len(t) != len(b) {
+		return false
+	}
+	for i := range t {
+		x, y := t[i], b[i]
+		x.Counters, y.Counters = [collectors.NumCounters]uint64{}, [collectors.NumCounters]uint64{}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // Collect implements collectors.Collector.
 func (c *Collector) Collect(_ context.Context, b *collectors.Batch) error {
 	if c.next == 0 && c.loops == 0 {
-		c.offset = c.now().Sub(c.batches[0].Time)
+		c.offset = c.now().Sub(c.frames[0].time)
 	}
-	src := &c.batches[c.next]
-	b.Time = src.Time.Add(c.offset + time.Duration(c.loops)*(c.span+c.gap))
-	b.Layout = src.Layout
-	b.Interfaces = append(b.Interfaces[:0], src.Interfaces...)
-	if c.loops > 0 {
-		for i := range b.Interfaces {
-			ifc := &b.Interfaces[i]
-			base := c.carry[[2]string{ifc.SystemID, ifc.Name}]
-			for k := range ifc.Counters {
-				ifc.Counters[k] += base[k] * c.loops
+	f := &c.frames[c.next]
+	t := &c.templates[f.tmpl]
+	b.Time = f.time.Add(c.offset + time.Duration(c.loops)*(c.span+c.gap))
+	b.Layout = f.layout
+	b.Interfaces = append(b.Interfaces[:0], t.ifaces...)
+	k := 0
+	for i := range b.Interfaces {
+		ifc := &b.Interfaces[i]
+		base := t.pair[i] * int(collectors.NumCounters)
+		for ci := collectors.Counter(0); ci < collectors.NumCounters; ci++ {
+			if ifc.Has(ci) {
+				ifc.Counters[ci] = f.values[k] + c.inc[base+int(ci)]*c.loops
+				k++
 			}
 		}
 	}
 	c.next++
-	if c.next == len(c.batches) {
+	if c.next == len(c.frames) {
 		c.next = 0
 		c.loops++
-		if c.carry == nil {
-			c.carry = c.increase()
-		}
 	}
 	return nil
-}
-
-// increase is each counter's growth over one pass of the recording.
-func (c *Collector) increase() map[[2]string][collectors.NumCounters]uint64 {
-	first := map[[2]string][collectors.NumCounters]uint64{}
-	out := map[[2]string][collectors.NumCounters]uint64{}
-	for bi := range c.batches {
-		for _, ifc := range c.batches[bi].Interfaces {
-			k := [2]string{ifc.SystemID, ifc.Name}
-			if _, ok := first[k]; !ok {
-				first[k] = ifc.Counters
-			}
-			var d [collectors.NumCounters]uint64
-			for i := range d {
-				if ifc.Counters[i] >= first[k][i] {
-					d[i] = ifc.Counters[i] - first[k][i]
-				}
-			}
-			out[k] = d
-		}
-	}
-	// One interval's worth more, so the jump from the last sample back to
-	// the first looks like an ordinary interval.
-	for k, d := range out {
-		steps := uint64(len(c.batches) - 1)
-		if steps == 0 {
-			continue
-		}
-		for i := range d {
-			d[i] += d[i] / steps
-		}
-		out[k] = d
-	}
-	return out
 }
 
 // Close implements collectors.Collector.
