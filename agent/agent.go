@@ -59,6 +59,7 @@ type Agent struct {
 	emitter   *Emitter
 	batch     collectors.Batch
 	tick      probe.Tick
+	items     probe.ItemCache
 	// system reads the device's own CPU and memory for system_utilization;
 	// nil with the replay collector (recordings carry no system samples).
 	system       *system.Reader
@@ -391,7 +392,7 @@ func (a *Agent) step(ctx context.Context) bool {
 			a.batch.System = &a.systemSample
 		}
 	}
-	a.tick = probe.Tick{Time: a.batch.Time, Counters: &a.batch}
+	a.tick = probe.Tick{Time: a.batch.Time, Counters: &a.batch, Items: &a.items}
 	a.manager.Each(func(inst *probe.Instance) {
 		seq := inst.Seq()
 		if err := inst.Tick(&a.tick); err != nil {

@@ -100,6 +100,9 @@ type Tick struct {
 	Time time.Time
 	// Counters is the interface counter batch of this tick, or nil.
 	Counters *collectors.Batch
+	// Items, when set, shares the interface-to-item mapping of Counters
+	// between the counter sources of all probes evaluated on it.
+	Items *ItemCache
 }
 
 var (

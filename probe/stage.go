@@ -40,8 +40,6 @@ type Item struct {
 	Props []string
 	key   string
 	Value Value
-	// Extra holds the values of the stage's columns after "value".
-	Extra []Value
 	// Valid is false until the item has a value (a rate needs two samples).
 	Valid bool
 	// Changed is the tick sequence number at which the value last changed or
@@ -101,6 +99,9 @@ type Stage struct {
 	// evidence is aligned with items once a checker sets any; nil for the
 	// stages that never carry evidence.
 	evidence []Evidence
+	// extra holds the values of the columns after "value", len(Columns)-1
+	// per item; nil for single-column stages (nearly all).
+	extra []Value
 	// index maps item keys to positions; built on first lookup after a
 	// layout change, since most stages are addressed by position only.
 	index    map[string]int32
@@ -182,7 +183,7 @@ func (s *Stage) SetLayout(props [][]string) {
 }
 
 func (s *Stage) relayout(props [][]string, keys []string) {
-	old, oldEv := s.items, s.evidence
+	old, oldEv, oldExtra := s.items, s.evidence, s.extra
 	oldIndex := s.index
 	if oldIndex == nil && len(old) > 0 {
 		oldIndex = make(map[string]int32, len(old))
@@ -195,9 +196,9 @@ func (s *Stage) relayout(props [][]string, keys []string) {
 	if oldEv != nil {
 		s.evidence = make([]Evidence, len(props))
 	}
-	var extra []Value
-	if n := len(s.Columns) - 1; n > 0 {
-		extra = make([]Value, n*len(props))
+	n := len(s.Columns) - 1
+	if n > 0 {
+		s.extra = make([]Value, n*len(props))
 	}
 	for i, p := range props {
 		if j, ok := oldIndex[keys[i]]; ok {
@@ -205,12 +206,12 @@ func (s *Stage) relayout(props [][]string, keys []string) {
 			if oldEv != nil {
 				s.evidence[i] = oldEv[j]
 			}
+			if n > 0 {
+				copy(s.extra[i*n:(i+1)*n], oldExtra[int(j)*n:(int(j)+1)*n])
+			}
 			continue
 		}
 		s.items[i] = Item{Props: p, key: keys[i]}
-		if n := len(s.Columns) - 1; n > 0 {
-			s.items[i].Extra = extra[i*n : (i+1)*n : (i+1)*n]
-		}
 	}
 	s.layout++
 }
@@ -264,10 +265,10 @@ func (s *Stage) SetStr(i int, v string) {
 
 // SetExtra sets the value of column c (c >= 1) of item i.
 func (s *Stage) SetExtra(i, c int, v Value) {
-	it := &s.items[i]
-	if it.Extra[c-1] != v {
-		it.Extra[c-1] = v
-		it.Changed = s.seq
+	x := &s.extra[i*(len(s.Columns)-1)+c-1]
+	if *x != v {
+		*x = v
+		s.items[i].Changed = s.seq
 	}
 }
 
@@ -314,12 +315,20 @@ func (s *Stage) Expire(i int) {
 	}
 }
 
+// ValueAt reads column c of item i (c = 0 is "value").
+func (s *Stage) ValueAt(i, c int) Value {
+	if c == 0 {
+		return s.items[i].Value
+	}
+	return s.extra[i*(len(s.Columns)-1)+c-1]
+}
+
 // Num reads column c of item i as a number (c = 0 is "value").
 func (s *Stage) Num(i, c int) float64 {
 	if c == 0 {
 		return s.items[i].Value.Num
 	}
-	return s.items[i].Extra[c-1].Num
+	return s.extra[i*(len(s.Columns)-1)+c-1].Num
 }
 
 // Str reads column c of item i as a string.
@@ -327,7 +336,7 @@ func (s *Stage) Str(i, c int) string {
 	if c == 0 {
 		return s.items[i].Value.Str
 	}
-	return s.items[i].Extra[c-1].Str
+	return s.extra[i*(len(s.Columns)-1)+c-1].Str
 }
 
 // ColumnIndex finds a column by name.

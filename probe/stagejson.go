@@ -27,7 +27,7 @@ func (s *Stage) MarshalJSON() ([]byte, error) {
 	}
 	if !s.Type.Set {
 		if len(s.items) == 1 && s.items[0].Valid {
-			for k, v := range s.itemJSON(&s.items[0]) {
+			for k, v := range s.itemJSON(0) {
 				m[k] = v
 			}
 		} else {
@@ -46,7 +46,7 @@ func (s *Stage) MarshalJSON() ([]byte, error) {
 	values := make([]map[string]any, 0, len(idx))
 	for _, i := range idx {
 		it := &s.items[i]
-		v := s.itemJSON(it)
+		v := s.itemJSON(i)
 		props := make(map[string]string, len(s.Keys))
 		for k, name := range s.Keys {
 			props[name] = it.Props[k]
@@ -65,10 +65,11 @@ func (s *Stage) units() any {
 	return s.Meta.Units.Value
 }
 
-func (s *Stage) itemJSON(it *Item) map[string]any {
+func (s *Stage) itemJSON(i int) map[string]any {
+	it := &s.items[i]
 	v := map[string]any{"value": jsonValue(it.Value, s.Type.Kind)}
 	for c := 1; c < len(s.Columns); c++ {
-		v[s.Columns[c].Name] = jsonValue(it.Extra[c-1], s.Columns[c].Kind)
+		v[s.Columns[c].Name] = jsonValue(s.ValueAt(i, c), s.Columns[c].Kind)
 	}
 	if s.Type.TimeSeries {
 		samples := make([]map[string]any, 0, it.SampleCount())

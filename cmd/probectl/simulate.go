@@ -67,8 +67,9 @@ func simulate(out io.Writer, probeFile, countersFile string, eachTick bool) erro
 	if !eachTick {
 		enc.SetIndent("", "  ")
 	}
+	var items probe.ItemCache
 	for i := range batches {
-		if err := inst.Tick(&probe.Tick{Time: batches[i].Time, Counters: &batches[i]}); err != nil {
+		if err := inst.Tick(&probe.Tick{Time: batches[i].Time, Counters: &batches[i], Items: &items}); err != nil {
 			return err
 		}
 		if eachTick {

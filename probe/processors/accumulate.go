@@ -67,12 +67,7 @@ func (p *accumulate) Eval(*probe.Tick) error {
 	p.out.Mirror(st)
 	for i := 0; i < st.Len(); i++ {
 		if st.ChangedNow(i) {
-			it := st.Item(i)
-			v := it.Value
-			if p.in.Column > 0 {
-				v = it.Extra[p.in.Column-1]
-			}
-			p.out.Append(i, v)
+			p.out.Append(i, st.ValueAt(i, p.in.Column))
 			continue
 		}
 		p.out.Expire(i)

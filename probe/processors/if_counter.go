@@ -116,7 +116,7 @@ func (p *ifCounter) Eval(t *probe.Tick) error {
 	if batch == nil {
 		return nil
 	}
-	p.items.sync(batch, p.out)
+	p.items.sync(t, p.out)
 	prev := p.prev.sync(p.out)
 	now := t.Time.UnixNano()
 	for i := range batch.Interfaces {

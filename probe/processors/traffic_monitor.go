@@ -143,7 +143,7 @@ func (p *trafficMonitor) Eval(t *probe.Tick) error {
 	if batch == nil {
 		return nil
 	}
-	p.items.sync(batch, p.out[:]...)
+	p.items.sync(t, p.out[:]...)
 	state := p.state.sync(p.primary)
 	now := t.Time.UnixNano()
 	for i := range batch.Interfaces {
