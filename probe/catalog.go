@@ -3,6 +3,8 @@ package probe
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -192,7 +194,7 @@ func (b *Build) Input(port string) *Input { return b.inputs[port] }
 // Inputs returns every connected input, sorted by port name.
 func (b *Build) Inputs() []*Input {
 	out := make([]*Input, 0, len(b.inputs))
-	for _, p := range sortedKeys(b.inputs) {
+	for _, p := range slices.Sorted(maps.Keys(b.inputs)) {
 		out = append(out, b.inputs[p])
 	}
 	return out

@@ -4,6 +4,8 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -114,7 +116,7 @@ func Compile(doc *Document) (*Plan, Problems) {
 		if pp == nil || pp.doc != pd {
 			pp = &planProc{doc: pd}
 		}
-		for _, port := range sortedKeys(pd.Outputs) {
+		for _, port := range slices.Sorted(maps.Keys(pd.Outputs)) {
 			st := pd.Outputs[port]
 			if other, dup := producer[st]; dup {
 				rep.forProcessor(pd.Name).addf("outputs."+port, "stage %q is already produced by processor %q", st, other.doc.Name)
@@ -124,10 +126,10 @@ func Compile(doc *Document) (*Plan, Problems) {
 		}
 	}
 	for _, pp := range procs {
-		for _, port := range sortedPorts(pp.doc.Inputs) {
+		for _, port := range slices.Sorted(maps.Keys(pp.doc.Inputs)) {
 			in := pp.doc.Inputs[port]
 			if _, ok := producer[in.Stage]; !ok {
-				rep.forProcessor(pp.doc.Name).addf("inputs."+port, "stage %q is not produced by any processor%s", in.Stage, suggest(in.Stage, sortedKeys(producer)))
+				rep.forProcessor(pp.doc.Name).addf("inputs."+port, "stage %q is not produced by any processor%s", in.Stage, suggest(in.Stage, slices.Sorted(maps.Keys(producer))))
 			}
 		}
 	}
@@ -135,7 +137,7 @@ func Compile(doc *Document) (*Plan, Problems) {
 
 	for i, sd := range doc.Stages {
 		if _, ok := producer[sd.Name]; !ok && sd.Name != "" {
-			rep.addf(fmt.Sprintf("stages[%d].name", i), "metadata for stage %q, which no processor produces%s", sd.Name, suggest(sd.Name, sortedKeys(producer)))
+			rep.addf(fmt.Sprintf("stages[%d].name", i), "metadata for stage %q, which no processor produces%s", sd.Name, suggest(sd.Name, slices.Sorted(maps.Keys(producer))))
 		}
 	}
 	if len(probs) > 0 {
@@ -153,12 +155,12 @@ func Compile(doc *Document) (*Plan, Problems) {
 
 func checkPorts(pd *ProcessorDoc, spec *Spec, r reporter) {
 	_, variadic := spec.Inputs["*"]
-	for _, port := range sortedPorts(pd.Inputs) {
+	for _, port := range slices.Sorted(maps.Keys(pd.Inputs)) {
 		if _, ok := spec.Inputs[port]; !ok && !variadic {
 			r.addf("inputs."+port, "%s has no input %q (inputs: %s)", spec.Name, port, portList(spec.Inputs))
 		}
 	}
-	for _, port := range sortedKeys(spec.Inputs) {
+	for _, port := range slices.Sorted(maps.Keys(spec.Inputs)) {
 		if port == "*" {
 			if spec.Inputs[port].Required && len(pd.Inputs) == 0 {
 				r.addf("inputs", "%s needs at least one input", spec.Name)
@@ -169,14 +171,14 @@ func checkPorts(pd *ProcessorDoc, spec *Spec, r reporter) {
 			r.addf("inputs."+port, "required input missing")
 		}
 	}
-	for _, port := range sortedKeys(pd.Outputs) {
+	for _, port := range slices.Sorted(maps.Keys(pd.Outputs)) {
 		if _, ok := spec.Outputs[port]; !ok {
 			r.addf("outputs."+port, "%s has no output %q (outputs: %s)", spec.Name, port, portList(spec.Outputs))
 		} else if pd.Outputs[port] == "" {
 			r.addf("outputs."+port, "empty stage name")
 		}
 	}
-	for _, port := range sortedKeys(spec.Outputs) {
+	for _, port := range slices.Sorted(maps.Keys(spec.Outputs)) {
 		if _, ok := pd.Outputs[port]; !ok && spec.Outputs[port].Required {
 			r.addf("outputs."+port, "required output missing")
 		}
@@ -187,7 +189,7 @@ func portList(m map[string]Port) string {
 	if len(m) == 0 {
 		return "none"
 	}
-	return strings.Join(sortedKeys(m), ", ")
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }
 
 // topoSort orders processors so that producers come before consumers and
@@ -199,7 +201,7 @@ func topoSort(procs []*planProc, producer map[string]*planProc, rep reporter) []
 		indeg[pp] = 0
 	}
 	for _, pp := range procs {
-		for _, port := range sortedPorts(pp.doc.Inputs) {
+		for _, port := range slices.Sorted(maps.Keys(pp.doc.Inputs)) {
 			up, ok := producer[pp.doc.Inputs[port].Stage]
 			if _, known := indeg[up]; ok && known {
 				indeg[pp]++

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 )
 
 // Dialect is the flavour of probe JSON a document is written in.
@@ -148,7 +149,7 @@ func ParseDocument(data []byte) (*Document, Problems) {
 	sawString, sawObject := "", ""
 	for i, raw := range procs {
 		p := parseProcessor(raw, i, rep)
-		for _, port := range sortedKeys(p.Inputs) {
+		for _, port := range slices.Sorted(maps.Keys(p.Inputs)) {
 			in := p.Inputs[port]
 			if in.Object && sawObject == "" {
 				sawObject = fmt.Sprintf("processor %q input %q", p.Name, port)
@@ -300,14 +301,4 @@ func parseStageDoc(raw json.RawMessage, i int, rep reporter) StageDoc {
 		}
 	}
 	return s
-}
-
-// sortedPorts returns a processor's input ports in a stable order.
-func sortedPorts(m map[string]InputRef) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -2,6 +2,8 @@ package probe
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -81,7 +83,7 @@ func instantiate(p *Plan, rep reporter) *Instance {
 			rep:        r,
 		}
 		ready := true
-		for _, port := range sortedPorts(pp.doc.Inputs) {
+		for _, port := range slices.Sorted(maps.Keys(pp.doc.Inputs)) {
 			ref := pp.doc.Inputs[port]
 			st, ok := inst.stages[ref.Stage]
 			if !ok {
@@ -124,7 +126,7 @@ func instantiate(p *Plan, rep reporter) *Instance {
 		if !ok || sd.Units.Columns == nil {
 			continue
 		}
-		for _, col := range sortedKeys(sd.Units.Columns) {
+		for _, col := range slices.Sorted(maps.Keys(sd.Units.Columns)) {
 			if _, ok := st.ColumnIndex(col); !ok {
 				rep.addf(fmt.Sprintf("stages[%q].units.%s", sd.Name, col), "stage has no column %q (columns: %s)", col, columnNames(st))
 			}

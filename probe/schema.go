@@ -3,7 +3,9 @@ package probe
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -138,7 +140,7 @@ func (s *Schema) Validate(path string, v any, report func(field, msg string)) an
 				sub = s.AdditionalProperties
 			}
 			if sub == nil {
-				report(join(path, k), fmt.Sprintf("unknown property (known: %s)", strings.Join(sortedKeys(s.Properties), ", ")))
+				report(join(path, k), fmt.Sprintf("unknown property (known: %s)", strings.Join(slices.Sorted(maps.Keys(s.Properties)), ", ")))
 				continue
 			}
 			x[k] = sub.Validate(join(path, k), x[k], report)
@@ -273,13 +275,4 @@ func cloneJSON(v any) any {
 		return c
 	}
 	return v
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -77,7 +78,7 @@ func writeMarkdown(w io.Writer, specs []*probe.Spec) error {
 		writePorts(&b, "Inputs", s.Inputs)
 		writePorts(&b, "Outputs", s.Outputs)
 		b.WriteString("Properties:\n\n| property | type | default | description |\n|---|---|---|---|\n")
-		for _, name := range sortedNames(s.Schema.Properties) {
+		for _, name := range slices.Sorted(maps.Keys(s.Schema.Properties)) {
 			p := s.Schema.Properties[name]
 			def := ""
 			if p.HasDefault {
@@ -119,7 +120,7 @@ func portsSummary(ports map[string]probe.Port) string {
 	if len(ports) == 0 {
 		return "none"
 	}
-	names := sortedNames(ports)
+	names := slices.Sorted(maps.Keys(ports))
 	for i, n := range names {
 		names[i] = "`" + n + "`"
 	}
@@ -131,7 +132,7 @@ func writePorts(b *strings.Builder, title string, ports map[string]probe.Port) {
 		return
 	}
 	fmt.Fprintf(b, "%s:\n\n", title)
-	for _, n := range sortedNames(ports) {
+	for _, n := range slices.Sorted(maps.Keys(ports)) {
 		p := ports[n]
 		types := make([]string, len(p.Types))
 		for i, t := range p.Types {
@@ -144,13 +145,4 @@ func writePorts(b *strings.Builder, title string, ports map[string]probe.Port) {
 		fmt.Fprintf(b, "- `%s` (%s): %s\n", n, req, strings.Join(types, ", "))
 	}
 	b.WriteString("\n")
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -24,7 +24,9 @@ package expr
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -126,7 +128,7 @@ func Parse(src string) (*Expr, error) {
 	}
 	names := map[string]bool{}
 	freeNames(root, map[string]int{}, names)
-	return &Expr{src: src, root: root, names: sortedNames(names)}, nil
+	return &Expr{src: src, root: root, names: slices.Sorted(maps.Keys(names))}, nil
 }
 
 // String returns the source of the expression.

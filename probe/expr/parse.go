@@ -2,7 +2,6 @@ package expr
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -748,13 +747,4 @@ func freeNames(n node, bound map[string]int, out map[string]bool) {
 			bound[v]--
 		}
 	}
-}
-
-func sortedNames(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

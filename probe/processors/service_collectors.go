@@ -2,6 +2,8 @@ package processors
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -270,7 +272,7 @@ func collectorKeys(b *probe.Build, ordered bool) []string {
 		list, _ := b.Props["keys"].([]any)
 		for i, k := range list {
 			name, _ := k.(string)
-			if !contains(extra, name) {
+			if !slices.Contains(extra, name) {
 				b.Errorf(fmt.Sprintf("properties.keys[%d]", i), "%q is not an additional property of this processor (additional properties: %s)", name, strings.Join(extra, ", "))
 				continue
 			}
@@ -309,7 +311,7 @@ func serviceKeys(b *probe.Build, keys []string) []string {
 		if k == "key" && len(svc) > 0 {
 			continue // the service names its own keys
 		}
-		if contains(svc, k) {
+		if slices.Contains(svc, k) {
 			b.Errorf("properties."+k, "%q is a key of service %q; an additional property cannot have that name", k, b.Props["service_name"])
 			continue
 		}
@@ -327,12 +329,12 @@ func valueMapStates(b *probe.Build) []string {
 		return nil
 	}
 	set := map[string]bool{}
-	for _, k := range sortedMapKeys(vm) {
+	for _, k := range slices.Sorted(maps.Keys(vm)) {
 		switch v := vm[k].(type) {
 		case string:
 			set[v] = true
 		case map[string]any: // per column
-			for _, k2 := range sortedMapKeys(v) {
+			for _, k2 := range slices.Sorted(maps.Keys(v)) {
 				s, ok := v[k2].(string)
 				if !ok {
 					b.Errorf("properties.value_map."+k+"."+k2, "expected a state name (string)")
@@ -352,24 +354,6 @@ func valueMapStates(b *probe.Build) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func sortedMapKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // centralOnly is the built form of a central-only processor. It exists so
