@@ -65,17 +65,27 @@ func newOutput(cfg Config, stdout io.Writer, log *slog.Logger) (output, error) {
 	return so, nil
 }
 
+// LoadCertPool reads a PEM bundle of CA certificates; the control plane and
+// the streaming connections verify peers with it.
+func LoadCertPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
 // clientTLS builds the TLS configuration of a streaming connection.
 func clientTLS(c TLSConfig) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.SkipVerify} //nolint:gosec // labs opt in explicitly
 	if c.CA != "" {
-		pem, err := os.ReadFile(c.CA)
+		pool, err := LoadCertPool(c.CA)
 		if err != nil {
 			return nil, fmt.Errorf("ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca: %s holds no PEM certificate", c.CA)
 		}
 		tc.RootCAs = pool
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"os"
 	"strings"
@@ -35,13 +34,9 @@ func serverTLS(c agent.TLSConfig) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control.tls.cert/key: %w", err)
 	}
-	pem, err := os.ReadFile(c.CA)
+	pool, err := agent.LoadCertPool(c.CA)
 	if err != nil {
 		return nil, fmt.Errorf("control.tls.ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("control.tls.ca: %s holds no PEM certificate", c.CA)
 	}
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},

@@ -3,9 +3,7 @@ package control
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -13,6 +11,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/probe-agent/probe-agent/agent"
 	pb "github.com/probe-agent/probe-agent/proto/probeagent/v1"
 )
 
@@ -41,13 +40,9 @@ func Dial(addr string, cfg ClientConfig) (*grpc.ClientConn, pb.ProbeControlClien
 	} else {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName}
 		if cfg.CA != "" {
-			data, err := os.ReadFile(cfg.CA)
+			pool, err := agent.LoadCertPool(cfg.CA)
 			if err != nil {
 				return nil, nil, fmt.Errorf("CA: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(data) {
-				return nil, nil, fmt.Errorf("CA: %s holds no PEM certificate", cfg.CA)
 			}
 			tc.RootCAs = pool
 		}
