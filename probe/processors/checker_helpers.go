@@ -86,16 +86,10 @@ type groupTally struct {
 // empty group_by, NS otherwise, keyed by the group_by properties, with any
 // extra columns. It returns nil when group_by names unknown properties.
 func newGroupCounter(b *probe.Build, groupBy []string, extra ...probe.Column) *groupCounter {
-	in := b.Input("in")
-	g := &grouping{in: in, by: keyIndexes(b, "group_by", in, groupBy)}
-	if b.Failed() {
+	g := groupedOutput(b, b.Input("in"), groupBy, extra...)
+	if g == nil {
 		return nil
 	}
-	t := probe.N
-	if len(groupBy) > 0 {
-		t = probe.NS
-	}
-	g.out = b.Output("out", t, groupBy, extra...)
 	return &groupCounter{g: g}
 }
 

@@ -73,14 +73,18 @@ type grouping struct {
 }
 
 // groupedOutput declares the output of a grouping processor: N with an empty
-// group_by, NS otherwise, keyed by the group_by properties.
-func groupedOutput(b *probe.Build, in *probe.Input, groupBy []string) *grouping {
+// group_by, NS otherwise, keyed by the group_by properties, with any extra
+// value columns; nil when group_by names a property the input lacks.
+func groupedOutput(b *probe.Build, in *probe.Input, groupBy []string, extra ...probe.Column) *grouping {
 	g := &grouping{in: in, by: keyIndexes(b, "group_by", in, groupBy)}
+	if b.Failed() {
+		return nil
+	}
 	t := probe.N
 	if len(groupBy) > 0 {
 		t = probe.NS
 	}
-	g.out = b.Output("out", t, groupBy)
+	g.out = b.Output("out", t, groupBy, extra...)
 	return g
 }
 
@@ -227,7 +231,11 @@ propagates.`,
 			if err != nil || fn == nil {
 				return nil, err
 			}
-			return &aggregate{g: groupedOutput(b, b.Input("in"), cfg.GroupBy), finish: fn, needM2: needM2}, nil
+			g := groupedOutput(b, b.Input("in"), cfg.GroupBy)
+			if g == nil {
+				return nil, nil
+			}
+			return &aggregate{g: g, finish: fn, needM2: needM2}, nil
 		},
 	})
 }
