@@ -341,3 +341,36 @@ func TestSystemUtilizationReadsProc(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAlertAndMessagesShareItemID: a stage item streams and alerts under
+// one item_id, so receivers can join them.
+func TestAlertAndMessagesShareItemID(t *testing.T) {
+	perf := &collected{got: make(chan struct{}, 1)}
+	alerts := &collected{got: make(chan struct{}, 1)}
+	_, perfAddr := listen(t, "127.0.0.1:0", perf)
+	_, alertAddr := listen(t, "127.0.0.1:0", alerts)
+	cfg := testConfig()
+	cfg.Streaming = []StreamingEntry{
+		{Type: "perfmon", Address: perfAddr, Sequenced: true},
+		{Type: "alerts", Address: alertAddr, Sequenced: true},
+	}
+	ta := startAgent(t, cfg, nil)
+	ta.steps(5)
+	alert := alerts.waitFor(t, 1)[0].Message.GetAlert().GetProbeAlert()
+	found := false
+	for _, m := range perf.waitFor(t, 4) {
+		pm := m.Message.GetPerfMon().GetProbeMessage()
+		if pm.GetStageName() == alert.GetStageName() {
+			found = true
+			if pm.GetItemId() != alert.GetItemId() {
+				t.Errorf("stage %s: probe message item_id %s, alert item_id %s", pm.GetStageName(), pm.GetItemId(), alert.GetItemId())
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no probe message for the alert's stage %s", alert.GetStageName())
+	}
+	if err := ta.stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -21,9 +21,9 @@ type Identity struct {
 	BlueprintLabel string
 }
 
-// itemNamespace derives stable item ids: the same (probe, stage, item keys)
-// always streams under the same item_id, across restarts and devices.
-var itemNamespace = uuid.MustParse("5d3c1f0e-8b7a-4c1e-9f25-3a6b7c8d9e01")
+// eventNamespace derives link event ids from the interface and the time of
+// the change, so a resent event keeps its id.
+var eventNamespace = uuid.MustParse("5d3c1f0e-8b7a-4c1e-9f25-3a6b7c8d9e01")
 
 // Emitter turns the results of probe ticks and collector batches into
 // streaming messages: stage changes for the perfmon channel, anomaly
@@ -119,20 +119,11 @@ func (e *Emitter) itemIDs(probeID string, st *probe.Stage) []string {
 	if c.layout != st.Layout() || len(c.ids) != st.Len() {
 		c.ids = make([]string, st.Len())
 		for i := range c.ids {
-			c.ids[i] = ItemID(probeID, st.Name, st.Item(i).Props)
+			c.ids[i] = probe.ItemID(probeID, st.Name, st.Item(i))
 		}
 		c.layout = st.Layout()
 	}
 	return c.ids
-}
-
-// ItemID is the stable id of a stage item.
-func ItemID(probeID, stage string, props []string) string {
-	key := probeID + "\x00" + stage
-	for _, p := range props {
-		key += "\x00" + p
-	}
-	return uuid.NewSHA1(itemNamespace, []byte(key)).String()
 }
 
 // Forget drops cached state of a probe's stages (when the probe is removed).
@@ -263,7 +254,7 @@ func (e *Emitter) LinkEvents(b *collectors.Batch, emit func(*aos.AosMessage)) {
 		m := e.header(b.Time)
 		m.OriginName = proto.String(e.id.SystemID)
 		m.Data = &aos.AosMessage_Event{Event: &aos.Event{
-			Id: proto.String(uuid.NewSHA1(itemNamespace, []byte(ifc.SystemID+"\x00"+ifc.Name+"\x00"+b.Time.String())).String()),
+			Id: proto.String(uuid.NewSHA1(eventNamespace, []byte(ifc.SystemID+"\x00"+ifc.Name+"\x00"+b.Time.String())).String()),
 			Data: &aos.Event_LinkStatus{LinkStatus: &aos.LinkStatusEvent{
 				Hostname: proto.String(e.id.Hostname),
 				Ifname:   proto.String(ifc.Name),

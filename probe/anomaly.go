@@ -17,6 +17,12 @@ const Severity = "critical"
 // they identify, so a restart or a central evaluator names them the same.
 var anomalyNamespace = uuid.MustParse("0b0e7c3e-6a52-4f4e-9d2c-9e1a5b0f2c11")
 
+// ItemID is the stable id of a stage item, the same in streamed probe
+// messages, alerts and the anomalies API.
+func ItemID(probeID, stage string, it *Item) string {
+	return uuid.NewSHA1(anomalyNamespace, []byte(probeID+"\x00"+stage+"\x00"+it.key)).String()
+}
+
 // Anomaly is one raised (or just cleared) probe anomaly on one stage item.
 type Anomaly struct {
 	ID           string
@@ -232,7 +238,7 @@ func (t *anomalyTracker) clear(a *Anomaly, now time.Time) {
 func (t *anomalyTracker) newAnomaly(st *Stage, i int, now time.Time) *Anomaly {
 	p := t.inst.Plan
 	it := &st.items[i]
-	itemID := uuid.NewSHA1(anomalyNamespace, []byte(p.ID+"\x00"+st.Name+"\x00"+it.key)).String()
+	itemID := ItemID(p.ID, st.Name, it)
 	return &Anomaly{
 		ID:           uuid.NewSHA1(anomalyNamespace, []byte("anomaly\x00"+itemID)).String(),
 		ItemID:       itemID,
