@@ -119,7 +119,7 @@ func (e *Emitter) itemIDs(probeID string, st *probe.Stage) []string {
 	if c.layout != st.Layout() || len(c.ids) != st.Len() {
 		c.ids = make([]string, st.Len())
 		for i := range c.ids {
-			c.ids[i] = probe.ItemID(probeID, st.Name, st.Item(i))
+			c.ids[i] = probe.ItemID(probeID, st.Name, st.ItemKey(i))
 		}
 		c.layout = st.Layout()
 	}

@@ -1,11 +1,14 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +30,31 @@ func TestMemoryFootprint(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	// The recording: 4,000 interfaces on 84 systems, 10 ticks.
+	samples, probes := writeFootprintFixture(t, dir)
+	perf := &collected{got: make(chan struct{}, 1)}
+	_, addr := listen(t, "127.0.0.1:0", perf)
+	cfg := fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: {type: replay, replay: {file: %q}}\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: \"\"}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
+		samples, probes, addr)
+	must(t, os.WriteFile(filepath.Join(dir, "agent.yaml"), []byte(cfg), 0o644))
+	cmd := exec.Command(bin, "run", "--config", filepath.Join(dir, "agent.yaml"))
+	must(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	time.Sleep(15 * time.Second) // measuring a steady state over time, not synchronising
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	must(t, err)
+	for _, line := range strings.Split(string(status), "\n") {
+		for _, k := range []string{"VmHWM", "VmRSS", "RssAnon", "RssFile"} {
+			if strings.HasPrefix(line, k+":") {
+				t.Log(strings.Join(strings.Fields(line), " "))
+			}
+		}
+	}
+}
+
+// writeFootprintFixture writes the footprint's recording (4,000 interfaces on
+// 84 systems, 10 ticks) and its 10 probes into dir.
+func writeFootprintFixture(t *testing.T, dir string) (samples, probes string) {
+	t.Helper()
 	var rec strings.Builder
 	for tick := 0; tick < 10; tick++ {
 		for i := 0; i < 4000; i++ {
@@ -42,8 +69,9 @@ func TestMemoryFootprint(t *testing.T) {
 				1700000000+tick, i/48, i%48, v, v/2, errs, v/1000, v/2000, errs)
 		}
 	}
-	must(t, os.WriteFile(filepath.Join(dir, "samples.jsonl"), []byte(rec.String()), 0o644))
-	probes := filepath.Join(dir, "probes")
+	samples = filepath.Join(dir, "samples.jsonl")
+	must(t, os.WriteFile(samples, []byte(rec.String()), 0o644))
+	probes = filepath.Join(dir, "probes")
 	must(t, os.MkdirAll(probes, 0o755))
 	seed, err := os.ReadFile("../cmd/probectl/testdata/seed_probe.json")
 	must(t, err)
@@ -70,24 +98,7 @@ func TestMemoryFootprint(t *testing.T) {
 			{"name": "r", "type": "range_check", "inputs": {"in": {"stage": "err", "column": "value"}}, "outputs": {"out": "bad"}, "properties": {"range": {"min": 1}, "raise_anomaly": true}}]}`, k, errCounters[k], errCounters[k])
 		must(t, os.WriteFile(filepath.Join(probes, fmt.Sprintf("err%d.json", k)), []byte(errProbe), 0o644))
 	}
-	perf := &collected{got: make(chan struct{}, 1)}
-	_, addr := listen(t, "127.0.0.1:0", perf)
-	cfg := fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: {type: replay, replay: {file: %q}}\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: \"\"}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
-		filepath.Join(dir, "samples.jsonl"), probes, addr)
-	must(t, os.WriteFile(filepath.Join(dir, "agent.yaml"), []byte(cfg), 0o644))
-	cmd := exec.Command(bin, "run", "--config", filepath.Join(dir, "agent.yaml"))
-	must(t, cmd.Start())
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	time.Sleep(15 * time.Second) // measuring a steady state over time, not synchronising
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-	must(t, err)
-	for _, line := range strings.Split(string(status), "\n") {
-		for _, k := range []string{"VmHWM", "VmRSS", "RssAnon", "RssFile"} {
-			if strings.HasPrefix(line, k+":") {
-				t.Log(strings.Join(strings.Fields(line), " "))
-			}
-		}
-	}
+	return samples, probes
 }
 
 func must(t *testing.T, err error) {
@@ -95,4 +106,46 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestHeapProfile runs the footprint's agent in process for 20 ticks and
+// writes a heap profile of what stays live, to see where the memory goes:
+// PROBE_AGENT_HEAPPROFILE=/tmp/heap.pprof go test -run HeapProfile ./agent/
+// then go tool pprof -sample_index=inuse_space -top /tmp/heap.pprof.
+func TestHeapProfile(t *testing.T) {
+	out := os.Getenv("PROBE_AGENT_HEAPPROFILE")
+	if out == "" {
+		t.Skip("set PROBE_AGENT_HEAPPROFILE=FILE to write a heap profile of the footprint's agent")
+	}
+	// Every allocation sampled: the profile is exact, not an estimate.
+	runtime.MemProfileRate = 1
+	dir := t.TempDir()
+	samples, probes := writeFootprintFixture(t, dir)
+	perf := &collected{got: make(chan struct{}, 1)}
+	_, addr := listen(t, "127.0.0.1:0", perf)
+	cfg, err := Parse([]byte(fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: {type: replay, replay: {file: %q}}\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: \"\"}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
+		samples, probes, addr)))
+	must(t, err)
+	ticks := make(chan time.Time)
+	done := make(chan struct{}, 1)
+	a, err := New(cfg, Options{Ticks: ticks, OnTick: func() { done <- struct{}{} }})
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Run(ctx) }()
+	<-done
+	for i := 0; i < 20; i++ {
+		ticks <- time.Now()
+		<-done
+	}
+	runtime.GC()
+	f, err := os.Create(out)
+	must(t, err)
+	must(t, pprof.WriteHeapProfile(f))
+	must(t, f.Close())
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Logf("live heap after 20 ticks: %.1f MB (profile in %s)", float64(ms.HeapAlloc)/1e6, out)
+	cancel()
+	<-stopped
 }

@@ -19,8 +19,8 @@ var anomalyNamespace = uuid.MustParse("0b0e7c3e-6a52-4f4e-9d2c-9e1a5b0f2c11")
 
 // ItemID is the stable id of a stage item, the same in streamed probe
 // messages, alerts and the anomalies API.
-func ItemID(probeID, stage string, it *Item) string {
-	return uuid.NewSHA1(anomalyNamespace, []byte(probeID+"\x00"+stage+"\x00"+it.key)).String()
+func ItemID(probeID, stage, itemKey string) string {
+	return uuid.NewSHA1(anomalyNamespace, []byte(probeID+"\x00"+stage+"\x00"+itemKey)).String()
 }
 
 // Anomaly is one raised (or just cleared) probe anomaly on one stage item.
@@ -183,15 +183,14 @@ func (t *anomalyTracker) update(now time.Time) {
 		if ts.layout != st.layout {
 			t.relayout(ts, now)
 		}
-		for i := range st.items {
-			it := &st.items[i]
+		for i := range st.Len() {
 			// Every valid item is looked at, not only changed ones: a
 			// checker may change its evidence (the actual value) while the
 			// state stays "true".
-			if !it.Valid {
+			if !st.Valid(i) {
 				continue
 			}
-			anomalous := it.Value.Str == "true"
+			anomalous := st.Str(i, 0) == "true"
 			a := ts.state[i]
 			switch {
 			case anomalous && a == nil:
@@ -214,7 +213,7 @@ func (t *anomalyTracker) update(now time.Time) {
 // anomaly whose item disappeared is cleared, not forgotten.
 func (t *anomalyTracker) relayout(ts *trackedStage, now time.Time) {
 	st := ts.st
-	next := make([]*Anomaly, len(st.items))
+	next := make([]*Anomaly, st.Len())
 	for _, a := range ts.state {
 		if a == nil {
 			continue
@@ -237,8 +236,7 @@ func (t *anomalyTracker) clear(a *Anomaly, now time.Time) {
 
 func (t *anomalyTracker) newAnomaly(st *Stage, i int, now time.Time) *Anomaly {
 	p := t.inst.Plan
-	it := &st.items[i]
-	itemID := ItemID(p.ID, st.Name, it)
+	itemID := ItemID(p.ID, st.Name, st.ItemKey(i))
 	return &Anomaly{
 		ID:           uuid.NewSHA1(anomalyNamespace, []byte("anomaly\x00"+itemID)).String(),
 		ItemID:       itemID,
@@ -246,7 +244,7 @@ func (t *anomalyTracker) newAnomaly(st *Stage, i int, now time.Time) *Anomaly {
 		ProbeLabel:   p.Doc.Label,
 		Stage:        st.Name,
 		Keys:         st.Keys,
-		Props:        it.Props,
+		Props:        st.Props(i),
 		Raised:       true,
 		FirstSeen:    now,
 		LastModified: now,

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -34,7 +35,10 @@ type Evidence struct {
 	Anomalous bool
 }
 
-// Item is one keyed entry of a stage.
+// Item is a read-only view of one keyed entry of a stage (Stage.Item). A
+// stage keeps its items in columns, not as Item structs, so that the
+// 60,000 items of ten probes on a 4,000-interface switch cost about 20 bytes
+// each instead of a hundred.
 type Item struct {
 	// Props holds the item's key values, aligned with the stage's Keys.
 	Props []string
@@ -45,23 +49,21 @@ type Item struct {
 	// Changed is the tick sequence number at which the value last changed or
 	// a sample was appended.
 	Changed uint64
-	// series is the time series of a time-series item (nil otherwise): kept
-	// out of line so that items of ordinary stages stay small.
-	series *ring
+	series  *ring
 }
 
 // Key returns the item's identity within its stage.
-func (it *Item) Key() string { return it.key }
+func (it Item) Key() string { return it.key }
 
 // Samples calls fn for each sample of a time-series item, oldest first.
-func (it *Item) Samples(fn func(Sample)) {
+func (it Item) Samples(fn func(Sample)) {
 	if it.series != nil {
 		it.series.each(fn)
 	}
 }
 
 // SampleCount is the number of samples of a time-series item.
-func (it *Item) SampleCount() int {
+func (it Item) SampleCount() int {
 	if it.series == nil {
 		return 0
 	}
@@ -95,10 +97,25 @@ type Stage struct {
 	// RaisesAnomalies is set when "true" items of the stage are anomalies.
 	RaisesAnomalies bool
 
-	items []Item
-	// evidence is aligned with items once a checker sets any; nil for the
-	// stages that never carry evidence.
-	evidence []Evidence
+	// Items are stored by column. props and keys may be shared with the
+	// stage the layout came from (Mirror, SetInterfaceLayout) and are never
+	// modified in place, only replaced.
+	props [][]string
+	keys  []string
+	// nums holds the values of number stages, strs those of state and text
+	// stages; the other one stays nil unless a value of that kind is set.
+	nums []float64
+	strs []string
+	// meta is validBit | the tick sequence number of the item's last change.
+	meta []uint64
+	// series holds time-series items' samples (nil for other stages).
+	series []*ring
+	// evAt gives, per item, 1 + its position in evPool, or 0 when the item
+	// has no evidence. Only anomalous items keep evidence (SetCheck), so the
+	// pool stays as small as the set of raised anomalies.
+	evAt   []int32
+	evPool []Evidence
+	evFree []int32
 	// extra holds the values of the columns after "value", len(Columns)-1
 	// per item; nil for single-column stages (nearly all).
 	extra []Value
@@ -111,11 +128,47 @@ type Stage struct {
 	now      time.Time
 }
 
-// Len is the number of items.
-func (s *Stage) Len() int { return len(s.items) }
+const validBit = 1 << 63
 
-// Item returns item i.
-func (s *Stage) Item(i int) *Item { return &s.items[i] }
+// Len is the number of items.
+func (s *Stage) Len() int { return len(s.keys) }
+
+// Item returns a view of item i.
+func (s *Stage) Item(i int) Item {
+	it := Item{Props: s.props[i], key: s.keys[i], Value: s.value(i)}
+	it.Valid = s.meta[i]&validBit != 0
+	it.Changed = s.meta[i] &^ validBit
+	if s.series != nil {
+		it.series = s.series[i]
+	}
+	return it
+}
+
+// Valid reports whether item i has a value.
+func (s *Stage) Valid(i int) bool { return s.meta[i]&validBit != 0 }
+
+// Props returns item i's key values, aligned with Keys. The slice is shared:
+// do not modify it.
+func (s *Stage) Props(i int) []string { return s.props[i] }
+
+// ItemKey returns item i's identity within the stage.
+func (s *Stage) ItemKey(i int) string { return s.keys[i] }
+
+// ItemKeys returns every item's identity, in item order. The slice is shared
+// and replaced, never modified, when the layout changes, so a caller may
+// keep it to carry per-item state across a layout change.
+func (s *Stage) ItemKeys() []string { return s.keys }
+
+func (s *Stage) value(i int) Value {
+	var v Value
+	if s.nums != nil {
+		v.Num = s.nums[i]
+	}
+	if s.strs != nil {
+		v.Str = s.strs[i]
+	}
+	return v
+}
 
 // Layout changes whenever the set or order of items changes.
 func (s *Stage) Layout() uint64 { return s.layout }
@@ -130,44 +183,68 @@ func (s *Stage) Lookup(props []string) (int, bool) {
 
 func (s *Stage) lookupKey(key string) (int, bool) {
 	if s.index == nil {
-		s.index = make(map[string]int32, len(s.items))
-		for i := range s.items {
-			s.index[s.items[i].key] = int32(i)
+		s.index = make(map[string]int32, len(s.keys))
+		for i, k := range s.keys {
+			s.index[k] = int32(i)
 		}
 	}
 	i, ok := s.index[key]
 	return int(i), ok
 }
 
-// SetEvidence records what a checker saw for item i.
+// SetEvidence records what a checker saw for item i; the zero Evidence
+// removes it.
 func (s *Stage) SetEvidence(i int, ev Evidence) {
-	if s.evidence == nil {
-		s.evidence = make([]Evidence, len(s.items))
+	if ev == (Evidence{}) {
+		if s.evAt != nil && s.evAt[i] != 0 {
+			s.evFree = append(s.evFree, s.evAt[i]-1)
+			s.evPool[s.evAt[i]-1] = Evidence{}
+			s.evAt[i] = 0
+		}
+		return
 	}
-	s.evidence[i] = ev
+	if s.evAt == nil {
+		s.evAt = make([]int32, len(s.keys))
+	}
+	if k := s.evAt[i]; k != 0 {
+		s.evPool[k-1] = ev
+		return
+	}
+	if n := len(s.evFree); n > 0 {
+		k := s.evFree[n-1]
+		s.evFree = s.evFree[:n-1]
+		s.evPool[k] = ev
+		s.evAt[i] = k + 1
+		return
+	}
+	s.evPool = append(s.evPool, ev)
+	s.evAt[i] = int32(len(s.evPool))
 }
 
 // SetCheck records a checker's verdict on item i: the state "true"
-// (anomalous) or "false", and the evidence behind it.
+// (anomalous) or "false", and, for an anomalous item, the evidence behind
+// it (only anomalies are built from evidence).
 func (s *Stage) SetCheck(i int, anomalous bool, ev Evidence) {
-	s.SetEvidence(i, ev)
 	if anomalous {
+		s.SetEvidence(i, ev)
 		s.SetStr(i, "true")
 	} else {
+		s.SetEvidence(i, Evidence{})
 		s.SetStr(i, "false")
 	}
 }
 
-// EvidenceOf returns what the checker saw for item i (zero when none).
+// EvidenceOf returns what the checker saw for anomalous item i (zero when
+// none).
 func (s *Stage) EvidenceOf(i int) Evidence {
-	if s.evidence == nil {
+	if s.evAt == nil || s.evAt[i] == 0 {
 		return Evidence{}
 	}
-	return s.evidence[i]
+	return s.evPool[s.evAt[i]-1]
 }
 
 // ChangedNow reports whether item i changed during the current tick.
-func (s *Stage) ChangedNow(i int) bool { return s.items[i].Changed == s.seq && s.items[i].Valid }
+func (s *Stage) ChangedNow(i int) bool { return s.meta[i] == validBit|s.seq }
 
 func joinKey(props []string) string { return strings.Join(props, "\x1f") }
 
@@ -179,46 +256,75 @@ func (s *Stage) SetLayout(props [][]string) {
 	for i, p := range props {
 		keys[i] = joinKey(p)
 	}
-	s.relayout(props, keys)
+	// The caller may reuse its slice; the stage keeps its own.
+	s.relayout(slices.Clone(props), keys)
 }
 
+// relayout adopts props and keys (callers hand over or share immutable
+// slices) and carries the columns of items whose key persists.
 func (s *Stage) relayout(props [][]string, keys []string) {
-	old, oldEv, oldExtra := s.items, s.evidence, s.extra
+	oldKeys := s.keys
 	oldIndex := s.index
-	if oldIndex == nil && len(old) > 0 {
-		oldIndex = make(map[string]int32, len(old))
-		for i := range old {
-			oldIndex[old[i].key] = int32(i)
+	if oldIndex == nil && len(oldKeys) > 0 {
+		oldIndex = make(map[string]int32, len(oldKeys))
+		for i, k := range oldKeys {
+			oldIndex[k] = int32(i)
 		}
 	}
-	s.items = make([]Item, len(props))
-	s.index = nil
-	if oldEv != nil {
-		s.evidence = make([]Evidence, len(props))
+	n := len(keys)
+	oldNums, oldStrs, oldMeta, oldSeries, oldEvAt, oldPool, oldExtra := s.nums, s.strs, s.meta, s.series, s.evAt, s.evPool, s.extra
+	s.props, s.keys, s.index = props, keys, nil
+	s.nums, s.strs, s.series, s.evAt, s.evPool, s.evFree, s.extra = nil, nil, nil, nil, nil, nil, nil
+	s.meta = make([]uint64, n)
+	if oldNums != nil || (oldStrs == nil && s.Type.Kind == Number) {
+		s.nums = make([]float64, n)
 	}
-	n := len(s.Columns) - 1
-	if n > 0 {
-		s.extra = make([]Value, n*len(props))
+	if oldStrs != nil || s.Type.Kind != Number {
+		s.strs = make([]string, n)
 	}
-	for i, p := range props {
-		if j, ok := oldIndex[keys[i]]; ok {
-			s.items[i] = old[j]
-			if oldEv != nil {
-				s.evidence[i] = oldEv[j]
-			}
-			if n > 0 {
-				copy(s.extra[i*n:(i+1)*n], oldExtra[int(j)*n:(int(j)+1)*n])
-			}
+	if oldSeries != nil {
+		s.series = make([]*ring, n)
+	}
+	if oldEvAt != nil {
+		s.evAt = make([]int32, n)
+	}
+	ncol := len(s.Columns) - 1
+	if ncol > 0 {
+		s.extra = make([]Value, ncol*n)
+	}
+	if len(oldIndex) == 0 {
+		s.layout++
+		return
+	}
+	for i, k := range keys {
+		j, ok := oldIndex[k]
+		if !ok {
 			continue
 		}
-		s.items[i] = Item{Props: p, key: keys[i]}
+		s.meta[i] = oldMeta[j]
+		if oldNums != nil {
+			s.nums[i] = oldNums[j]
+		}
+		if oldStrs != nil {
+			s.strs[i] = oldStrs[j]
+		}
+		if oldSeries != nil {
+			s.series[i] = oldSeries[j]
+		}
+		if oldEvAt != nil && oldEvAt[j] != 0 {
+			s.evPool = append(s.evPool, oldPool[oldEvAt[j]-1])
+			s.evAt[i] = int32(len(s.evPool))
+		}
+		if ncol > 0 {
+			copy(s.extra[i*ncol:(i+1)*ncol], oldExtra[int(j)*ncol:(int(j)+1)*ncol])
+		}
 	}
 	s.layout++
 }
 
 // SetSingle makes the stage hold exactly one item without keys (N, DS, T).
 func (s *Stage) SetSingle() {
-	if len(s.items) != 1 {
+	if len(s.keys) != 1 {
 		s.SetLayout([][]string{{}})
 	}
 }
@@ -228,39 +334,36 @@ func (s *Stage) SetSingle() {
 // can address their output by the input's index. Keys are shared with the
 // input, not copied.
 func (s *Stage) Mirror(in *Stage) bool {
-	if s.mirrored == in.layout && len(s.items) == len(in.items) {
+	if s.mirrored == in.layout && len(s.keys) == len(in.keys) {
 		return false
 	}
-	props := make([][]string, len(in.items))
-	keys := make([]string, len(in.items))
-	for i := range in.items {
-		props[i], keys[i] = in.items[i].Props, in.items[i].key
-	}
-	s.relayout(props, keys)
+	s.relayout(in.props, in.keys)
 	s.mirrored = in.layout
 	return true
 }
 
 // SetNum sets a number value, marking the item changed if it differs.
 func (s *Stage) SetNum(i int, v float64) {
-	it := &s.items[i]
-	if it.Valid && (it.Value.Num == v || (math.IsNaN(v) && math.IsNaN(it.Value.Num))) {
+	if s.nums == nil {
+		s.nums = make([]float64, len(s.keys))
+	}
+	if s.meta[i]&validBit != 0 && (s.nums[i] == v || (math.IsNaN(v) && math.IsNaN(s.nums[i]))) {
 		return
 	}
-	it.Value.Num = v
-	it.Valid = true
-	it.Changed = s.seq
+	s.nums[i] = v
+	s.meta[i] = validBit | s.seq
 }
 
 // SetStr sets a state or text value, marking the item changed if it differs.
 func (s *Stage) SetStr(i int, v string) {
-	it := &s.items[i]
-	if it.Valid && it.Value.Str == v {
+	if s.strs == nil {
+		s.strs = make([]string, len(s.keys))
+	}
+	if s.meta[i]&validBit != 0 && s.strs[i] == v {
 		return
 	}
-	it.Value.Str = v
-	it.Valid = true
-	it.Changed = s.seq
+	s.strs[i] = v
+	s.meta[i] = validBit | s.seq
 }
 
 // SetExtra sets the value of column c (c >= 1) of item i.
@@ -268,57 +371,66 @@ func (s *Stage) SetExtra(i, c int, v Value) {
 	x := &s.extra[i*(len(s.Columns)-1)+c-1]
 	if *x != v {
 		*x = v
-		s.items[i].Changed = s.seq
+		s.meta[i] = s.meta[i]&validBit | s.seq
 	}
 }
 
 // Invalidate marks item i as having no value.
 func (s *Stage) Invalidate(i int) {
-	it := &s.items[i]
-	if it.Valid {
-		it.Valid = false
-		it.Changed = s.seq
+	if s.meta[i]&validBit != 0 {
+		s.meta[i] = s.seq
 	}
 }
 
 // Append adds a sample at the tick's time to time-series item i, trimming
 // the series to MaxSamples and MaxDuration.
 func (s *Stage) Append(i int, v Value) {
-	it := &s.items[i]
-	if it.series == nil {
-		it.series = &ring{buf: make([]Sample, 0, min(max(s.MaxSamples, 16), 1024))}
+	if s.series == nil {
+		s.series = make([]*ring, len(s.keys))
 	}
-	it.series.push(Sample{Time: s.now, Value: v}, s.MaxSamples)
+	r := s.series[i]
+	if r == nil {
+		r = &ring{buf: make([]Sample, 0, min(max(s.MaxSamples, 16), 1024))}
+		s.series[i] = r
+	}
+	r.push(Sample{Time: s.now, Value: v}, s.MaxSamples)
 	if s.MaxDuration > 0 {
-		it.series.trimBefore(s.now.Add(-s.MaxDuration))
+		r.trimBefore(s.now.Add(-s.MaxDuration))
 	}
-	it.Value = v
-	it.Valid = true
-	it.Changed = s.seq
+	if v.Num != 0 || s.nums != nil {
+		if s.nums == nil {
+			s.nums = make([]float64, len(s.keys))
+		}
+		s.nums[i] = v.Num
+	}
+	if v.Str != "" || s.strs != nil {
+		if s.strs == nil {
+			s.strs = make([]string, len(s.keys))
+		}
+		s.strs[i] = v.Str
+	}
+	s.meta[i] = validBit | s.seq
 }
 
 // Expire drops samples of time-series item i older than MaxDuration at the
 // tick's time, so a series shrinks even when no new sample arrives. The item
 // counts as changed when samples were dropped.
 func (s *Stage) Expire(i int) {
-	if s.MaxDuration <= 0 {
+	if s.MaxDuration <= 0 || s.series == nil || s.series[i] == nil {
 		return
 	}
-	it := &s.items[i]
-	if it.series == nil {
-		return
-	}
-	n := it.series.n
-	it.series.trimBefore(s.now.Add(-s.MaxDuration))
-	if it.series.n != n {
-		it.Changed = s.seq
+	r := s.series[i]
+	n := r.n
+	r.trimBefore(s.now.Add(-s.MaxDuration))
+	if r.n != n {
+		s.meta[i] = s.meta[i]&validBit | s.seq
 	}
 }
 
 // ValueAt reads column c of item i (c = 0 is "value").
 func (s *Stage) ValueAt(i, c int) Value {
 	if c == 0 {
-		return s.items[i].Value
+		return s.value(i)
 	}
 	return s.extra[i*(len(s.Columns)-1)+c-1]
 }
@@ -326,7 +438,10 @@ func (s *Stage) ValueAt(i, c int) Value {
 // Num reads column c of item i as a number (c = 0 is "value").
 func (s *Stage) Num(i, c int) float64 {
 	if c == 0 {
-		return s.items[i].Value.Num
+		if s.nums == nil {
+			return 0
+		}
+		return s.nums[i]
 	}
 	return s.extra[i*(len(s.Columns)-1)+c-1].Num
 }
@@ -334,7 +449,10 @@ func (s *Stage) Num(i, c int) float64 {
 // Str reads column c of item i as a string.
 func (s *Stage) Str(i, c int) string {
 	if c == 0 {
-		return s.items[i].Value.Str
+		if s.strs == nil {
+			return ""
+		}
+		return s.strs[i]
 	}
 	return s.extra[i*(len(s.Columns)-1)+c-1].Str
 }

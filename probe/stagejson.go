@@ -26,7 +26,7 @@ func (s *Stage) MarshalJSON() ([]byte, error) {
 		m["possible_values"] = s.PossibleValues
 	}
 	if !s.Type.Set {
-		if len(s.items) == 1 && s.items[0].Valid {
+		if s.Len() == 1 && s.Valid(0) {
 			for k, v := range s.itemJSON(0) {
 				m[k] = v
 			}
@@ -36,20 +36,19 @@ func (s *Stage) MarshalJSON() ([]byte, error) {
 		return json.Marshal(m)
 	}
 	m["properties"] = append([]string{}, s.Keys...)
-	idx := make([]int, 0, len(s.items))
-	for i := range s.items {
-		if s.items[i].Valid {
+	idx := make([]int, 0, s.Len())
+	for i := range s.Len() {
+		if s.Valid(i) {
 			idx = append(idx, i)
 		}
 	}
-	sort.Slice(idx, func(a, b int) bool { return lessProps(s.items[idx[a]].Props, s.items[idx[b]].Props) })
+	sort.Slice(idx, func(a, b int) bool { return lessProps(s.props[idx[a]], s.props[idx[b]]) })
 	values := make([]map[string]any, 0, len(idx))
 	for _, i := range idx {
-		it := &s.items[i]
 		v := s.itemJSON(i)
 		props := make(map[string]string, len(s.Keys))
 		for k, name := range s.Keys {
-			props[name] = it.Props[k]
+			props[name] = s.props[i][k]
 		}
 		v["properties"] = props
 		values = append(values, v)
@@ -66,7 +65,7 @@ func (s *Stage) units() any {
 }
 
 func (s *Stage) itemJSON(i int) map[string]any {
-	it := &s.items[i]
+	it := s.Item(i)
 	v := map[string]any{"value": jsonValue(it.Value, s.Type.Kind)}
 	for c := 1; c < len(s.Columns); c++ {
 		v[s.Columns[c].Name] = jsonValue(s.ValueAt(i, c), s.Columns[c].Kind)

@@ -34,8 +34,7 @@ func (p *anomalyProc) Eval(*probe.Tick) error {
 	st := p.in.Stage
 	p.out.Mirror(st)
 	for i := 0; i < st.Len(); i++ {
-		it := st.Item(i)
-		if !it.Valid {
+		if !st.Valid(i) {
 			p.out.Invalidate(i)
 			continue
 		}

@@ -105,7 +105,7 @@ func (c *groupCounter) count() []groupTally {
 	}
 	st := c.g.in.Stage
 	for i := 0; i < st.Len(); i++ {
-		if !st.Item(i).Valid {
+		if !st.Valid(i) {
 			continue
 		}
 		t := &c.tally[c.g.group[i]]

@@ -129,11 +129,11 @@ func (p *perItem[T]) sync(st *probe.Stage) []T {
 	for i, k := range p.keys {
 		old[k] = p.vals[i]
 	}
-	p.keys = make([]string, st.Len())
-	p.vals = make([]T, st.Len())
-	for i := range p.vals {
-		k := st.Item(i).Key()
-		p.keys[i] = k
+	// The stage's key slice is replaced, never modified, on a layout
+	// change: keeping it costs nothing and remembers the old keys.
+	p.keys = st.ItemKeys()
+	p.vals = make([]T, len(p.keys))
+	for i, k := range p.keys {
 		p.vals[i] = old[k]
 	}
 	p.layout = st.Layout()

@@ -103,10 +103,10 @@ func (g *grouping) sync() {
 	ids := map[string]int32{}
 	var props [][]string
 	for i := 0; i < st.Len(); i++ {
-		it := st.Item(i)
+		itemProps := st.Props(i)
 		key := make([]string, len(g.by))
 		for k, idx := range g.by {
-			key[k] = it.Props[idx]
+			key[k] = itemProps[idx]
 		}
 		id := joinProps(key)
 		gid, ok := ids[id]
@@ -173,13 +173,12 @@ func (g *grouping) each(fn func(m *Moments, x float64)) {
 	st := g.in.Stage
 	ts := g.in.Type.TimeSeries && g.in.Column == 0
 	for i := 0; i < st.Len(); i++ {
-		it := st.Item(i)
-		if !it.Valid {
+		if !st.Valid(i) {
 			continue
 		}
 		m := &g.acc[g.group[i]]
 		if ts {
-			it.Samples(func(s probe.Sample) { fn(m, s.Value.Num) })
+			st.Item(i).Samples(func(s probe.Sample) { fn(m, s.Value.Num) })
 			continue
 		}
 		fn(m, g.in.Num(i))

@@ -139,7 +139,7 @@ rows:
 		result := p.and
 		for j, in := range p.pair.ins {
 			i := p.pair.item(r, j)
-			if !in.Stage.Item(i).Valid {
+			if !in.Stage.Valid(i) {
 				p.out.Invalidate(r)
 				continue rows
 			}

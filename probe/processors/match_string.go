@@ -92,13 +92,13 @@ func (p *matchString) Eval(t *probe.Tick) error {
 	st := p.in.Stage
 	p.out.Mirror(st)
 	for i := 0; i < st.Len(); i++ {
-		if !st.Item(i).Valid {
+		if !st.Valid(i) {
 			p.out.Invalidate(i)
 			continue
 		}
 		// An input item that did not change this tick still has the value
 		// its output was computed from, unless the output item is new.
-		if !all && !st.ChangedNow(i) && p.out.Item(i).Valid {
+		if !all && !st.ChangedNow(i) && p.out.Valid(i) {
 			continue
 		}
 		v := p.in.Str(i)

@@ -144,7 +144,7 @@ func (p *pairing) changed() bool {
 
 // project returns item i of input j projected to the output keys.
 func (p *pairing) project(j, i int) []string {
-	props := p.ins[j].Stage.Item(i).Props
+	props := p.ins[j].Stage.Props(i)
 	out := make([]string, len(p.proj[j]))
 	for k, idx := range p.proj[j] {
 		out[k] = props[idx]
@@ -171,7 +171,7 @@ func (p *pairing) duplicateError(j, a, b int) error {
 	in := p.ins[j]
 	st := in.Stage
 	return fmt.Errorf("one-to-many pairing: items {%s} and {%s} of input %q (stage %q) both have %s; significant_keys must identify at most one item per input",
-		describeKeys(st.Keys, st.Item(a).Props), describeKeys(st.Keys, st.Item(b).Props), in.Port, st.Name, p.describeTuple(p.project(j, a)))
+		describeKeys(st.Keys, st.Props(a)), describeKeys(st.Keys, st.Props(b)), in.Port, st.Name, p.describeTuple(p.project(j, a)))
 }
 
 func (p *pairing) describeTuple(tuple []string) string {
@@ -267,7 +267,7 @@ func (p *pairJoin) sync(out *probe.Stage) error {
 // valid reports whether every input item of row r has a value.
 func (p *pairJoin) valid(r int) bool {
 	for j, in := range p.ins {
-		if !in.Stage.Item(p.item(r, j)).Valid {
+		if !in.Stage.Valid(p.item(r, j)) {
 			return false
 		}
 	}
@@ -288,7 +288,7 @@ func anySet(ins []*probe.Input) bool {
 // copyValue copies the value of item i of in to item o of out, or
 // invalidates it when the input item has none.
 func copyValue(out *probe.Stage, o int, in *probe.Input, i int) {
-	if !in.Stage.Item(i).Valid {
+	if !in.Stage.Valid(i) {
 		out.Invalidate(o)
 		return
 	}

@@ -68,7 +68,7 @@ func (p *periodicAverage) Eval(t *probe.Tick) error {
 		p.start = p.start.Add(p.period * (elapsed / p.period))
 	}
 	for i := 0; i < st.Len(); i++ {
-		if st.Item(i).Valid {
+		if st.Valid(i) {
 			acc[i].sum += p.in.Num(i)
 			acc[i].n++
 		}

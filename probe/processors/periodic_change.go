@@ -96,7 +96,7 @@ func (p *periodicDelta) Eval(t *probe.Tick) error {
 		p.start = t.Time
 	}
 	for i := 0; i < st.Len(); i++ {
-		if !st.Item(i).Valid {
+		if !st.Valid(i) {
 			continue
 		}
 		v := p.in.Num(i)

@@ -112,8 +112,7 @@ func (p *rangeCheck) Eval(*probe.Tick) error {
 		bounds = p.bounds.sync(p.out)
 	}
 	for i := 0; i < st.Len(); i++ {
-		it := st.Item(i)
-		if !it.Valid {
+		if !st.Valid(i) {
 			p.out.Invalidate(i)
 			continue
 		}
@@ -121,12 +120,12 @@ func (p *rangeCheck) Eval(*probe.Tick) error {
 		if bounds != nil {
 			b := &bounds[i]
 			if !b.done {
-				*b = p.evalBounds(st, it)
+				*b = p.evalBounds(st, i)
 			}
 			if b.err != "" {
 				p.out.Invalidate(i)
 				if firstErr == nil {
-					firstErr = fmt.Errorf("range for item %s: %s", describeItem(st, it), b.err)
+					firstErr = fmt.Errorf("range for item %s: %s", describeItem(st, i), b.err)
 				}
 				continue
 			}
@@ -137,7 +136,7 @@ func (p *rangeCheck) Eval(*probe.Tick) error {
 				ev.Max = b.max
 			}
 		}
-		v := p.tested(i, it)
+		v := p.tested(st, i)
 		bad := anomalousIn(ev, v, p.nanBad)
 		ev.Actual.Num = v
 		p.out.SetCheck(i, bad, ev)
@@ -145,7 +144,11 @@ func (p *rangeCheck) Eval(*probe.Tick) error {
 	return firstErr
 }
 
-func (p *rangeCheck) tested(i int, it *probe.Item) float64 {
+func (p *rangeCheck) tested(st *probe.Stage, i int) float64 {
+	if p.property == "value" {
+		return p.in.Num(i)
+	}
+	it := st.Item(i)
 	switch p.property {
 	case "sample_count":
 		return float64(it.SampleCount())
@@ -176,10 +179,10 @@ func anomalousIn(ev probe.Evidence, v float64, nanBad bool) bool {
 }
 
 // evalBounds evaluates the context bounds of one item.
-func (p *rangeCheck) evalBounds(st *probe.Stage, it *probe.Item) itemBounds {
+func (p *rangeCheck) evalBounds(st *probe.Stage, i int) itemBounds {
 	ctx := make(map[string]any, len(st.Keys))
 	for k, key := range st.Keys {
-		ctx[key] = it.Props[k]
+		ctx[key] = st.Props(i)[k]
 	}
 	env := expr.MapEnv{"context": ctx}
 	out := itemBounds{done: true}
@@ -205,10 +208,10 @@ func (p *rangeCheck) evalBounds(st *probe.Stage, it *probe.Item) itemBounds {
 	return out
 }
 
-func describeItem(st *probe.Stage, it *probe.Item) string {
+func describeItem(st *probe.Stage, i int) string {
 	parts := make([]string, len(st.Keys))
 	for k, key := range st.Keys {
-		parts[k] = key + "=" + it.Props[k]
+		parts[k] = key + "=" + st.Props(i)[k]
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }

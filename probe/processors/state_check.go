@@ -103,7 +103,7 @@ func (p *stateCheck) Eval(*probe.Tick) error {
 	st := p.in.Stage
 	p.out.Mirror(st)
 	for i := 0; i < st.Len(); i++ {
-		if !st.Item(i).Valid {
+		if !st.Valid(i) {
 			p.out.Invalidate(i)
 			continue
 		}

@@ -171,7 +171,7 @@ func (p *timeInState) Eval(t *probe.Tick) error {
 	from := now - p.window
 	for i := range tracks {
 		tr := &tracks[i]
-		valid := st.Item(i).Valid
+		valid := st.Valid(i)
 		state := int32(-1)
 		if valid {
 			v := p.in.Str(i)

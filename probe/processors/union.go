@@ -98,8 +98,8 @@ func (p *union) duplicateError(ja, ia, jb, ib int, tuple []string) error {
 	}
 	a, b := p.pair.ins[ja], p.pair.ins[jb]
 	return fmt.Errorf("one-to-many union: item {%s} of input %q (stage %q) and item {%s} of input %q (stage %q) both have %s; significant_keys must identify at most one item across all inputs",
-		describeKeys(a.Stage.Keys, a.Stage.Item(ia).Props), a.Port, a.Stage.Name,
-		describeKeys(b.Stage.Keys, b.Stage.Item(ib).Props), b.Port, b.Stage.Name, p.pair.describeTuple(tuple))
+		describeKeys(a.Stage.Keys, a.Stage.Props(ia)), a.Port, a.Stage.Name,
+		describeKeys(b.Stage.Keys, b.Stage.Props(ib)), b.Port, b.Stage.Name, p.pair.describeTuple(tuple))
 }
 
 func (p *union) Eval(*probe.Tick) error {
