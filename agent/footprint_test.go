@@ -25,7 +25,7 @@ func TestMemoryFootprint(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "probe-agent")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "../cmd/probe-agent")
+	build := exec.Command("go", "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w", "-o", bin, "../cmd/probe-agent")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
