@@ -402,6 +402,7 @@ func (a *Agent) step(ctx context.Context) bool {
 		a.emitter.ProbeMessages(inst, a.sendPerfmon)
 		a.emitter.Alerts(inst, a.sendAlert)
 	})
+	a.items.Advance(&a.batch, a.batch.Time)
 	a.manager.NoteTick(a.batch.Time)
 	a.emitter.LinkEvents(&a.batch, a.sendEvent)
 	a.stats.tickDone(start)

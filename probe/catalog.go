@@ -102,8 +102,10 @@ type Tick struct {
 	Time time.Time
 	// Counters is the interface counter batch of this tick, or nil.
 	Counters *collectors.Batch
-	// Items, when set, shares the interface-to-item mapping of Counters
-	// between the counter sources of all probes evaluated on it.
+	// Items shares the interface-to-item mapping of Counters and the
+	// previous tick's counters between the counter sources of all probes
+	// evaluated on it; the caller calls Items.Advance after the last probe.
+	// When nil, Instance.Tick uses the instance's own cache.
 	Items *ItemCache
 }
 

@@ -29,7 +29,10 @@ type Instance struct {
 	order     []*Stage // stages in creation (evaluation) order
 	meta      map[string]StageDoc
 	anomalies *anomalyTracker
-	warnings  []string
+	// items is the counter sources' cache when a tick brings none.
+	items    ItemCache
+	ownTick  Tick
+	warnings []string
 
 	seq     uint64
 	now     time.Time
@@ -216,6 +219,13 @@ func (inst *Instance) Tick(t *Tick) error {
 	}
 	inst.seq++
 	t.Seq = inst.seq
+	if t.Items == nil && t.Counters != nil {
+		// Evaluated alone: counter sources share this probe's own cache.
+		inst.ownTick = *t
+		inst.ownTick.Items = &inst.items
+		t = &inst.ownTick
+		defer inst.items.Advance(t.Counters, t.Time)
+	}
 	inst.now = t.Time
 	for _, st := range inst.order {
 		st.begin(inst.seq, t.Time)

@@ -1,6 +1,11 @@
 package probe
 
-import "github.com/probe-agent/probe-agent/collectors"
+import (
+	"slices"
+	"time"
+
+	"github.com/probe-agent/probe-agent/collectors"
+)
 
 // InterfaceItems maps a counter batch's interfaces to the items of counter
 // sources (if_counter, traffic_monitor): one item per (interface,
@@ -41,11 +46,23 @@ func NewInterfaceItems(b *collectors.Batch) *InterfaceItems {
 // sharing the mapping's keys.
 func (s *Stage) SetInterfaceLayout(m *InterfaceItems) { s.relayout(m.props, m.keys) }
 
-// ItemCache keeps the interface mapping of the current batch layout, so that
-// every counter source of every probe evaluated on the same batches shares
-// one copy of the item keys instead of building its own.
+// ItemCache is what the counter sources (if_counter, traffic_monitor) of
+// every probe evaluated on the same batches share: the interface-to-item
+// mapping of the current batch layout, so that the item keys exist once,
+// and the previous tick's counters, so that rates need one copy of the
+// device's counters instead of one per probe. Instance.Tick gives a probe
+// evaluated alone a cache of its own; whoever shares one across probes calls
+// Advance once every probe has seen the batch.
 type ItemCache struct {
 	items *InterfaceItems
+
+	prev       []collectors.Interface
+	prevTime   time.Time
+	prevLayout uint64
+	// prevIdx maps the current batch's interfaces to prev when the layouts
+	// differ; built once per batch, for the batch prevFor.
+	prevIdx []int32
+	prevFor *collectors.Batch
 }
 
 // For returns the mapping of b, rebuilt only when b's layout changed (and
@@ -59,4 +76,49 @@ func (c *ItemCache) For(b *collectors.Batch) *InterfaceItems {
 		return m
 	}
 	return c.items
+}
+
+// Previous returns the counters recorded by the last Advance and their
+// time, for computing rates over b: interface i of b was prev[i] when idx
+// is nil (same layout), else prev[idx[i]], or absent when idx[i] < 0. prev
+// is nil before the first Advance.
+func (c *ItemCache) Previous(b *collectors.Batch) (prev []collectors.Interface, idx []int32, at time.Time) {
+	if c.prev == nil {
+		return nil, nil, time.Time{}
+	}
+	if b.Layout != 0 && b.Layout == c.prevLayout && len(b.Interfaces) == len(c.prev) {
+		return c.prev, nil, c.prevTime
+	}
+	if c.prevFor != b || len(c.prevIdx) != len(b.Interfaces) {
+		byName := make(map[[2]string]int32, len(c.prev))
+		for j := len(c.prev) - 1; j >= 0; j-- { // the first of duplicates wins
+			byName[[2]string{c.prev[j].Name, c.prev[j].SystemID}] = int32(j)
+		}
+		c.prevIdx = slices.Grow(c.prevIdx[:0], len(b.Interfaces))[:len(b.Interfaces)]
+		for i := range b.Interfaces {
+			j, ok := byName[[2]string{b.Interfaces[i].Name, b.Interfaces[i].SystemID}]
+			if !ok {
+				j = -1
+			}
+			c.prevIdx[i] = j
+		}
+		c.prevFor = b
+	}
+	return c.prev, c.prevIdx, c.prevTime
+}
+
+// Advance records b's counters, taken at at, as the previous sample for
+// the next tick's rates. A batch no later than the recorded one is ignored,
+// as the rates ignored it: a sample whose time does not advance carries no
+// rate.
+func (c *ItemCache) Advance(b *collectors.Batch, at time.Time) {
+	if c.prev != nil && !at.After(c.prevTime) {
+		return
+	}
+	c.prev = append(c.prev[:0], b.Interfaces...)
+	if c.prev == nil {
+		c.prev = []collectors.Interface{}
+	}
+	c.prevTime, c.prevLayout = at, b.Layout
+	c.prevFor = nil
 }

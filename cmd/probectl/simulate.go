@@ -72,6 +72,7 @@ func simulate(out io.Writer, probeFile, countersFile string, eachTick bool) erro
 		if err := inst.Tick(&probe.Tick{Time: batches[i].Time, Counters: &batches[i], Items: &items}); err != nil {
 			return err
 		}
+		items.Advance(&batches[i], batches[i].Time)
 		if eachTick {
 			if err := enc.Encode(snapshot(inst)); err != nil {
 				return err

@@ -63,14 +63,6 @@ type ifCounter struct {
 	out     *probe.Stage
 
 	items interfaceItems
-	prev  perItem[counterSample]
-}
-
-type counterSample struct {
-	value uint64
-	at    int64 // Unix nanoseconds; cheaper to subtract than time.Time
-	gen   uint64
-	ok    bool
 }
 
 func newIfCounter(b *probe.Build) (probe.Processor, error) {
@@ -111,32 +103,37 @@ func extraKeys(b *probe.Build) []string {
 	return out
 }
 
+// Eval computes each rate against the previous tick's counters, which all
+// counter sources share (probe.ItemCache), so the processor keeps no
+// per-interface state of its own.
 func (p *ifCounter) Eval(t *probe.Tick) error {
 	batch := t.Counters
 	if batch == nil {
 		return nil
 	}
 	p.items.sync(t, p.out)
-	prev := p.prev.sync(p.out)
-	now := t.Time.UnixNano()
+	prev, idx, at := t.Items.Previous(batch)
+	if prev == nil || !t.Time.After(at) {
+		return nil
+	}
+	dt := t.Time.Sub(at).Seconds()
 	for i := range batch.Interfaces {
 		ifc := &batch.Interfaces[i]
 		slot := p.items.slot[i]
 		if slot < 0 || !ifc.Has(p.counter) {
 			continue
 		}
-		cur := ifc.Counters[p.counter]
-		st := &prev[slot]
-		if !st.ok || st.gen != ifc.Generation {
-			*st = counterSample{value: cur, at: now, gen: ifc.Generation, ok: true}
+		j := i
+		if idx != nil {
+			if j = int(idx[i]); j < 0 {
+				continue
+			}
+		}
+		was := &prev[j]
+		if !was.Has(p.counter) || was.Generation != ifc.Generation {
 			continue
 		}
-		if now <= st.at {
-			continue
-		}
-		dt := float64(now-st.at) / 1e9
-		delta, ok := CounterDelta(st.value, cur)
-		st.value, st.at = cur, now
+		delta, ok := CounterDelta(was.Counters[p.counter], ifc.Counters[p.counter])
 		if !ok {
 			continue
 		}

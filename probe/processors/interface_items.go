@@ -10,17 +10,12 @@ import (
 // when it changes, so a steady tick indexes slices.
 type interfaceItems struct {
 	current *probe.InterfaceItems
-	slot    []int32         // batch index -> item, -1 for a duplicate pair
-	own     probe.ItemCache // when the tick carries no shared cache
+	slot    []int32 // batch index -> item, -1 for a duplicate pair
 }
 
 // sync lays out the stages when the batch's set of interfaces changed.
 func (m *interfaceItems) sync(t *probe.Tick, outs ...*probe.Stage) {
-	cache := t.Items
-	if cache == nil {
-		cache = &m.own
-	}
-	items := cache.For(t.Counters)
+	items := t.Items.For(t.Counters)
 	if items == m.current {
 		return
 	}
