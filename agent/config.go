@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/probe-agent/probe-agent/agent/stream"
 )
 
 // ExampleConfig is the documented example configuration; every key in it is
@@ -106,7 +108,10 @@ type StreamingEntry struct {
 	Address   string     `yaml:"address"`
 	Sequenced bool       `yaml:"sequenced"`
 	TLS       *TLSConfig `yaml:"tls"`
-	line      int
+	// ReconnectMax caps the wait between reconnect attempts (exponential
+	// backoff with jitter from 100ms); 0 means 30s.
+	ReconnectMax Duration `yaml:"reconnect_max"`
+	line         int
 }
 
 // QueueConfig bounds the per-entry queues.
@@ -271,6 +276,9 @@ func (c *Config) validate(lines map[string]int) error {
 		}
 		if _, _, err := net.SplitHostPort(s.Address); err != nil {
 			bad(key+".address", "want host:port, got %q", s.Address)
+		}
+		if s.ReconnectMax != 0 && s.ReconnectMax.D() < stream.DefaultBackoffMin {
+			bad(key+".reconnect_max", "must be at least %s (or 0 for the default, %s), got %s", stream.DefaultBackoffMin, stream.DefaultBackoffMax, s.ReconnectMax.D())
 		}
 	}
 	if c.Control.Listen != "" {

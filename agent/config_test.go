@@ -30,6 +30,8 @@ func TestConfigErrors(t *testing.T) {
 		{"replay needs a file", "collector: {type: replay}\n", "collector.replay.file: required"},
 		{"bad stream type", "streaming:\n  - {type: perfmon, address: 'a:1'}\n  - {type: logs, address: 'a:2'}\n", "line 3: streaming[1].type: want perfmon, alerts or events"},
 		{"bad stream address", "streaming:\n  - {type: alerts, address: nowhere}\n", "line 2: streaming[0].address: want host:port"},
+		{"reconnect_max too small", "streaming:\n  - {type: alerts, address: 'a:1', reconnect_max: 10ms}\n", "line 2: streaming[0].reconnect_max: must be at least 100ms"},
+		{"reconnect_max not a duration", "streaming:\n  - {type: alerts, address: 'a:1', reconnect_max: soon}\n", "line 2: \"soon\" is not a duration"},
 		{"unknown nested key", "collector:\n  netlink: {namespace: x}\n", "line 2: field namespace not found"},
 		{"bad queue", "queue: {messages: 0}\n", "queue.messages: must be at least 1"},
 		{"control without certificates", "control:\n  listen: ':50051'\n", "line 1: control.tls: ca, cert and key are required"},

@@ -52,7 +52,7 @@ func newOutput(cfg Config, stdout io.Writer, log *slog.Logger) (output, error) {
 		}
 		s, err := stream.NewSender(stream.Config{
 			Name: e.Type, Address: e.Address, TLS: tc, Sequenced: e.Sequenced,
-			QueueSize: cfg.Queue.Messages, Logger: log,
+			QueueSize: cfg.Queue.Messages, BackoffMax: e.ReconnectMax.D(), Logger: log,
 		})
 		if err != nil {
 			so.close(context.Background())

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,16 +43,40 @@ func TestCollectWritesReplayLines(t *testing.T) {
 	}
 }
 
+// binDir holds the binaries the end-to-end tests run, built once per
+// package run (TestMain removes it).
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 func buildBinaries(t *testing.T) (agentBin, ctlBin string) {
 	t.Helper()
-	dir := t.TempDir()
-	for _, name := range []string{"probe-agent", "probectl"} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), "../"+name).CombinedOutput()
-		if err != nil {
-			t.Fatalf("building %s: %v\n%s", name, err, out)
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "probe-agent-e2e-"); binErr != nil {
+			return
 		}
+		for _, name := range []string{"probe-agent", "probectl"} {
+			out, err := exec.Command("go", "build", "-tags", "grpcnotrace", "-o", filepath.Join(binDir, name), "../"+name).CombinedOutput()
+			if err != nil {
+				binErr = fmt.Errorf("building %s: %v\n%s", name, err, out)
+				return
+			}
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
 	}
-	return filepath.Join(dir, "probe-agent"), filepath.Join(dir, "probectl")
+	return filepath.Join(binDir, "probe-agent"), filepath.Join(binDir, "probectl")
 }
 
 func freeAddr(t *testing.T) string {

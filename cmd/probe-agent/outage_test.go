@@ -31,12 +31,10 @@ import (
 // and messages produced after the reconnect keep arriving. The alerts
 // receiver stays up throughout and is not disturbed.
 //
-// The sender's reconnect backoff is not configurable from the agent's
-// configuration. With its defaults (100ms doubling to a 30 s ceiling, each
-// delay jittered down by up to half) the dials during a 10 s outage come at
-// about 0, 0.1, 0.3, 0.7, 1.5, 3.1, 6.3 and 12.7 s (each up to half earlier),
-// then at 12.75 to 25.5 s: the reconnect comes from at once to about 15.5 s
-// after the receiver is back, so the test takes 16 to 32 s with the builds.
+// The perfmon entry sets reconnect_max: 1s, so the agent dials at least
+// once a second during the outage and reconnects within about a second of
+// the receiver coming back (with the default 30 s ceiling that could take
+// 15 s); the test then takes about 12 s plus the builds.
 func TestRunSurvivesReceiverOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries, and waits out a 10 s outage")
@@ -61,7 +59,7 @@ probes_dir: %q
 state_dir: ""
 api: {listen: %q}
 streaming:
-  - {type: perfmon, address: %q, sequenced: true}
+  - {type: perfmon, address: %q, sequenced: true, reconnect_max: 1s}
   - {type: alerts, address: %q, sequenced: true}
 `, interval, abs("../probectl/testdata/imbalance.jsonl"), abs("../../agent/testdata"), apiAddr, perfAddr, alertAddr)
 	cfgFile := filepath.Join(dir, "agent.yaml")
