@@ -44,13 +44,10 @@ func NewCollector(cfg Config, log *slog.Logger) (collectors.Collector, error) {
 		}
 		return col, nil
 	case "replay":
-		batches, err := replay.ReadFile(c.Replay.File)
+		// Streamed: memory does not grow with the recording's length.
+		col, err := replay.NewFileCollector(c.Replay.File, nil)
 		if err != nil {
 			return nil, fmt.Errorf("collector.replay.file: %w", err)
-		}
-		col, err := replay.NewCollector(batches, nil)
-		if err != nil {
-			return nil, fmt.Errorf("collector.replay.file: %s: %w", c.Replay.File, err)
 		}
 		return col, nil
 	}

@@ -7,18 +7,18 @@
 // ts is Unix seconds (integer or decimal) or an RFC 3339 time; counters use
 // the Apstra names and are cumulative unsigned 64-bit values; oper_status and
 // speed (bits per second) are optional. Lines with the same ts form one
-// batch, one evaluation tick. probe-agent collect writes this format and
-// probectl simulate and the agent's replay collector read it.
+// batch, one evaluation tick. probe-agent collect writes this format;
+// probectl simulate reads it whole (Read), and the agent's replay collector
+// streams it (FileCollector), which needs the lines in time order, as
+// collect writes them.
 package replay
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +36,24 @@ type Line struct {
 	Interface collectors.Interface
 }
 
+// ParseLine decodes one line.
+func ParseLine(data []byte) (Line, error) { return parseLine(data, nil) }
+
+// parseLine decodes one line, taking the system and interface names from
+// names when it is not nil. Lines in the form probe-agent collect writes
+// are scanned without allocating (scanLine); anything else, errors
+// included, is decoded by decodeLine, which defines the format.
+func parseLine(data []byte, names nameTable) (Line, error) {
+	if l, ok := scanLine(data, names); ok {
+		return l, nil
+	}
+	l, err := decodeLine(data)
+	if err == nil && names != nil {
+		l.Interface.SystemID, l.Interface.Name = names.canon(l.Interface.SystemID), names.canon(l.Interface.Name)
+	}
+	return l, err
+}
+
 type wireLine struct {
 	TS         json.RawMessage            `json:"ts"`
 	SystemID   string                     `json:"system_id"`
@@ -45,8 +63,8 @@ type wireLine struct {
 	Speed      json.RawMessage            `json:"speed,omitempty"`
 }
 
-// ParseLine decodes one line.
-func ParseLine(data []byte) (Line, error) {
+// decodeLine decodes one line with encoding/json.
+func decodeLine(data []byte) (Line, error) {
 	var w wireLine
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -94,114 +112,88 @@ func ParseLine(data []byte) (Line, error) {
 	return l, nil
 }
 
-func parseTS(raw json.RawMessage) (time.Time, error) {
+// parseTS decodes the raw JSON value of ts. It allocates only for RFC 3339
+// strings and errors.
+func parseTS(raw []byte) (time.Time, error) {
 	if len(raw) == 0 {
 		return time.Time{}, fmt.Errorf("ts: required")
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return t, fmt.Errorf("ts: not an RFC 3339 time: %q", s)
+	// A number cannot be decoded as a string; anything else (a string,
+	// null) is tried as one.
+	if c := raw[0]; c != '-' && (c < '0' || c > '9') {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return t, fmt.Errorf("ts: not an RFC 3339 time: %q", s)
+			}
+			return t, nil
 		}
-		return t, nil
 	}
-	num := string(raw)
-	intPart, frac, _ := strings.Cut(num, ".")
-	sec, err := strconv.ParseInt(intPart, 10, 64)
-	if err != nil || len(frac) > 9 || strings.ContainsAny(num, "eE") {
-		return time.Time{}, fmt.Errorf("ts: want Unix seconds or an RFC 3339 string, got %s", num)
+	intPart, frac, _ := bytes.Cut(raw, []byte("."))
+	sec, ok := parseInt64(intPart)
+	if !ok || len(frac) > 9 || bytes.ContainsAny(raw, "eE") {
+		return time.Time{}, fmt.Errorf("ts: want Unix seconds or an RFC 3339 string, got %s", raw)
 	}
 	var nsec int64
-	if frac != "" {
-		if nsec, err = strconv.ParseInt((frac + "000000000")[:9], 10, 64); err != nil {
-			return time.Time{}, fmt.Errorf("ts: bad fraction in %s", num)
+	if len(frac) > 0 {
+		for i := 0; i < 9; i++ {
+			nsec *= 10
+			if i < len(frac) {
+				d := frac[i]
+				if d < '0' || d > '9' {
+					return time.Time{}, fmt.Errorf("ts: bad fraction in %s", raw)
+				}
+				nsec += int64(d - '0')
+			}
 		}
 	}
 	if sec < 0 {
-		return time.Time{}, fmt.Errorf("ts: negative time %s", num)
+		return time.Time{}, fmt.Errorf("ts: negative time %s", raw)
 	}
 	return time.Unix(sec, nsec).UTC(), nil
 }
 
-// Read reads a whole replay file into batches, one per distinct ts in time
-// order; lines keep their file order within a batch. Errors name the line.
-func Read(r io.Reader) ([]collectors.Batch, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), MaxLineBytes)
-	byTime := map[time.Time]int{}
-	var batches []collectors.Batch
-	// Names repeat on every tick: keep one copy of each.
-	intern := map[string]string{}
-	canon := func(s string) string {
-		if c, ok := intern[s]; ok {
-			return c
-		}
-		intern[s] = s
-		return s
+// parseInt64 is strconv.ParseInt(string(b), 10, 64) without the string.
+func parseInt64(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
 	}
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 || line[0] == '#' {
-			continue
-		}
-		l, err := ParseLine(line)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", n, err)
-		}
-		l.Interface.SystemID, l.Interface.Name = canon(l.Interface.SystemID), canon(l.Interface.Name)
-		i, ok := byTime[l.Time]
-		if !ok {
-			i = len(batches)
-			byTime[l.Time] = i
-			batches = append(batches, collectors.Batch{Time: l.Time})
-		}
-		batches[i].Interfaces = append(batches[i].Interfaces, l.Interface)
+	u, ok := parseUint64(b)
+	if !ok {
+		return 0, false
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading replay file: %w", err)
+	if neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		return -int64(u), true
 	}
-	sort.SliceStable(batches, func(i, j int) bool { return batches[i].Time.Before(batches[j].Time) })
-	assignLayouts(batches)
-	return batches, nil
+	if u > 1<<63-1 {
+		return 0, false
+	}
+	return int64(u), true
 }
 
-// ReadFile reads a replay file by name.
-func ReadFile(name string) ([]collectors.Batch, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
+// parseUint64 is strconv.ParseUint(string(b), 10, 64) without the string.
+func parseUint64(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
 	}
-	defer f.Close()
-	b, err := Read(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return b, nil
-}
-
-// assignLayouts gives consecutive batches with the same interfaces in the
-// same order the same Layout.
-func assignLayouts(batches []collectors.Batch) {
-	var layout uint64
-	for i := range batches {
-		if i == 0 || !sameLayout(&batches[i-1], &batches[i]) {
-			layout++
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
 		}
-		batches[i].Layout = layout
-	}
-}
-
-func sameLayout(a, b *collectors.Batch) bool {
-	if len(a.Interfaces) != len(b.Interfaces) {
-		return false
-	}
-	for i := range a.Interfaces {
-		if a.Interfaces[i].Name != b.Interfaces[i].Name || a.Interfaces[i].SystemID != b.Interfaces[i].SystemID {
-			return false
+		d := uint64(c - '0')
+		if v > (1<<64-1-d)/10 {
+			return 0, false
 		}
+		v = v*10 + d
 	}
-	return true
+	return v, true
 }
 
 // WriteBatch writes a batch as replay lines.
@@ -256,156 +248,3 @@ func AppendLine(buf []byte, t time.Time, ifc *collectors.Interface) []byte {
 	}
 	return append(buf, "}\n"...)
 }
-
-// Collector replays batches as a live source: each Collect returns the next
-// batch with its time shifted so the first batch is "now", looping at the
-// end with counters continuing from where the recording ended, so rates stay
-// as recorded instead of dropping to a reset. It keeps the recording
-// compactly (interface metadata once per distinct set of interfaces, then
-// only the counters the source reported), so a long recording of thousands
-// of interfaces does not dominate the agent's memory.
-type Collector struct {
-	frames    []frame
-	templates []template
-	// inc is each (interface, counter)'s growth over one pass of the
-	// recording plus one interval, indexed pair*NumCounters+counter.
-	inc    []uint64
-	next   int
-	loops  uint64
-	offset time.Duration
-	now    func() time.Time
-	span   time.Duration
-	gap    time.Duration
-}
-
-// frame is one recorded batch: its time, its interfaces' template, and the
-// valid counters of each interface in order.
-type frame struct {
-	time   time.Time
-	layout uint64
-	tmpl   int
-	values []uint64
-}
-
-// template is the interfaces of a batch without their counters.
-type template struct {
-	ifaces []collectors.Interface
-	pair   []int // index of each interface's (system, name) pair
-}
-
-// NewCollector makes a replaying collector over a file's batches; the
-// caller may drop the batches afterwards.
-func NewCollector(batches []collectors.Batch, now func() time.Time) (*Collector, error) {
-	if len(batches) == 0 {
-		return nil, fmt.Errorf("replay: no samples")
-	}
-	if now == nil {
-		now = time.Now
-	}
-	c := &Collector{now: now}
-	c.span = batches[len(batches)-1].Time.Sub(batches[0].Time)
-	c.gap = time.Second
-	if len(batches) > 1 {
-		c.gap = c.span / time.Duration(len(batches)-1)
-	}
-	pairs := map[[2]string]int{}
-	first := map[int][collectors.NumCounters]uint64{}
-	last := map[int][collectors.NumCounters]uint64{}
-	for bi := range batches {
-		b := &batches[bi]
-		if len(c.templates) == 0 || !sameTemplate(c.templates[len(c.templates)-1].ifaces, b.Interfaces) {
-			t := template{ifaces: make([]collectors.Interface, len(b.Interfaces)), pair: make([]int, len(b.Interfaces))}
-			for i, ifc := range b.Interfaces {
-				ifc.Counters = [collectors.NumCounters]uint64{}
-				t.ifaces[i] = ifc
-				k := [2]string{ifc.SystemID, ifc.Name}
-				p, ok := pairs[k]
-				if !ok {
-					p = len(pairs)
-					pairs[k] = p
-				}
-				t.pair[i] = p
-			}
-			c.templates = append(c.templates, t)
-		}
-		f := frame{time: b.Time, layout: b.Layout, tmpl: len(c.templates) - 1}
-		t := &c.templates[f.tmpl]
-		for i := range b.Interfaces {
-			ifc := &b.Interfaces[i]
-			for ci := collectors.Counter(0); ci < collectors.NumCounters; ci++ {
-				if ifc.Has(ci) {
-					f.values = append(f.values, ifc.Counters[ci])
-				}
-			}
-			p := t.pair[i]
-			if _, ok := first[p]; !ok {
-				first[p] = ifc.Counters
-			}
-			last[p] = ifc.Counters
-		}
-		f.values = f.values[:len(f.values):len(f.values)]
-		c.frames = append(c.frames, f)
-	}
-	// One interval's worth more than the pass, so the jump from the last
-	// sample back to the first looks like an ordinary interval.
-	c.inc = make([]uint64, len(pairs)*int(collectors.NumCounters))
-	steps := uint64(len(batches) - 1)
-	for p, l := range last {
-		f := first[p]
-		for i := range l {
-			if l[i] >= f[i] && steps > 0 {
-				d := l[i] - f[i]
-				c.inc[p*int(collectors.NumCounters)+i] = d + d/steps
-			}
-		}
-	}
-	return c, nil
-}
-
-// sameTemplate reports whether b has the same interfaces as t, apart from
-// their counter values.
-func sameTemplate(t, b []collectors.Interface) bool {
-	if len(t) != len(b) {
-		return false
-	}
-	for i := range t {
-		x, y := t[i], b[i]
-		x.Counters, y.Counters = [collectors.NumCounters]uint64{}, [collectors.NumCounters]uint64{}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// Collect implements collectors.Collector.
-func (c *Collector) Collect(_ context.Context, b *collectors.Batch) error {
-	if c.next == 0 && c.loops == 0 {
-		c.offset = c.now().Sub(c.frames[0].time)
-	}
-	f := &c.frames[c.next]
-	t := &c.templates[f.tmpl]
-	b.Time = f.time.Add(c.offset + time.Duration(c.loops)*(c.span+c.gap))
-	b.Layout = f.layout
-	b.Interfaces = append(b.Interfaces[:0], t.ifaces...)
-	k := 0
-	for i := range b.Interfaces {
-		ifc := &b.Interfaces[i]
-		base := t.pair[i] * int(collectors.NumCounters)
-		for ci := collectors.Counter(0); ci < collectors.NumCounters; ci++ {
-			if ifc.Has(ci) {
-				ifc.Counters[ci] = f.values[k] + c.inc[base+int(ci)]*c.loops
-				k++
-			}
-		}
-	}
-	c.next++
-	if c.next == len(c.frames) {
-		c.next = 0
-		c.loops++
-	}
-	return nil
-}
-
-// Close implements collectors.Collector.
-func (c *Collector) Close() error { return nil }

@@ -33,6 +33,12 @@ func TestParseLine(t *testing.T) {
 					t.Errorf("%+v", l)
 				}
 			}},
+		{name: "escapes, decoded by encoding/json", line: `{"ts": 1, "system_id": "s\u0031", "interface": "e\"1\""}`,
+			check: func(t *testing.T, l Line) {
+				if l.Interface.SystemID != "s1" || l.Interface.Name != `e"1"` {
+					t.Errorf("%+v", l.Interface)
+				}
+			}},
 		{name: "negative counter", line: `{"ts": 1, "interface": "e", "counters": {"rx_bytes": -1}}`, wantErr: "counters.rx_bytes: want a non-negative integer"},
 		{name: "fractional counter", line: `{"ts": 1, "interface": "e", "counters": {"rx_bytes": 1.5}}`, wantErr: "counters.rx_bytes"},
 		{name: "counter above 2^64", line: `{"ts": 1, "interface": "e", "counters": {"rx_bytes": 18446744073709551616}}`, wantErr: "below 2^64"},
@@ -220,5 +226,63 @@ func TestCollectorReplaysExactly(t *testing.T) {
 	}
 	if got := b.Interfaces[0].Counters[collectors.TxBytes]; got != 50 {
 		t.Errorf("a tx_bytes on the second pass = %d, want 50", got)
+	}
+}
+
+// FuzzScanLineAgreesWithDecodeLine: whatever the allocation-free scanner
+// accepts, encoding/json decodes to the same sample.
+func FuzzScanLineAgreesWithDecodeLine(f *testing.F) {
+	f.Add([]byte(`{"ts":1700000000.5,"system_id":"s","interface":"e","counters":{"tx_bytes":1,"fcs_errors":0},"oper_status":"up","speed":25000000000}`))
+	f.Add([]byte(` { "speed" : 1 , "interface" : "é" , "ts" : "2026-01-02T03:04:05+01:00" , "counters" : { } } `))
+	f.Add([]byte(`{"ts": -0.5, "interface": "e"}`))
+	f.Add([]byte(`{"ts": 1, "interface": "e", "counters": {"tx_bytes": 18446744073709551616}}`))
+	f.Add([]byte(`{"ts": 1, "interface": "e\u0031", "Counters": null}`))
+	f.Add([]byte(`{"ts": 1, "interface": "e", "interface": "f"}}`))
+	f.Add([]byte(`{"ts": 1e3, "interface": "\xff"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, ok := scanLine(data, nil)
+		if !ok {
+			return
+		}
+		want, err := decodeLine(data)
+		if err != nil {
+			t.Fatalf("scanned %q, which encoding/json rejects: %v", data, err)
+		}
+		if got.Interface != want.Interface || !got.Time.Equal(want.Time) || got.Time.Location().String() != want.Time.Location().String() {
+			t.Fatalf("%q:\nscanned %+v\ndecoded %+v", data, got, want)
+		}
+	})
+}
+
+func TestScanLineTakesWhatCollectWrites(t *testing.T) {
+	ifc := collectors.Interface{SystemID: "leaf1", Name: "Ethernet1/1", Oper: collectors.OperDown, SpeedBps: 1e11}
+	for c := collectors.Counter(0); c < collectors.NumCounters; c++ {
+		ifc.Set(c, uint64(c)*1e15)
+	}
+	for _, at := range []time.Time{time.Unix(1700000000, 0), time.Unix(1700000000, 1), time.Unix(1700000000, 120000000)} {
+		line := AppendLine(nil, at, &ifc)
+		l, ok := scanLine(bytes.TrimSpace(line), nil)
+		if !ok || l.Interface != ifc || !l.Time.Equal(at) {
+			t.Errorf("%s: scanned %v %+v", line, ok, l)
+		}
+	}
+}
+
+// TestReadGroupsOneInstantWrittenDifferently: lines at the same instant are
+// one batch whatever time zone or notation their ts uses.
+func TestReadGroupsOneInstantWrittenDifferently(t *testing.T) {
+	in := `{"ts": "2026-01-02T04:00:00+01:00", "interface": "a"}
+{"ts": "2026-01-02T04:00:00+01:00", "interface": "b"}
+{"ts": "2026-01-02T03:00:00Z", "interface": "c"}
+{"ts": 1767322800, "interface": "d"}
+{"ts": "2026-01-02T08:30:01+05:30", "interface": "a"}
+{"ts": "2026-01-02T08:30:01+05:30", "interface": "b"}
+`
+	batches, err := Read(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batches) != 2 || len(batches[0].Interfaces) != 4 || len(batches[1].Interfaces) != 2 {
+		t.Fatalf("got %d batches (%+v), want 2: 4 interfaces then 2", len(batches), batches)
 	}
 }
