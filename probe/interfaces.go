@@ -50,19 +50,31 @@ func (s *Stage) SetInterfaceLayout(m *InterfaceItems) { s.relayout(m.props, m.ke
 // every probe evaluated on the same batches share: the interface-to-item
 // mapping of the current batch layout, so that the item keys exist once,
 // and the previous tick's counters, so that rates need one copy of the
-// device's counters instead of one per probe. Instance.Tick gives a probe
-// evaluated alone a cache of its own; whoever shares one across probes calls
-// Advance once every probe has seen the batch.
+// device's counters instead of one per probe, and only of the counters some
+// probe uses. Instance.Tick gives a probe evaluated alone a cache of its
+// own; whoever shares one across probes calls Advance once every probe has
+// seen the batch.
 type ItemCache struct {
 	items *InterfaceItems
 
-	prev       []collectors.Interface
-	prevTime   time.Time
-	prevLayout uint64
-	// prevIdx maps the current batch's interfaces to prev when the layouts
-	// differ; built once per batch, for the batch prevFor.
-	prevIdx []int32
-	prevFor *collectors.Batch
+	// want collects the counters asked for (Want) since the last Advance.
+	want collectors.CounterSet
+	prev prevCounters
+	// trans maps the items of transFor to prev's items when prev was
+	// recorded with another mapping.
+	trans    []int32
+	transFor *InterfaceItems
+}
+
+// prevCounters is one recorded tick, by item of its mapping: only the
+// counters wanted then are kept, one column each.
+type prevCounters struct {
+	items *InterfaceItems // nil before the first Advance
+	at    time.Time
+	kept  collectors.CounterSet
+	valid []collectors.CounterSet
+	gen   []uint64
+	cols  [collectors.NumCounters][]uint64
 }
 
 // For returns the mapping of b, rebuilt only when b's layout changed (and
@@ -78,47 +90,93 @@ func (c *ItemCache) For(b *collectors.Batch) *InterfaceItems {
 	return c.items
 }
 
-// Previous returns the counters recorded by the last Advance and their
-// time, for computing rates over b: interface i of b was prev[i] when idx
-// is nil (same layout), else prev[idx[i]], or absent when idx[i] < 0. prev
-// is nil before the first Advance.
-func (c *ItemCache) Previous(b *collectors.Batch) (prev []collectors.Interface, idx []int32, at time.Time) {
-	if c.prev == nil {
-		return nil, nil, time.Time{}
+// Want asks the next Advance to keep counter ctr: a counter source calls it
+// on every tick for the counters it computes rates of.
+func (c *ItemCache) Want(ctr collectors.Counter) { c.want |= 1 << ctr }
+
+// Previous gives the counters the last Advance recorded, for the items of
+// m (the current mapping), and their time; ok is false before the first
+// Advance.
+func (c *ItemCache) Previous(m *InterfaceItems) (p Previous, at time.Time, ok bool) {
+	if c.prev.items == nil {
+		return Previous{}, time.Time{}, false
 	}
-	if b.Layout != 0 && b.Layout == c.prevLayout && len(b.Interfaces) == len(c.prev) {
-		return c.prev, nil, c.prevTime
-	}
-	if c.prevFor != b || len(c.prevIdx) != len(b.Interfaces) {
-		byName := make(map[[2]string]int32, len(c.prev))
-		for j := len(c.prev) - 1; j >= 0; j-- { // the first of duplicates wins
-			byName[[2]string{c.prev[j].Name, c.prev[j].SystemID}] = int32(j)
-		}
-		c.prevIdx = slices.Grow(c.prevIdx[:0], len(b.Interfaces))[:len(b.Interfaces)]
-		for i := range b.Interfaces {
-			j, ok := byName[[2]string{b.Interfaces[i].Name, b.Interfaces[i].SystemID}]
-			if !ok {
-				j = -1
+	p.prev = &c.prev
+	if m != c.prev.items {
+		if c.transFor != m {
+			byKey := make(map[string]int32, len(c.prev.items.keys))
+			for j, k := range c.prev.items.keys {
+				byKey[k] = int32(j)
 			}
-			c.prevIdx[i] = j
+			c.trans = slices.Grow(c.trans[:0], len(m.keys))[:len(m.keys)]
+			for i, k := range m.keys {
+				j, found := byKey[k]
+				if !found {
+					j = -1
+				}
+				c.trans[i] = j
+			}
+			c.transFor = m
 		}
-		c.prevFor = b
+		p.trans = c.trans
 	}
-	return c.prev, c.prevIdx, c.prevTime
+	return p, c.prev.at, true
 }
 
-// Advance records b's counters, taken at at, as the previous sample for
-// the next tick's rates. A batch no later than the recorded one is ignored,
-// as the rates ignored it: a sample whose time does not advance carries no
-// rate.
+// Previous is the previous tick's counters seen from the current items.
+type Previous struct {
+	prev  *prevCounters
+	trans []int32
+}
+
+// Counter returns the previous value of counter ctr of item i, when the
+// item existed then with the same generation and reported the counter.
+func (p Previous) Counter(i int, ctr collectors.Counter, gen uint64) (uint64, bool) {
+	if p.trans != nil {
+		if i = int(p.trans[i]); i < 0 {
+			return 0, false
+		}
+	}
+	if !p.prev.valid[i].Has(ctr) || p.prev.gen[i] != gen {
+		return 0, false
+	}
+	return p.prev.cols[ctr][i], true
+}
+
+// Advance records the wanted counters of b, taken at at, as the previous
+// sample for the next tick's rates. A batch no later than the recorded one
+// is ignored, as the rates ignored it: a sample whose time does not advance
+// carries no rate.
 func (c *ItemCache) Advance(b *collectors.Batch, at time.Time) {
-	if c.prev != nil && !at.After(c.prevTime) {
+	if c.prev.items != nil && !at.After(c.prev.at) {
 		return
 	}
-	c.prev = append(c.prev[:0], b.Interfaces...)
-	if c.prev == nil {
-		c.prev = []collectors.Interface{}
+	m := c.For(b)
+	n := len(m.keys)
+	p := &c.prev
+	p.items, p.at, p.kept = m, at, c.want
+	p.valid = slices.Grow(p.valid[:0], n)[:n]
+	p.gen = slices.Grow(p.gen[:0], n)[:n]
+	for ctr := range collectors.NumCounters {
+		if c.want.Has(ctr) {
+			p.cols[ctr] = slices.Grow(p.cols[ctr][:0], n)[:n]
+		} else {
+			p.cols[ctr] = nil
+		}
 	}
-	c.prevTime, c.prevLayout = at, b.Layout
-	c.prevFor = nil
+	for i := range b.Interfaces {
+		s := m.Slot[i]
+		if s < 0 {
+			continue
+		}
+		ifc := &b.Interfaces[i]
+		p.valid[s] = ifc.Valid & c.want
+		p.gen[s] = ifc.Generation
+		for ctr := range collectors.NumCounters {
+			if p.valid[s].Has(ctr) {
+				p.cols[ctr][s] = ifc.Counters[ctr]
+			}
+		}
+	}
+	c.transFor, c.want = nil, 0
 }

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/probe-agent/probe-agent/collectors"
 )
 
 func newTestStage(t StageType) *Stage {
@@ -136,5 +138,38 @@ func TestStageNumAndStrColumns(t *testing.T) {
 	st.Invalidate(0)
 	if st.Valid(0) || !(st.Item(0).Changed == 2) {
 		t.Errorf("invalidate: valid=%v changed=%d", st.Valid(0), st.Item(0).Changed)
+	}
+}
+
+// TestAdvanceKeepsOnlyWantedCounters: the previous tick is kept for the
+// counters some source asked for during the tick, one column each, and
+// nothing else; a counter nobody asks for any more is dropped.
+func TestAdvanceKeepsOnlyWantedCounters(t *testing.T) {
+	b := &collectors.Batch{Layout: 1}
+	for _, name := range []string{"a", "b", "c"} {
+		ifc := collectors.Interface{SystemID: "s", Name: name, Generation: 4}
+		ifc.Set(collectors.TxBytes, 10)
+		ifc.Set(collectors.RxBytes, 20)
+		b.Interfaces = append(b.Interfaces, ifc)
+	}
+	var c ItemCache
+	c.Want(collectors.TxBytes)
+	c.Advance(b, time.Unix(1, 0))
+	if len(c.prev.cols[collectors.TxBytes]) != 3 || c.prev.cols[collectors.RxBytes] != nil {
+		t.Fatalf("kept columns tx=%d rx=%v, want tx for 3 items and no rx", len(c.prev.cols[collectors.TxBytes]), c.prev.cols[collectors.RxBytes])
+	}
+	prev, _, ok := c.Previous(c.For(b))
+	if v, found := prev.Counter(1, collectors.TxBytes, 4); !ok || !found || v != 10 {
+		t.Errorf("tx of item 1 = %d, %v, want 10", v, found)
+	}
+	if _, found := prev.Counter(1, collectors.RxBytes, 4); found {
+		t.Error("rx was not wanted but is there")
+	}
+	if _, found := prev.Counter(1, collectors.TxBytes, 5); found {
+		t.Error("another generation's counter was returned")
+	}
+	c.Advance(b, time.Unix(2, 0)) // nobody asked this tick
+	if c.prev.cols[collectors.TxBytes] != nil {
+		t.Error("a counter nobody wants any more is still kept")
 	}
 }

@@ -112,8 +112,9 @@ func (p *ifCounter) Eval(t *probe.Tick) error {
 		return nil
 	}
 	p.items.sync(t, p.out)
-	prev, idx, at := t.Items.Previous(batch)
-	if prev == nil || !t.Time.After(at) {
+	t.Items.Want(p.counter)
+	prev, at, ok := t.Items.Previous(p.items.current)
+	if !ok || !t.Time.After(at) {
 		return nil
 	}
 	dt := t.Time.Sub(at).Seconds()
@@ -123,17 +124,11 @@ func (p *ifCounter) Eval(t *probe.Tick) error {
 		if slot < 0 || !ifc.Has(p.counter) {
 			continue
 		}
-		j := i
-		if idx != nil {
-			if j = int(idx[i]); j < 0 {
-				continue
-			}
-		}
-		was := &prev[j]
-		if !was.Has(p.counter) || was.Generation != ifc.Generation {
+		was, ok := prev.Counter(int(slot), p.counter, ifc.Generation)
+		if !ok {
 			continue
 		}
-		delta, ok := CounterDelta(was.Counters[p.counter], ifc.Counters[p.counter])
+		delta, ok := CounterDelta(was, ifc.Counters[p.counter])
 		if !ok {
 			continue
 		}
