@@ -47,7 +47,7 @@ fuzz:
 # printing readable lines; Ctrl-C stops it.
 # RSS of probe-agent run with 4,000 interfaces and 10 probes (docs/PERFORMANCE.md).
 footprint:
-	PROBE_AGENT_FOOTPRINT=1 $(GO) test -count=1 -run MemoryFootprint -v ./agent/ | grep -E 'Vm|Rss|ok|FAIL'
+	PROBE_AGENT_FOOTPRINT=1 $(GO) test -count=1 -run MemoryFootprint -v ./agent/ | grep -E "VmRSS|ok|FAIL"
 
 run: build
 	./bin/probe-agent run --output text

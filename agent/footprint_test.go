@@ -4,13 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/probe-agent/probe-agent/agent/stream"
 	"time"
 )
 
@@ -33,21 +40,63 @@ func TestMemoryFootprint(t *testing.T) {
 	samples, probes := writeFootprintFixture(t, dir)
 	perf := &collected{got: make(chan struct{}, 1)}
 	_, addr := listen(t, "127.0.0.1:0", perf)
-	cfg := fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: {type: replay, replay: {file: %q}}\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: \"\"}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
-		samples, probes, addr)
+	// The REST API and /metrics are on, as in the packaged configuration.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	apiAddr := l.Addr().String()
+	l.Close()
+	cfg := fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: {type: replay, replay: {file: %q}}\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: %q}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
+		samples, probes, apiAddr, addr)
 	must(t, os.WriteFile(filepath.Join(dir, "agent.yaml"), []byte(cfg), 0o644))
 	cmd := exec.Command(bin, "run", "--config", filepath.Join(dir, "agent.yaml"))
+	cmd.Env = os.Environ()
+	if v := os.Getenv("PROBE_AGENT_ENV"); v != "" {
+		// e.g. GOGC=25: try the runtime's settings without a rebuild.
+		cmd.Env = append(cmd.Env, strings.Fields(v)...)
+	}
+	if v := os.Getenv("PROBE_AGENT_GODEBUG"); v != "" {
+		// e.g. gctrace=1: the agent's log and the runtime's trace in the
+		// test output.
+		cmd.Env = append(cmd.Env, "GODEBUG="+v)
+		cmd.Stderr = os.Stderr
+	}
 	must(t, cmd.Start())
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	time.Sleep(15 * time.Second) // measuring a steady state over time, not synchronising
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-	must(t, err)
-	for _, line := range strings.Split(string(status), "\n") {
-		for _, k := range []string{"VmHWM", "VmRSS", "RssAnon", "RssFile"} {
-			if strings.HasPrefix(line, k+":") {
-				t.Log(strings.Join(strings.Fields(line), " "))
+	// Sampled once a second over 20 s (20 ticks, the recording looped
+	// twice): a steady state measured over time, not a synchronisation.
+	status := func() map[string]int {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		must(t, err)
+		out := map[string]int{}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && f[2] == "kB" {
+				out[strings.TrimSuffix(f[0], ":")], _ = strconv.Atoi(f[1])
 			}
 		}
+		return out
+	}
+	var rss []int
+	var last map[string]int
+	for i := 0; i < 20; i++ {
+		time.Sleep(time.Second)
+		last = status()
+		if i >= 5 {
+			rss = append(rss, last["VmRSS"])
+		}
+	}
+	if os.Getenv("PROBE_AGENT_SMAPS") != "" {
+		smaps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", cmd.Process.Pid))
+		_ = os.WriteFile(os.Getenv("PROBE_AGENT_SMAPS"), smaps, 0o644)
+	}
+	slices.Sort(rss)
+	mib := func(kb int) string { return fmt.Sprintf("%.1f MiB (%d kB)", float64(kb)/1024, kb) }
+	t.Logf("VmRSS from 5 s to 20 s: min %s, median %s, max %s", mib(rss[0]), mib(rss[len(rss)/2]), mib(rss[len(rss)-1]))
+	t.Logf("at 20 s: VmRSS %s = RssAnon %s + RssFile %s; VmHWM (peak) %s", mib(last["VmRSS"]), mib(last["RssAnon"]), mib(last["RssFile"]), mib(last["VmHWM"]))
+	perf.mu.Lock()
+	got := len(perf.msgs)
+	perf.mu.Unlock()
+	if got == 0 {
+		t.Error("the receiver got no probe messages: the agent did not run the probes")
 	}
 }
 
@@ -121,8 +170,14 @@ func TestHeapProfile(t *testing.T) {
 	runtime.MemProfileRate = 1
 	dir := t.TempDir()
 	samples, probes := writeFootprintFixture(t, dir)
-	perf := &collected{got: make(chan struct{}, 1)}
-	_, addr := listen(t, "127.0.0.1:0", perf)
+	// A receiver that only counts, so the profile holds the agent's memory.
+	var received atomic.Int64
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	rcv := stream.NewReceiver(stream.ReceiverConfig{Sequenced: true, Handle: func(stream.Received) { received.Add(1) }})
+	go func() { _ = rcv.Serve(l) }()
+	t.Cleanup(func() { l.Close() })
+	addr := l.Addr().String()
 	cfg, err := Parse([]byte(fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: {type: replay, replay: {file: %q}}\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: \"\"}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
 		samples, probes, addr)))
 	must(t, err)
@@ -146,6 +201,16 @@ func TestHeapProfile(t *testing.T) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	t.Logf("live heap after 20 ticks: %.1f MB (profile in %s)", float64(ms.HeapAlloc)/1e6, out)
+	var classes []metrics.Sample
+	for _, d := range metrics.All() {
+		if strings.HasPrefix(d.Name, "/memory/classes/") {
+			classes = append(classes, metrics.Sample{Name: d.Name})
+		}
+	}
+	metrics.Read(classes)
+	for _, s := range classes {
+		t.Logf("%-50s %8.1f KB", s.Name, float64(s.Value.Uint64())/1024)
+	}
 	cancel()
 	<-stopped
 }

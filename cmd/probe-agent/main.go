@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -25,6 +26,14 @@ import (
 
 // version is set at link time from `git describe` (see the Makefile).
 var version = "dev"
+
+func init() {
+	// Nothing reads the runtime's heap profile (the agent serves no pprof),
+	// but sampling is on because gRPC links runtime/pprof: its bucket table
+	// alone is 1.4 MB, much of it resident once allocations are sampled
+	// (docs/PERFORMANCE.md). Off before the agent allocates anything.
+	runtime.MemProfileRate = 0
+}
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
