@@ -105,7 +105,7 @@ type Stage struct {
 	// nums holds the values of number stages, strs those of state and text
 	// stages; the other one stays nil unless a value of that kind is set.
 	nums []float64
-	strs []string
+	strs *strColumn
 	// meta is validBit | the tick sequence number of the item's last change.
 	meta []uint64
 	// series holds time-series items' samples (nil for other stages).
@@ -165,7 +165,7 @@ func (s *Stage) value(i int) Value {
 		v.Num = s.nums[i]
 	}
 	if s.strs != nil {
-		v.Str = s.strs[i]
+		v.Str = s.strs.get(i)
 	}
 	return v
 }
@@ -280,7 +280,7 @@ func (s *Stage) relayout(props [][]string, keys []string) {
 		s.nums = make([]float64, n)
 	}
 	if oldStrs != nil || s.Type.Kind != Number {
-		s.strs = make([]string, n)
+		s.strs = newStrColumn(n, s.Type.Kind == DiscreteState)
 	}
 	if oldSeries != nil {
 		s.series = make([]*ring, n)
@@ -306,7 +306,7 @@ func (s *Stage) relayout(props [][]string, keys []string) {
 			s.nums[i] = oldNums[j]
 		}
 		if oldStrs != nil {
-			s.strs[i] = oldStrs[j]
+			s.strs.set(i, oldStrs.get(int(j)))
 		}
 		if oldSeries != nil {
 			s.series[i] = oldSeries[j]
@@ -357,12 +357,12 @@ func (s *Stage) SetNum(i int, v float64) {
 // SetStr sets a state or text value, marking the item changed if it differs.
 func (s *Stage) SetStr(i int, v string) {
 	if s.strs == nil {
-		s.strs = make([]string, len(s.keys))
+		s.strs = newStrColumn(len(s.keys), s.Type.Kind == DiscreteState)
 	}
-	if s.meta[i]&validBit != 0 && s.strs[i] == v {
+	if s.meta[i]&validBit != 0 && s.strs.get(i) == v {
 		return
 	}
-	s.strs[i] = v
+	s.strs.set(i, v)
 	s.meta[i] = validBit | s.seq
 }
 
@@ -405,9 +405,9 @@ func (s *Stage) Append(i int, v Value) {
 	}
 	if v.Str != "" || s.strs != nil {
 		if s.strs == nil {
-			s.strs = make([]string, len(s.keys))
+			s.strs = newStrColumn(len(s.keys), s.Type.Kind == DiscreteState)
 		}
-		s.strs[i] = v.Str
+		s.strs.set(i, v.Str)
 	}
 	s.meta[i] = validBit | s.seq
 }
@@ -452,7 +452,7 @@ func (s *Stage) Str(i, c int) string {
 		if s.strs == nil {
 			return ""
 		}
-		return s.strs[i]
+		return s.strs.get(i)
 	}
 	return s.extra[i*(len(s.Columns)-1)+c-1].Str
 }
@@ -469,6 +469,54 @@ func (s *Stage) ColumnIndex(name string) (int, bool) {
 
 func (s *Stage) begin(seq uint64, now time.Time) {
 	s.seq, s.now = seq, now
+}
+
+// strColumn holds a string per item. A discrete-state stage repeats a
+// handful of states over thousands of items, so it stores a byte per item
+// indexing the distinct values seen, and switches to plain strings only if
+// more than 256 distinct values appear.
+type strColumn struct {
+	idx   []uint8
+	names []string
+	strs  []string // when idx is nil
+}
+
+func newStrColumn(n int, states bool) *strColumn {
+	if states {
+		return &strColumn{idx: make([]uint8, n), names: []string{""}}
+	}
+	return &strColumn{strs: make([]string, n)}
+}
+
+func (c *strColumn) get(i int) string {
+	if c.idx != nil {
+		return c.names[c.idx[i]]
+	}
+	return c.strs[i]
+}
+
+func (c *strColumn) set(i int, v string) {
+	if c.idx == nil {
+		c.strs[i] = v
+		return
+	}
+	for k, name := range c.names {
+		if name == v {
+			c.idx[i] = uint8(k)
+			return
+		}
+	}
+	if len(c.names) <= math.MaxUint8 {
+		c.names = append(c.names, v)
+		c.idx[i] = uint8(len(c.names) - 1)
+		return
+	}
+	c.strs = make([]string, len(c.idx))
+	for j, k := range c.idx {
+		c.strs[j] = c.names[k]
+	}
+	c.idx, c.names = nil, nil
+	c.strs[i] = v
 }
 
 // ring is a bounded time series; it grows up to its limit, then overwrites

@@ -105,8 +105,8 @@ func TestStageMirrorSharesKeys(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	out.Mirror(in)
 	runtime.ReadMemStats(&after)
-	if perItem := float64(after.TotalAlloc-before.TotalAlloc) / n; perItem > 28 {
-		t.Errorf("mirroring allocated %.1f bytes per item, want at most 28 (a state and a change mark)", perItem)
+	if perItem := float64(after.TotalAlloc-before.TotalAlloc) / n; perItem > 10 {
+		t.Errorf("mirroring allocated %.1f bytes per item, want at most 10 (a state byte and a change mark)", perItem)
 	}
 	if &out.Props(5)[0] != &in.Props(5)[0] || out.ItemKey(n-1) != in.ItemKey(n-1) {
 		t.Error("mirrored stage does not share the input's keys")
@@ -171,5 +171,39 @@ func TestAdvanceKeepsOnlyWantedCounters(t *testing.T) {
 	c.Advance(b, time.Unix(2, 0)) // nobody asked this tick
 	if c.prev.cols[collectors.TxBytes] != nil {
 		t.Error("a counter nobody wants any more is still kept")
+	}
+}
+
+// TestStateColumnBeyond256Values: a state stage stores a byte per item
+// while it has few distinct values and keeps every value right when more
+// than 256 appear.
+func TestStateColumnBeyond256Values(t *testing.T) {
+	const n = 600
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprint(i)
+	}
+	st := newTestStage(DSS)
+	st.SetLayout(layoutOf(keys...))
+	st.begin(1, time.Unix(1, 0))
+	for i := 0; i < n; i++ {
+		st.SetStr(i, []string{"up", "down"}[i%2])
+	}
+	if st.strs.idx == nil || len(st.strs.names) != 3 {
+		t.Fatalf("two states stored as strings or with %d names", len(st.strs.names))
+	}
+	st.begin(2, time.Unix(2, 0))
+	for i := 0; i < n; i++ {
+		st.SetStr(i, fmt.Sprint("state-", i))
+	}
+	for i := 0; i < n; i++ {
+		if got, want := st.Str(i, 0), fmt.Sprint("state-", i); got != want || !st.ChangedNow(i) {
+			t.Fatalf("item %d = %q (changed %v), want %q", i, got, st.ChangedNow(i), want)
+		}
+	}
+	st.begin(3, time.Unix(3, 0))
+	st.SetStr(5, "state-5")
+	if st.ChangedNow(5) {
+		t.Error("same value marked changed after the switch to strings")
 	}
 }
