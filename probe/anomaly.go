@@ -2,7 +2,9 @@ package probe
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -152,8 +154,9 @@ func jsonNumber(f float64) any {
 func isInt(f float64) bool { return f == math.Trunc(f) && math.Abs(f) < 1<<53 }
 
 // anomalyTracker raises and clears anomalies for the stages whose "true"
-// items are anomalous, keeping per-item state in slices aligned with each
-// stage's items so that a steady tick costs no map lookups.
+// items are anomalous. Per stage it keeps a bit per item (raised or not),
+// so that a steady tick costs no map lookups, and the raised anomalies
+// themselves, which are few.
 type anomalyTracker struct {
 	inst        *Instance
 	stages      []*trackedStage
@@ -164,14 +167,17 @@ type anomalyTracker struct {
 type trackedStage struct {
 	st     *Stage
 	layout uint64
-	state  []*Anomaly
+	raised []uint64           // bit i: item i has a raised anomaly
+	byItem map[int32]*Anomaly // the raised anomalies, by item
 }
+
+func (ts *trackedStage) isRaised(i int) bool { return ts.raised[i/64]&(1<<(i%64)) != 0 }
 
 func newAnomalyTracker(inst *Instance) *anomalyTracker {
 	t := &anomalyTracker{inst: inst, active: map[string]*Anomaly{}}
 	for _, st := range inst.order {
 		if st.RaisesAnomalies {
-			t.stages = append(t.stages, &trackedStage{st: st, layout: ^uint64(0)})
+			t.stages = append(t.stages, &trackedStage{st: st, layout: ^uint64(0), byItem: map[int32]*Anomaly{}})
 		}
 	}
 	return t
@@ -186,24 +192,27 @@ func (t *anomalyTracker) update(now time.Time) {
 		for i := range st.Len() {
 			// Every valid item is looked at, not only changed ones: a
 			// checker may change its evidence (the actual value) while the
-			// state stays "true".
+			// state stays "true". An item without a value keeps its state.
 			if !st.Valid(i) {
 				continue
 			}
 			anomalous := st.Str(i, 0) == "true"
-			a := ts.state[i]
-			switch {
-			case anomalous && a == nil:
-				a = t.newAnomaly(st, i, now)
-				ts.state[i] = a
+			switch raised := ts.isRaised(i); {
+			case anomalous && !raised:
+				a := t.newAnomaly(st, i, now)
+				ts.byItem[int32(i)] = a
+				ts.raised[i/64] |= 1 << (i % 64)
 				t.active[a.ID] = a
 				t.transitions = append(t.transitions, *a)
-			case anomalous && a.Evidence != st.EvidenceOf(i):
-				a.Evidence = st.EvidenceOf(i)
-				a.LastModified = now
-			case !anomalous && a != nil:
-				t.clear(a, now)
-				ts.state[i] = nil
+			case anomalous:
+				if a := ts.byItem[int32(i)]; a.Evidence != st.EvidenceOf(i) {
+					a.Evidence = st.EvidenceOf(i)
+					a.LastModified = now
+				}
+			case raised:
+				t.clear(ts.byItem[int32(i)], now)
+				delete(ts.byItem, int32(i))
+				ts.raised[i/64] &^= 1 << (i % 64)
 			}
 		}
 	}
@@ -213,18 +222,20 @@ func (t *anomalyTracker) update(now time.Time) {
 // anomaly whose item disappeared is cleared, not forgotten.
 func (t *anomalyTracker) relayout(ts *trackedStage, now time.Time) {
 	st := ts.st
-	next := make([]*Anomaly, st.Len())
-	for _, a := range ts.state {
-		if a == nil {
-			continue
-		}
+	next := make(map[int32]*Anomaly, len(ts.byItem))
+	ts.raised = make([]uint64, (st.Len()+63)/64)
+	// In item order, so that clears come out in a stable order.
+	old := slices.Sorted(maps.Keys(ts.byItem))
+	for _, j := range old {
+		a := ts.byItem[j]
 		if i, ok := st.lookupKey(joinKey(a.Props)); ok {
-			next[i] = a
+			next[int32(i)] = a
+			ts.raised[i/64] |= 1 << (i % 64)
 		} else {
 			t.clear(a, now)
 		}
 	}
-	ts.state, ts.layout = next, st.layout
+	ts.byItem, ts.layout = next, st.layout
 }
 
 func (t *anomalyTracker) clear(a *Anomaly, now time.Time) {
