@@ -2,6 +2,7 @@ package probe
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/probe-agent/probe-agent/collectors"
@@ -21,18 +22,46 @@ type InterfaceItems struct {
 
 // NewInterfaceItems builds the mapping for a batch.
 func NewInterfaceItems(b *collectors.Batch) *InterfaceItems {
-	m := &InterfaceItems{Layout: b.Layout, Slot: make([]int32, len(b.Interfaces))}
-	seen := make(map[[2]string]int32, len(b.Interfaces))
+	n := len(b.Interfaces)
+	m := &InterfaceItems{Layout: b.Layout, Slot: make([]int32, n)}
+	// Duplicates found by sorting positions rather than with a map of the
+	// pairs: a map for 4,000 interfaces is most of a megabyte of garbage
+	// at every layout change.
+	order := make([]int32, n)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	pair := func(i int32) (string, string) { return b.Interfaces[i].Name, b.Interfaces[i].SystemID }
+	slices.SortStableFunc(order, func(x, y int32) int {
+		xn, xs := pair(x)
+		yn, ys := pair(y)
+		if c := strings.Compare(xn, yn); c != 0 {
+			return c
+		}
+		return strings.Compare(xs, ys)
+	})
+	for k := 1; k < n; k++ {
+		an, as := pair(order[k-1])
+		bn, bs := pair(order[k])
+		if an == bn && as == bs { // order[k] comes later in the batch
+			m.Slot[order[k]] = -1
+		}
+	}
+	items := 0
+	for i := range m.Slot {
+		if m.Slot[i] == 0 {
+			items++
+		}
+	}
 	// One backing array for every item's keys: two strings per interface.
-	flat := make([]string, 0, 2*len(b.Interfaces))
+	flat := make([]string, 0, 2*items)
+	m.props = make([][]string, 0, items)
+	m.keys = make([]string, 0, items)
 	for i := range b.Interfaces {
-		ifc := &b.Interfaces[i]
-		k := [2]string{ifc.Name, ifc.SystemID}
-		if _, dup := seen[k]; dup {
-			m.Slot[i] = -1
+		if m.Slot[i] < 0 {
 			continue
 		}
-		seen[k] = int32(len(m.props))
+		ifc := &b.Interfaces[i]
 		m.Slot[i] = int32(len(m.props))
 		flat = append(flat, ifc.Name, ifc.SystemID)
 		p := flat[len(flat)-2 : len(flat) : len(flat)]

@@ -183,3 +183,14 @@ func TestCounterSourcesKeepNoPerInterfaceState(t *testing.T) {
 		t.Errorf("each rate probe retains %.1f bytes per interface, want at most 24 (a value and a change mark)", perItem)
 	}
 }
+
+func TestInterfaceItemsDropLaterDuplicates(t *testing.T) {
+	var b collectors.Batch
+	for _, p := range [][2]string{{"a", "s1"}, {"b", "s1"}, {"a", "s1"}, {"a", "s2"}, {"b", "s1"}, {"c", "s1"}} {
+		b.Interfaces = append(b.Interfaces, collectors.Interface{Name: p[0], SystemID: p[1]})
+	}
+	m := probe.NewInterfaceItems(&b)
+	if got, want := fmt.Sprint(m.Slot), "[0 1 -1 2 -1 3]"; got != want {
+		t.Errorf("slots %s, want %s (first of each pair kept, in batch order)", got, want)
+	}
+}

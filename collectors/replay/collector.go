@@ -161,9 +161,11 @@ func (t *timeline) at(rec time.Time, loops uint64) time.Time {
 // so its memory grows with the number of interfaces, not with the length of
 // the recording.
 type growth struct {
-	// first and last are each pair's first and latest counters, until
-	// finish.
-	first, last [][collectors.NumCounters]uint64
+	// seen holds each pair's first and latest counters, until finish, in
+	// fixed-size chunks: growing one slice by doubling would leave twice
+	// its final size as garbage when the agent starts.
+	seen  []*seenChunk
+	pairs int
 	// grows is each pair's counters that grow; their growths are in inc
 	// from start[pair] on, in counter order.
 	grows []collectors.CounterSet
@@ -171,15 +173,24 @@ type growth struct {
 	inc   []uint64
 }
 
+const seenChunkLen = 256
+
+type seenChunk struct {
+	first, last [seenChunkLen][collectors.NumCounters]uint64
+}
+
 // observe records pair's counters at its next appearance, in time order;
 // pairs are numbered in order of first appearance.
 func (g *growth) observe(pair int32, counters *[collectors.NumCounters]uint64) {
-	if int(pair) == len(g.first) {
-		g.first = append(g.first, *counters)
-		g.last = append(g.last, *counters)
-		return
+	c, i := int(pair)/seenChunkLen, int(pair)%seenChunkLen
+	if int(pair) == g.pairs {
+		if i == 0 {
+			g.seen = append(g.seen, new(seenChunk))
+		}
+		g.seen[c].first[i] = *counters
+		g.pairs++
 	}
-	g.last[pair] = *counters
+	g.seen[c].last[i] = *counters
 }
 
 // finish turns the observations of a recording of ticks ticks into growth:
@@ -187,33 +198,34 @@ func (g *growth) observe(pair int32, counters *[collectors.NumCounters]uint64) {
 func (g *growth) finish(ticks int) {
 	steps := uint64(ticks - 1)
 	inc := func(p, i int) uint64 {
-		f, l := g.first[p][i], g.last[p][i]
+		ch := g.seen[p/seenChunkLen]
+		f, l := ch.first[p%seenChunkLen][i], ch.last[p%seenChunkLen][i]
 		if l < f || steps == 0 {
 			return 0
 		}
 		return (l - f) + (l-f)/steps
 	}
 	n := 0
-	for p := range g.first {
-		for i := range g.first[p] {
-			if inc(p, i) != 0 {
+	for p := range g.pairs {
+		for i := range collectors.NumCounters {
+			if inc(p, int(i)) != 0 {
 				n++
 			}
 		}
 	}
-	g.grows = make([]collectors.CounterSet, len(g.first))
-	g.start = make([]uint32, len(g.first))
+	g.grows = make([]collectors.CounterSet, g.pairs)
+	g.start = make([]uint32, g.pairs)
 	g.inc = make([]uint64, 0, n)
-	for p := range g.first {
+	for p := range g.pairs {
 		g.start[p] = uint32(len(g.inc))
-		for i := range g.first[p] {
+		for i := range int(collectors.NumCounters) {
 			if v := inc(p, i); v != 0 {
 				g.grows[p] |= 1 << i
 				g.inc = append(g.inc, v)
 			}
 		}
 	}
-	g.first, g.last = nil, nil
+	g.seen = nil
 }
 
 // apply advances ifc's reported counters by loops passes of growth.
