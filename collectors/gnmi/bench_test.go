@@ -37,36 +37,35 @@ func fullCounterNotification(name string) *gnmi.Notification {
 // BenchmarkDecodeFullCounterSet decodes one notification carrying a full
 // counter set and merges it into the state, the per-interface, per-sample
 // cost on the stream goroutine.
-func BenchmarkDecodeFullCounterSet(b *testing.B) { benchDecode(b, false) }
+func BenchmarkDecodeFullCounterSet(b *testing.B) {
+	d := newDecoder()
+	benchDecode(b, d.decode, &d.stats)
+}
 
-// BenchmarkDecodeFullCounterSetSetNode is the same with every leaf going
-// through ytypes.SetNode, for comparison with the fast paths.
-func BenchmarkDecodeFullCounterSetSetNode(b *testing.B) { benchDecode(b, true) }
+// BenchmarkDecodeFullCounterSetYgot is the same with the ygot-based
+// reference decoder (every leaf through ytypes.SetNode into the generated
+// structs), for comparison.
+func BenchmarkDecodeFullCounterSetYgot(b *testing.B) {
+	d := newYgotDecoder()
+	benchDecode(b, d.decode, &d.stats)
+}
 
-func benchDecode(b *testing.B, slow bool) {
-	d, err := newDecoder()
-	if err != nil {
-		b.Fatal(err)
-	}
-	d.noFastPath = slow
+func benchDecode(b *testing.B, decode func(*gnmi.Notification) []ifUpdate, stats *decodeStats) {
 	tb := newTable()
 	n := fullCounterNotification("Ethernet1/1")
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		tb.apply(d.decode(n), now)
+		tb.apply(decode(n), now)
 	}
-	if s := tb.ifs["Ethernet1/1"]; s == nil || s.valid != stateMapped || d.stats.failures != 0 {
-		b.Fatalf("decode incomplete: %+v %v", s, d.stats.lastErr)
+	if s := tb.ifs["Ethernet1/1"]; s == nil || s.valid != stateMapped || stats.failures != 0 {
+		b.Fatalf("decode incomplete: %+v %v", s, stats.lastErr)
 	}
 }
 
 // BenchmarkCollect1000 copies 1000 interfaces into a reused batch.
 func BenchmarkCollect1000(b *testing.B) {
-	d, err := newDecoder()
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := newDecoder()
 	tb := newTable()
 	now := time.Now()
 	for i := range 1000 {

@@ -77,10 +77,7 @@ func New(opts Options) (*Collector, error) {
 	if opts.Insecure && opts.Password != "" {
 		opts.Logger.Warn("gnmi: sending a password over plaintext gRPC", "target", opts.Target)
 	}
-	dec, err := newDecoder()
-	if err != nil {
-		return nil, err
-	}
+	dec := newDecoder()
 	// gRPC's own reconnect backoff defaults to a 120s ceiling; keep it
 	// within ours so a restarted target is picked up as soon as we retry.
 	bc := backoff.DefaultConfig

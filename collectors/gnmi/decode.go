@@ -4,17 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/openconfig/gnmi/proto/gnmi"
-	"github.com/openconfig/goyang/pkg/yang"
-	"github.com/openconfig/ygot/ygot"
-	"github.com/openconfig/ygot/ytypes"
 
 	"github.com/probe-agent/probe-agent/collectors"
-	"github.com/probe-agent/probe-agent/collectors/gnmi/oc"
 )
 
 // ifUpdate is what one notification said about one interface. Only the
@@ -51,36 +48,30 @@ func (u *ifUpdate) set(c collectors.Counter, v uint64) {
 type decodeStats struct {
 	updates  uint64 // leaves (or JSON subtrees) seen
 	ignored  uint64 // outside /interfaces/interface or not a leaf we map
-	failures uint64 // rejected by the schema or malformed
+	failures uint64 // rejected by the model or malformed
 	lastErr  error
 }
 
 // decoder turns gNMI notifications into per-interface updates. It is not
 // safe for concurrent use; the stream goroutine owns one.
+//
+// Values are type-checked against a static table of the OpenConfig
+// interfaces model (model.go), not with ygot, which is kept out of the
+// daemon (see the package documentation).
 type decoder struct {
-	root   *yang.Entry
-	dev    *oc.Device
 	out    []ifUpdate
 	byName map[string]int // index into out
 	stats  decodeStats
-	// noFastPath sends every leaf through ytypes.SetNode; tests use it
-	// to check that the fast path decodes the same.
-	noFastPath bool
+	// prefix and elems are scratch space for the notification's prefix
+	// and the full path of one update.
+	prefix, elems []*gnmi.PathElem
+	// badName records the JSON list entries named "" or "*" of this
+	// notification, which are reported once each.
+	badName [2]bool
 }
 
-// The generated package unzips its schema once, at init, into
-// oc.SchemaTree (oc.Schema() would unzip it again on every call).
-var (
-	schemaDevice   = oc.SchemaTree["Device"]
-	schemaIf       = oc.SchemaTree["Interface"]
-	schemaCounters = oc.SchemaTree["Interface_Counters"]
-)
-
-func newDecoder() (*decoder, error) {
-	if schemaDevice == nil || schemaIf == nil || schemaCounters == nil {
-		return nil, errors.New("gnmi: generated OpenConfig schema lacks Device, Interface or Interface_Counters")
-	}
-	return &decoder{root: schemaDevice, dev: &oc.Device{}, byName: map[string]int{}}, nil
+func newDecoder() *decoder {
+	return &decoder{byName: map[string]int{}}
 }
 
 var (
@@ -93,15 +84,14 @@ var (
 func (d *decoder) decode(n *gnmi.Notification) []ifUpdate {
 	d.out = d.out[:0]
 	clear(d.byName)
-	// SetNode writes into a typed device tree; start from an empty one each
-	// notification so that a leaf only shows up if this notification set it.
-	clear(d.dev.Interface)
+	d.badName = [2]bool{}
 
-	prefix, err := pathElems(n.GetPrefix(), nil)
+	prefix, err := pathElems(n.GetPrefix(), d.prefix[:0])
 	if err != nil {
 		d.fail(err)
 		return nil
 	}
+	d.prefix = prefix[:0]
 	np := len(prefix)
 	for _, del := range n.GetDelete() {
 		elems, err := pathElems(del, prefix[:np:np])
@@ -115,23 +105,27 @@ func (d *decoder) decode(n *gnmi.Notification) []ifUpdate {
 	}
 	for _, u := range n.GetUpdate() {
 		d.stats.updates++
-		if err := d.decodeUpdate(prefix[:np:np], u); err != nil {
-			switch {
-			case errors.Is(err, errNotInterface), errors.Is(err, errUnmapped):
-				d.stats.ignored++
-			default:
-				d.fail(err)
+		elems, err := pathElems(u.GetPath(), append(d.elems[:0], prefix...))
+		if err == nil {
+			d.elems = elems[:0]
+			err = d.decodeUpdate(elems, u.GetVal())
+			if err != nil && !errors.Is(err, errNotInterface) && !errors.Is(err, errUnmapped) {
+				err = fmt.Errorf("%s: %w", pathString(elems), err)
 			}
 		}
-	}
-	for name, ifc := range d.dev.Interface {
-		if name == "" || name == "*" {
-			// Only reachable through JSON documents, whose list keys are
-			// not checked like path keys are.
-			d.fail(fmt.Errorf("interface name %q in a JSON value", name))
-			continue
+		switch {
+		case err == nil:
+		case errors.Is(err, errNotInterface), errors.Is(err, errUnmapped):
+			d.stats.ignored++
+		default:
+			d.fail(err)
 		}
-		d.fromStruct(d.update(name), ifc)
+	}
+	// JSON list entries are not checked like path keys are.
+	for i, name := range [2]string{"", "*"} {
+		if d.badName[i] {
+			d.fail(fmt.Errorf("interface name %q in a JSON value", name))
+		}
 	}
 	return d.out
 }
@@ -151,12 +145,8 @@ func (d *decoder) update(name string) *ifUpdate {
 	return &d.out[len(d.out)-1]
 }
 
-func (d *decoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) error {
-	elems, err := pathElems(u.GetPath(), prefix)
-	if err != nil {
-		return err
-	}
-	val := u.GetVal()
+// decodeUpdate decodes one update whose full path is elems.
+func (d *decoder) decodeUpdate(elems []*gnmi.PathElem, val *gnmi.TypedValue) error {
 	if val == nil {
 		return errors.New("update without a value")
 	}
@@ -169,8 +159,8 @@ func (d *decoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) error {
 	}
 	switch {
 	case matchRel(rel, "ethernet", "state", "port-speed"):
-		// openconfig-if-ethernet is not in the generated model; the leaf
-		// is an identityref whose name encodes the speed.
+		// openconfig-if-ethernet is not in the model; the leaf is an
+		// identityref whose name encodes the speed.
 		s, err := scalarString(val)
 		if err != nil {
 			return err
@@ -184,7 +174,7 @@ func (d *decoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) error {
 		up.speedBps, up.hasSpeed = bps, true
 		return nil
 	case len(rel) == 4 && matchRel(rel[:3], "ethernet", "state", "counters"):
-		// openconfig-if-ethernet is not in the generated model.
+		// openconfig-if-ethernet is not in the model.
 		c, ok := ethernetCounters[rel[3].GetName()]
 		if !ok {
 			return errUnmapped
@@ -209,7 +199,7 @@ func (d *decoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) error {
 		}
 		return nil
 	case matchRel(rel, "state", "counters", "in-fcs-errors"):
-		// Added to openconfig-interfaces after the revision ygot ships.
+		// Added to openconfig-interfaces after the revision in the model.
 		v, err := scalarUint(val)
 		if err != nil {
 			return err
@@ -220,35 +210,51 @@ func (d *decoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) error {
 		// config/, subinterfaces/, hold-time/, ethernet/...: nothing mapped.
 		return errUnmapped
 	}
-	if iv, ok := val.GetValue().(*gnmi.TypedValue_IntVal); ok && iv.IntVal >= 0 {
-		// Some targets send counters as int_val; ygot only takes uint_val
-		// for uint64 leaves, and a non-negative int is unambiguous.
-		val = &gnmi.TypedValue{Value: &gnmi.TypedValue_UintVal{UintVal: uint64(iv.IntVal)}}
+	// The interface is recorded even if the value turns out to be bad or
+	// unknown, as it was in the typed tree ygot wrote into.
+	up := d.update(name)
+	if len(rel) == 0 {
+		return decodeInterfaceJSON(val, up)
 	}
-	opts := setLeafOpts
-	if val.GetJsonIetfVal() != nil {
-		opts = setTreeOpts
-	}
-	if err := d.setNode(name, elems, rel, val, opts); err != nil {
-		if isUnknownLeaf(err) {
-			return errUnmapped
-		}
+	if err := modelInterface.setPath(rel, val, up); err != nil {
 		return err
 	}
 	if js := val.GetJsonIetfVal(); js != nil && matchRel(rel, "state", "counters") {
-		// A counters container as JSON may carry in-fcs-errors, which the
-		// schema walk ignored as an extra field.
-		if _, err := jsonCounters(js, fcsOnly, d.update(name)); err != nil {
+		// A counters container as JSON may carry in-fcs-errors, which is
+		// not in the model.
+		if _, err := jsonCounters(js, fcsOnly, up); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// decodeInterfaceJSON decodes a value sent for a whole interface, which
+// must be JSON. The fields before a bad one still count.
+func decodeInterfaceJSON(val *gnmi.TypedValue, up *ifUpdate) error {
+	js := val.GetJsonIetfVal()
+	if js == nil {
+		return errors.New("an interface takes a json_ietf_val only")
+	}
+	var v any
+	if err := json.Unmarshal(js, &v); err != nil {
+		return fmt.Errorf("json_ietf_val: %w", err)
+	}
+	if v == nil {
+		return nil
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("JSON %T for an interface, want an object", v)
+	}
+	_, _, err := modelInterface.decodeJSON(obj, up)
+	return err
+}
+
 // decodeTree decodes a JSON value sent for the root or for /interfaces,
-// which carries whole interfaces. SetNode does not descend from there into
-// the compressed interface list, so the value is unmarshalled as a device
-// document instead.
+// which carries whole interfaces. A value for /interfaces is wrapped into a
+// document for the root, as the ygot-based decoder did. Each interface
+// counts only if it decoded completely; those before a bad one still do.
 func (d *decoder) decodeTree(elems []*gnmi.PathElem, js []byte) error {
 	if len(elems) == 1 {
 		doc := make([]byte, 0, len(js)+40)
@@ -256,7 +262,41 @@ func (d *decoder) decodeTree(elems []*gnmi.PathElem, js []byte) error {
 		doc = append(append(doc, js...), '}')
 		js = doc
 	}
-	return oc.Unmarshal(js, d.dev, &ytypes.IgnoreExtraFields{})
+	var v any
+	if err := json.Unmarshal(js, &v); err != nil {
+		return fmt.Errorf("json_ietf_val: %w", err)
+	}
+	if v == nil {
+		return nil
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("JSON %T for the root, want an object", v)
+	}
+	list := &modelDevice.fields[0]
+	ifs, err := jsonFieldValue(obj, list)
+	if err != nil || ifs == nil {
+		return err
+	}
+	return list.decodeList(ifs, func(name string, entry *ifUpdate) {
+		switch name {
+		case "":
+			d.badName[0] = true
+			return
+		case "*":
+			d.badName[1] = true
+			return
+		}
+		up := d.update(name)
+		for c := range collectors.Counter(collectors.NumCounters) {
+			if entry.valid.Has(c) {
+				up.set(c, entry.counters[c])
+			}
+		}
+		if entry.hasOper {
+			up.oper, up.hasOper = entry.oper, true
+		}
+	})
 }
 
 // deleteLeaves records a delete of rel below an interface. Deletes of
@@ -291,147 +331,24 @@ func deleteLeaves(up *ifUpdate, rel []*gnmi.PathElem) {
 	}
 }
 
-// leafCounter maps counter leaf names to Apstra counters, for deletes.
-var leafCounter = map[string]collectors.Counter{
-	"in-octets": collectors.RxBytes, "out-octets": collectors.TxBytes,
-	"in-unicast-pkts": collectors.RxUnicastPackets, "out-unicast-pkts": collectors.TxUnicastPackets,
-	"in-multicast-pkts": collectors.RxMulticastPackets, "out-multicast-pkts": collectors.TxMulticastPackets,
-	"in-broadcast-pkts": collectors.RxBroadcastPackets, "out-broadcast-pkts": collectors.TxBroadcastPackets,
-	"in-errors": collectors.RxErrorPackets, "out-errors": collectors.TxErrorPackets,
-	"in-discards": collectors.RxDiscardPackets, "out-discards": collectors.TxDiscardPackets,
-	"in-fcs-errors": collectors.FCSErrors,
-}
-
-// setNode stores val into the typed tree. Walking from the root costs most
-// of the time in matching the interface list key (measured: ~60µs a leaf),
-// so the walk starts at the interface's own struct, or at its counters
-// container for a counter leaf, whenever the path allows.
-func (d *decoder) setNode(name string, elems, rel []*gnmi.PathElem, val *gnmi.TypedValue, opts []ytypes.SetNodeOpt) error {
-	if len(rel) == 0 {
-		return ytypes.SetNode(d.root, d.dev, &gnmi.Path{Elem: elems}, val, opts...)
-	}
-	ifc := d.dev.GetOrCreateInterface(name)
-	if len(rel) == 3 && rel[0].GetName() == "state" && rel[1].GetName() == "counters" {
-		if u, ok := val.GetValue().(*gnmi.TypedValue_UintVal); ok && !d.noFastPath {
-			if i, ok := uint64Leaves[rel[2].GetName()]; ok {
-				// The common case, a uint_val for a uint64 counter leaf,
-				// needs none of SetNode's schema walk: the generated
-				// field was located once from its path tag, and the value
-				// needs no conversion. Everything else takes SetNode.
-				v := u.UintVal
-				reflect.ValueOf(ifc.GetOrCreateCounters()).Elem().Field(i).Set(reflect.ValueOf(&v))
-				return nil
-			}
-		}
-		return ytypes.SetNode(schemaCounters, ifc.GetOrCreateCounters(), &gnmi.Path{Elem: rel[2:]}, val, opts...)
-	}
-	if sv, ok := val.GetValue().(*gnmi.TypedValue_StringVal); ok && !d.noFastPath && matchRel(rel, "state", "oper-status") {
-		// Enum leaves are SetNode's slowest case (~90µs, most of a full
-		// counter set's decode time); the generated enum table gives the
-		// same answer directly.
-		if e, ok := operStatusByName[sv.StringVal]; ok {
-			ifc.OperStatus = e
-			return nil
-		}
-	}
-	return ytypes.SetNode(schemaIf, ifc, &gnmi.Path{Elem: rel}, val, opts...)
-}
-
-// operStatusByName inverts the generated enum table for oper-status.
-var operStatusByName = func() map[string]oc.E_Interface_OperStatus {
-	m := map[string]oc.E_Interface_OperStatus{}
-	for v, def := range oc.ΛEnum["E_Interface_OperStatus"] {
-		m[def.Name] = oc.E_Interface_OperStatus(v)
-	}
-	return m
-}()
-
-// uint64Leaves maps the YANG name of every uint64 leaf of
-// oc.Interface_Counters to its struct field index, read from the generated
-// path tags.
-var uint64Leaves = func() map[string]int {
-	m := map[string]int{}
-	t := reflect.TypeFor[oc.Interface_Counters]()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if p := f.Tag.Get("path"); p != "" && !strings.ContainsAny(p, "/|") && f.Type == reflect.TypeFor[*uint64]() {
-			m[p] = i
+// leafCounter maps the counter leaves of /interfaces/interface/state/counters
+// to Apstra counters, for deletes: the mapped leaves of the model and
+// in-fcs-errors.
+var leafCounter = func() map[string]collectors.Counter {
+	m := maps.Clone(fcsOnly)
+	for _, f := range modelCounters.fields {
+		if f.hasCounter {
+			m[f.paths[0][0]] = f.counter
 		}
 	}
 	return m
 }()
-
-// For a single leaf, an unknown name must be an error so it is counted as
-// ignored; in a JSON subtree, unknown members (vendor augments, leaves newer
-// than the model) are skipped so that the known ones still decode.
-var (
-	setLeafOpts = []ytypes.SetNodeOpt{&ytypes.InitMissingElements{}}
-	setTreeOpts = []ytypes.SetNodeOpt{&ytypes.InitMissingElements{}, &ytypes.IgnoreExtraFields{}}
-)
-
-// isUnknownLeaf tells a leaf the model does not have (vendor augments,
-// newer revisions) from a value that does not fit a known leaf.
-func isUnknownLeaf(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "no match found") || strings.Contains(s, "does not exist")
-}
-
-// fromStruct copies the leaves the schema walk set into the update.
-func (d *decoder) fromStruct(up *ifUpdate, ifc *oc.Interface) {
-	if ifc == nil {
-		return
-	}
-	if ifc.OperStatus != oc.Interface_OperStatus_UNSET {
-		up.oper, up.hasOper = operStatus(ifc.OperStatus), true
-	}
-	c := ifc.Counters
-	if c == nil {
-		return
-	}
-	for _, m := range counterMap {
-		if p := m.field(c); p != nil {
-			up.set(m.counter, *p)
-		}
-	}
-}
-
-// counterMap is the OpenConfig → Apstra counter table (documented in
-// docs/collectors-gnmi.md).
-var counterMap = [...]struct {
-	counter collectors.Counter
-	field   func(*oc.Interface_Counters) *uint64
-}{
-	{collectors.RxBytes, func(c *oc.Interface_Counters) *uint64 { return c.InOctets }},
-	{collectors.TxBytes, func(c *oc.Interface_Counters) *uint64 { return c.OutOctets }},
-	{collectors.RxUnicastPackets, func(c *oc.Interface_Counters) *uint64 { return c.InUnicastPkts }},
-	{collectors.TxUnicastPackets, func(c *oc.Interface_Counters) *uint64 { return c.OutUnicastPkts }},
-	{collectors.RxMulticastPackets, func(c *oc.Interface_Counters) *uint64 { return c.InMulticastPkts }},
-	{collectors.TxMulticastPackets, func(c *oc.Interface_Counters) *uint64 { return c.OutMulticastPkts }},
-	{collectors.RxBroadcastPackets, func(c *oc.Interface_Counters) *uint64 { return c.InBroadcastPkts }},
-	{collectors.TxBroadcastPackets, func(c *oc.Interface_Counters) *uint64 { return c.OutBroadcastPkts }},
-	{collectors.RxErrorPackets, func(c *oc.Interface_Counters) *uint64 { return c.InErrors }},
-	{collectors.TxErrorPackets, func(c *oc.Interface_Counters) *uint64 { return c.OutErrors }},
-	{collectors.RxDiscardPackets, func(c *oc.Interface_Counters) *uint64 { return c.InDiscards }},
-	{collectors.TxDiscardPackets, func(c *oc.Interface_Counters) *uint64 { return c.OutDiscards }},
-}
-
-func operStatus(s oc.E_Interface_OperStatus) collectors.OperStatus {
-	switch s {
-	case oc.Interface_OperStatus_UP:
-		return collectors.OperUp
-	case oc.Interface_OperStatus_DOWN, oc.Interface_OperStatus_LOWER_LAYER_DOWN,
-		oc.Interface_OperStatus_NOT_PRESENT:
-		return collectors.OperDown
-	}
-	// TESTING, DORMANT and UNKNOWN are neither: Apstra has no state for them.
-	return collectors.OperUnknown
-}
 
 // pathElems returns prefix followed by p's elements, accepting both the
 // structured Elem form and the deprecated string Element form. Module
 // prefixes on names ("openconfig-interfaces:interfaces") are dropped because
-// the generated schema matches bare names. It allocates a new slice only
-// when prefix has no spare capacity, so callers pass prefix[:n:n] to keep
+// the model matches bare names. It allocates a new slice only when prefix
+// has no spare capacity, so callers pass prefix[:n:n] (or a copy) to keep
 // the prefix intact.
 func pathElems(p *gnmi.Path, prefix []*gnmi.PathElem) ([]*gnmi.PathElem, error) {
 	if p == nil {
@@ -440,11 +357,11 @@ func pathElems(p *gnmi.Path, prefix []*gnmi.PathElem) ([]*gnmi.PathElem, error) 
 	elems := p.GetElem()
 	//lint:ignore SA1019 the deprecated form is still sent by real targets (and the fake one).
 	if old := p.GetElement(); len(elems) == 0 && len(old) > 0 {
-		sp, err := ygot.StringToStructuredPath("/" + strings.Join(old, "/"))
+		var err error
+		elems, err = parseElementPath("/" + strings.Join(old, "/"))
 		if err != nil {
 			return nil, fmt.Errorf("path element form %q: %w", old, err)
 		}
-		elems = sp.GetElem()
 	}
 	out := prefix
 	for _, e := range elems {
@@ -523,7 +440,7 @@ func scalarString(v *gnmi.TypedValue) (string, error) {
 	return "", fmt.Errorf("not a string value: %v", v)
 }
 
-// Counter leaves outside the generated model, by YANG name.
+// Counter leaves outside the model (model.go), by YANG name.
 var (
 	fcsOnly = map[string]collectors.Counter{"in-fcs-errors": collectors.FCSErrors}
 	// The Ethernet MAC counters of openconfig-if-ethernet that have an
@@ -538,14 +455,17 @@ var (
 
 // jsonCounters picks the members named in want out of a JSON object (an
 // RFC 7951 container, member names optionally module-qualified) and sets
-// them on up. It returns how many it set.
+// them on up. It returns how many it set. Members are taken in sorted
+// order, so that of two names for one counter ("x" and "module:x") the
+// same one wins every time.
 func jsonCounters(b []byte, want map[string]collectors.Counter, up *ifUpdate) (int, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return 0, fmt.Errorf("counters JSON: %w", err)
 	}
 	n := 0
-	for k, raw := range m {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		raw := m[k]
 		if i := strings.LastIndexByte(k, ':'); i >= 0 {
 			k = k[i+1:]
 		}

@@ -32,10 +32,7 @@ func jsonVal(s string) *gnmi.TypedValue {
 
 func decodeOne(t *testing.T, n *gnmi.Notification) (map[string]ifUpdate, decodeStats) {
 	t.Helper()
-	d, err := newDecoder()
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDecoder()
 	out := map[string]ifUpdate{}
 	for _, u := range d.decode(n) {
 		out[u.name] = u
@@ -150,7 +147,7 @@ func TestDecodeDeletes(t *testing.T) {
 }
 
 func TestPortSpeedUnknownIsNotAnError(t *testing.T) {
-	d, _ := newDecoder()
+	d := newDecoder()
 	ups := d.decode(&gnmi.Notification{Update: []*gnmi.Update{{
 		Path: mustPath(t, "/interfaces/interface[name=e1]/ethernet/state/port-speed"),
 		Val:  &gnmi.TypedValue{Value: &gnmi.TypedValue_StringVal{StringVal: "openconfig-if-ethernet:SPEED_UNKNOWN"}}}}})
@@ -204,27 +201,31 @@ func TestTableResetAndDelete(t *testing.T) {
 	}
 }
 
-// TestFastPathMatchesSetNode decodes every counter leaf and every oper-status
-// value both ways.
-func TestFastPathMatchesSetNode(t *testing.T) {
-	fast, _ := newDecoder()
-	slow, _ := newDecoder()
-	slow.noFastPath = true
-	n := &gnmi.Notification{}
-	for leaf := range uint64Leaves {
-		n.Update = append(n.Update, &gnmi.Update{Path: mustPath(t, "/interfaces/interface[name=e2]/state/counters/"+leaf), Val: uintVal(3)})
+// TestDecodeErrorsNameThePath checks that a refused value is reported with
+// the full path of the update and, inside JSON, the leaf.
+func TestDecodeErrorsNameThePath(t *testing.T) {
+	str := func(s string) *gnmi.TypedValue {
+		return &gnmi.TypedValue{Value: &gnmi.TypedValue_StringVal{StringVal: s}}
 	}
-	for _, def := range []string{"UP", "DOWN", "TESTING", "UNKNOWN", "DORMANT", "NOT_PRESENT", "LOWER_LAYER_DOWN", "UNSET", "up", ""} {
-		n.Update = append(n.Update, &gnmi.Update{Path: mustPath(t, "/interfaces/interface[name=o"+def+"]/state/oper-status"),
-			Val: &gnmi.TypedValue{Value: &gnmi.TypedValue_StringVal{StringVal: def}}})
-	}
-	sameUpdates(t, fast.decode(n), slow.decode(n))
-	full := fullCounterNotification("e1")
-	sameUpdates(t, fast.decode(full), slow.decode(full))
-	if f, s := fast.stats, slow.stats; f.updates != s.updates || f.ignored != s.ignored || f.failures != s.failures || f.failures != 3 || f.ignored != 0 {
-		t.Errorf("stats differ: fast %+v, SetNode %+v", fast.stats, slow.stats)
-	}
-	if len(uint64Leaves) != 12 {
-		t.Errorf("found %d uint64 counter leaves in the generated struct, want 12", len(uint64Leaves))
+	for _, tc := range []struct {
+		path string
+		val  *gnmi.TypedValue
+		want string
+	}{
+		{"/interfaces/interface[name=e1]/state/counters/in-octets", str("lots"),
+			`/interfaces/interface[name=e1]/state/counters/in-octets: string_val "lots" for a uint64 leaf`},
+		{"/interfaces/interface[name=e1]/state/oper-status", str("SIDEWAYS"),
+			`/interfaces/interface[name=e1]/state/oper-status: "SIDEWAYS" is not one of [UP DOWN TESTING UNKNOWN DORMANT NOT_PRESENT LOWER_LAYER_DOWN]`},
+		{"/interfaces/interface[name=e1]/state/counters", jsonVal(`{"in-octets":5}`),
+			`/interfaces/interface[name=e1]/state/counters: in-octets: JSON float64 for a uint64 leaf, want a string`},
+		{"/interfaces", jsonVal(`{"interface":[{"name":"a","state":{"mtu":70000}}]}`),
+			`/interfaces: state/mtu: JSON number 70000 out of range for a uint16 leaf`},
+		{"/interfaces/interface[name=e1]/state/counters/in-fcs-errors", jsonVal(`"x"`),
+			`/interfaces/interface[name=e1]/state/counters/in-fcs-errors: strconv.ParseUint: parsing "x": invalid syntax`},
+	} {
+		_, st := decodeOne(t, &gnmi.Notification{Update: []*gnmi.Update{{Path: mustPath(t, tc.path), Val: tc.val}}})
+		if st.failures != 1 || st.lastErr == nil || st.lastErr.Error() != tc.want {
+			t.Errorf("%s: %d failures, last error\n%v\nwant\n%s", tc.path, st.failures, st.lastErr, tc.want)
+		}
 	}
 }

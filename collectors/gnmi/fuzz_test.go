@@ -3,11 +3,15 @@
 package gnmi
 
 import (
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/openconfig/gnmi/proto/gnmi"
+	"github.com/openconfig/ygot/util"
+	"github.com/openconfig/ygot/ygot"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/probe-agent/probe-agent/collectors"
@@ -46,20 +50,14 @@ func FuzzDecodeNotification(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	d, err := newDecoder()
-	if err != nil {
-		f.Fatal(err)
-	}
-	slow, _ := newDecoder()
-	slow.noFastPath = true
+	d := newDecoder()
+	ref := newYgotDecoder()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var n gnmi.Notification
 		if proto.Unmarshal(data, &n) != nil {
 			return
 		}
-		ups := d.decode(&n)
-		checkDecoded(t, ups)
-		sameUpdates(t, ups, slow.decode(&n))
+		sameAsYgot(t, d, ref, &n)
 	})
 }
 
@@ -73,12 +71,8 @@ func FuzzDecodePathValue(f *testing.F) {
 	f.Add("/interfaces", false, uint8(2), `{"interface":[{"name":"a","state":{"counters":{"out-octets":"1"}}}]}`, uint64(0))
 	f.Add("/interfaces/interface[name=e1]/ethernet/state/port-speed", false, uint8(1), "SPEED_100GB", uint64(0))
 	f.Add("/interfaces/interface[name=e[1]]/state/counters/in-octets", true, uint8(3), "", uint64(1<<63))
-	d, err := newDecoder()
-	if err != nil {
-		f.Fatal(err)
-	}
-	slow, _ := newDecoder()
-	slow.noFastPath = true
+	d := newDecoder()
+	ref := newYgotDecoder()
 	f.Fuzz(func(t *testing.T, path string, elementForm bool, kind uint8, s string, u uint64) {
 		p := &gnmi.Path{}
 		if elementForm {
@@ -98,27 +92,51 @@ func FuzzDecodePathValue(f *testing.F) {
 			v = &gnmi.TypedValue{Value: &gnmi.TypedValue_IntVal{IntVal: int64(u)}}
 		}
 		n := &gnmi.Notification{Update: []*gnmi.Update{{Path: p, Val: v}}, Delete: []*gnmi.Path{p}}
-		ups := d.decode(n)
-		checkDecoded(t, ups)
-		sameUpdates(t, ups, slow.decode(n))
+		sameAsYgot(t, d, ref, n)
 	})
 }
 
-// sameUpdates fails unless the fast and the SetNode-only decodes agree.
-func sameUpdates(t *testing.T, fast, slow []ifUpdate) {
+// sameAsYgot decodes n with the decoder and with the ygot-based reference
+// and fails unless both produce the same updates (every counter value,
+// oper-status, speed and delete, per interface) and the same numbers of
+// updates ignored and refused. It also checks the updates against the
+// table and a batch.
+func sameAsYgot(t *testing.T, d *decoder, ref *ygotDecoder, n *gnmi.Notification) {
 	t.Helper()
+	before, refBefore := d.stats, ref.stats
+	got := d.decode(n)
+	checkDecoded(t, got)
+	want := ref.decode(n)
+	if ambiguousJSON(n) {
+		return // ygot's answer is not repeatable
+	}
+	if msg := diffUpdates(got, want); msg != "" {
+		t.Fatalf("%s\nnotification: %v", msg, n)
+	}
+	ds := decodeStats{d.stats.updates - before.updates, d.stats.ignored - before.ignored, d.stats.failures - before.failures, d.stats.lastErr}
+	rs := decodeStats{ref.stats.updates - refBefore.updates, ref.stats.ignored - refBefore.ignored, ref.stats.failures - refBefore.failures, ref.stats.lastErr}
+	if ds.updates != rs.updates || ds.ignored != rs.ignored || ds.failures != rs.failures {
+		t.Fatalf("decoder: %d updates, %d ignored, %d refused (last: %v)\nygot:    %d updates, %d ignored, %d refused (last: %v)\nnotification: %v",
+			ds.updates, ds.ignored, ds.failures, ds.lastErr, rs.updates, rs.ignored, rs.failures, rs.lastErr, n)
+	}
+}
+
+// diffUpdates describes how the decoder's and the reference's updates
+// differ, or returns "".
+func diffUpdates(got, want []ifUpdate) string {
 	byName := map[string]ifUpdate{}
-	for _, u := range slow {
+	for _, u := range want {
 		byName[u.name] = u
 	}
-	if len(fast) != len(slow) {
-		t.Fatalf("fast path decoded %d interfaces, SetNode %d: %+v vs %+v", len(fast), len(slow), fast, slow)
+	if len(got) != len(want) {
+		return fmt.Sprintf("decoder decoded %d interfaces, ygot %d:\n%+v\n%+v", len(got), len(want), got, want)
 	}
-	for _, u := range fast {
+	for _, u := range got {
 		if byName[u.name] != u {
-			t.Fatalf("fast path %+v, SetNode %+v", u, byName[u.name])
+			return fmt.Sprintf("decoder %+v\nygot    %+v", u, byName[u.name])
 		}
 	}
+	return ""
 }
 
 // pathFromString splits a path without ygot's parser, so that the fuzzer
@@ -153,4 +171,41 @@ func seedNotifications() []*gnmi.Notification {
 		}},
 		{Delete: []*gnmi.Path{pathFromString("/interfaces/interface[name=e1]")}},
 	}
+}
+
+// FuzzElementPath compares the parser of the string path notation (used for
+// the deprecated Path.Element form) with ygot's StringToStructuredPath,
+// which the collector used before: the same elements and keys, or an error
+// from both. It also compares module prefix stripping with ygot's.
+func FuzzElementPath(f *testing.F) {
+	for _, s := range []string{
+		"/interfaces/interface[name=et-0/0/1]/state/counters/in-octets",
+		"/a[k=v][k2=v2]/b", "/a[k=v]x[y=z]", "/a\\/b/c", "/a[k=x\\]y]/b", "/a/", "/", "//", "/a//",
+		"/a[k=]", "/a[=v]", "/[k=v]", "/a b", "/a[k k=v]", "/a[k=v", "/a]", "/a[k=[v]]", "/a[k=v]b",
+		"/a\\", "/a[k=v\\", "/\xff/b[\xfe=\xfd]", "/a:b:c", "/a\\\\b",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if stripModulePrefix(s) != util.StripModulePrefix(s) {
+			t.Fatalf("stripModulePrefix(%q) = %q, ygot %q", s, stripModulePrefix(s), util.StripModulePrefix(s))
+		}
+		path := "/" + s
+		got, err := parseElementPath(path)
+		want, wantErr := ygot.StringToStructuredPath(path)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("%q: error %v, ygot %v", path, err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if len(got) != len(want.GetElem()) {
+			t.Fatalf("%q: %v, ygot %v", path, got, want.GetElem())
+		}
+		for i, e := range want.GetElem() {
+			if got[i].GetName() != e.GetName() || !maps.Equal(got[i].GetKey(), e.GetKey()) {
+				t.Fatalf("%q: element %d is %v, ygot %v", path, i, got[i], e)
+			}
+		}
+	})
 }

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Regenerates oc/oc.go, the typed OpenConfig interface structs, from the YANG
 # modules that ship inside the ygot module itself (so no YANG is vendored
-# here). Run through `go generate ./collectors/gnmi`.
+# here). Run through `go generate ./collectors/gnmi`. Only the tests import
+# package oc: it is the model the decoder's static table (model.go) is
+# checked against; after regenerating, run `go test ./collectors/gnmi`.
 set -eu
 ygot=github.com/openconfig/ygot@v0.36.0
 go mod download "$ygot"
