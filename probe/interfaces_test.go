@@ -179,8 +179,8 @@ func TestCounterSourcesKeepNoPerInterfaceState(t *testing.T) {
 	one, eleven := retained(1), retained(11)
 	perItem := float64(eleven-one) / (10 * n)
 	t.Logf("each rate probe retains %.1f bytes per interface", perItem)
-	if perItem > 24 {
-		t.Errorf("each rate probe retains %.1f bytes per interface, want at most 24 (a value and a change mark)", perItem)
+	if perItem > 16 {
+		t.Errorf("each rate probe retains %.1f bytes per interface, want at most 16 (an 8-byte value and a 4-byte change mark)", perItem)
 	}
 }
 

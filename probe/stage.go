@@ -106,8 +106,10 @@ type Stage struct {
 	// stages; the other one stays nil unless a value of that kind is set.
 	nums []float64
 	strs *strColumn
-	// meta is validBit | the tick sequence number of the item's last change.
-	meta []uint64
+	// meta is validBit | the low 31 bits of the tick sequence number of
+	// the item's last change: a change is told by equality with the
+	// current tick, and 2^31 ticks are 68 years at one a second.
+	meta []uint32
 	// series holds time-series items' samples (nil for other stages).
 	series []*ring
 	// evAt gives, per item, 1 + its position in evPool, or 0 when the item
@@ -128,7 +130,13 @@ type Stage struct {
 	now      time.Time
 }
 
-const validBit = 1 << 63
+const (
+	validBit = 1 << 31
+	seqMask  = validBit - 1
+)
+
+// mark is the meta of an item changed in the current tick.
+func (s *Stage) mark() uint32 { return uint32(s.seq) & seqMask }
 
 // Len is the number of items.
 func (s *Stage) Len() int { return len(s.keys) }
@@ -137,7 +145,8 @@ func (s *Stage) Len() int { return len(s.keys) }
 func (s *Stage) Item(i int) Item {
 	it := Item{Props: s.props[i], key: s.keys[i], Value: s.value(i)}
 	it.Valid = s.meta[i]&validBit != 0
-	it.Changed = s.meta[i] &^ validBit
+	// The latest tick whose low bits match.
+	it.Changed = s.seq - uint64((s.mark()-s.meta[i]&seqMask)&seqMask)
 	if s.series != nil {
 		it.series = s.series[i]
 	}
@@ -244,7 +253,7 @@ func (s *Stage) EvidenceOf(i int) Evidence {
 }
 
 // ChangedNow reports whether item i changed during the current tick.
-func (s *Stage) ChangedNow(i int) bool { return s.meta[i] == validBit|s.seq }
+func (s *Stage) ChangedNow(i int) bool { return s.meta[i] == validBit|s.mark() }
 
 func joinKey(props []string) string { return strings.Join(props, "\x1f") }
 
@@ -275,7 +284,7 @@ func (s *Stage) relayout(props [][]string, keys []string) {
 	oldNums, oldStrs, oldMeta, oldSeries, oldEvAt, oldPool, oldExtra := s.nums, s.strs, s.meta, s.series, s.evAt, s.evPool, s.extra
 	s.props, s.keys, s.index = props, keys, nil
 	s.nums, s.strs, s.series, s.evAt, s.evPool, s.evFree, s.extra = nil, nil, nil, nil, nil, nil, nil
-	s.meta = make([]uint64, n)
+	s.meta = make([]uint32, n)
 	if oldNums != nil || (oldStrs == nil && s.Type.Kind == Number) {
 		s.nums = make([]float64, n)
 	}
@@ -351,7 +360,7 @@ func (s *Stage) SetNum(i int, v float64) {
 		return
 	}
 	s.nums[i] = v
-	s.meta[i] = validBit | s.seq
+	s.meta[i] = validBit | s.mark()
 }
 
 // SetStr sets a state or text value, marking the item changed if it differs.
@@ -363,7 +372,7 @@ func (s *Stage) SetStr(i int, v string) {
 		return
 	}
 	s.strs.set(i, v)
-	s.meta[i] = validBit | s.seq
+	s.meta[i] = validBit | s.mark()
 }
 
 // SetExtra sets the value of column c (c >= 1) of item i.
@@ -371,14 +380,14 @@ func (s *Stage) SetExtra(i, c int, v Value) {
 	x := &s.extra[i*(len(s.Columns)-1)+c-1]
 	if *x != v {
 		*x = v
-		s.meta[i] = s.meta[i]&validBit | s.seq
+		s.meta[i] = s.meta[i]&validBit | s.mark()
 	}
 }
 
 // Invalidate marks item i as having no value.
 func (s *Stage) Invalidate(i int) {
 	if s.meta[i]&validBit != 0 {
-		s.meta[i] = s.seq
+		s.meta[i] = s.mark()
 	}
 }
 
@@ -409,7 +418,7 @@ func (s *Stage) Append(i int, v Value) {
 		}
 		s.strs.set(i, v.Str)
 	}
-	s.meta[i] = validBit | s.seq
+	s.meta[i] = validBit | s.mark()
 }
 
 // Expire drops samples of time-series item i older than MaxDuration at the
@@ -423,7 +432,7 @@ func (s *Stage) Expire(i int) {
 	n := r.n
 	r.trimBefore(s.now.Add(-s.MaxDuration))
 	if r.n != n {
-		s.meta[i] = s.meta[i]&validBit | s.seq
+		s.meta[i] = s.meta[i]&validBit | s.mark()
 	}
 }
 
