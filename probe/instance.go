@@ -150,6 +150,17 @@ func build(spec *Spec, b *Build) (p Processor, err error) {
 	return spec.New(b)
 }
 
+// eval runs one processor, turning a panic into an error: a processor bug
+// puts its probe in the error state instead of taking the agent down.
+func eval(p Processor, t *Tick) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	return p.Eval(t)
+}
+
 func (inst *Instance) addStage(st *Stage) {
 	inst.stages[st.Name] = st
 	inst.order = append(inst.order, st)
@@ -231,7 +242,7 @@ func (inst *Instance) Tick(t *Tick) error {
 		st.begin(inst.seq, t.Time)
 	}
 	for _, rp := range inst.procs {
-		if err := rp.p.Eval(t); err != nil {
+		if err := eval(rp.p, t); err != nil {
 			inst.state = StateError
 			inst.lastErr = fmt.Sprintf("processor %q: %v", rp.name, err)
 			return fmt.Errorf("probe %q: %s", inst.Plan.Doc.Label, inst.lastErr)

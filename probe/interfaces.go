@@ -16,7 +16,7 @@ type InterfaceItems struct {
 	// Slot gives, per batch interface, its item index, or -1 for a
 	// duplicate (interface, system_id) pair.
 	Slot  []int32
-	props [][]string
+	props []string // interface, system_id per item
 	keys  []string
 }
 
@@ -53,27 +53,23 @@ func NewInterfaceItems(b *collectors.Batch) *InterfaceItems {
 			items++
 		}
 	}
-	// One backing array for every item's keys: two strings per interface.
-	flat := make([]string, 0, 2*items)
-	m.props = make([][]string, 0, items)
+	m.props = make([]string, 0, 2*items)
 	m.keys = make([]string, 0, items)
 	for i := range b.Interfaces {
 		if m.Slot[i] < 0 {
 			continue
 		}
 		ifc := &b.Interfaces[i]
-		m.Slot[i] = int32(len(m.props))
-		flat = append(flat, ifc.Name, ifc.SystemID)
-		p := flat[len(flat)-2 : len(flat) : len(flat)]
-		m.props = append(m.props, p)
-		m.keys = append(m.keys, joinKey(p))
+		m.Slot[i] = int32(len(m.keys))
+		m.props = append(m.props, ifc.Name, ifc.SystemID)
+		m.keys = append(m.keys, joinKey(m.props[len(m.props)-2:]))
 	}
 	return m
 }
 
 // SetInterfaceLayout gives the stage one item per mapped interface,
 // sharing the mapping's keys.
-func (s *Stage) SetInterfaceLayout(m *InterfaceItems) { s.relayout(m.props, m.keys) }
+func (s *Stage) SetInterfaceLayout(m *InterfaceItems) { s.relayout(m.props, 2, m.keys) }
 
 // ItemCache is what the counter sources (if_counter, traffic_monitor) of
 // every probe evaluated on the same batches share: the interface-to-item

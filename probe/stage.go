@@ -1,8 +1,8 @@
 package probe
 
 import (
+	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 )
@@ -100,8 +100,9 @@ type Stage struct {
 	// Items are stored by column. props and keys may be shared with the
 	// stage the layout came from (Mirror, SetInterfaceLayout) and are never
 	// modified in place, only replaced.
-	props [][]string
-	keys  []string
+	props  []string // stride values per item, aligned with Keys
+	stride int
+	keys   []string
 	// nums holds the values of number stages, strs those of state and text
 	// stages; the other one stays nil unless a value of that kind is set.
 	nums []float64
@@ -143,7 +144,7 @@ func (s *Stage) Len() int { return len(s.keys) }
 
 // Item returns a view of item i.
 func (s *Stage) Item(i int) Item {
-	it := Item{Props: s.props[i], key: s.keys[i], Value: s.value(i)}
+	it := Item{Props: s.Props(i), key: s.keys[i], Value: s.value(i)}
 	it.Valid = s.meta[i]&validBit != 0
 	// The latest tick whose low bits match.
 	it.Changed = s.seq - uint64((s.mark()-s.meta[i]&seqMask)&seqMask)
@@ -158,7 +159,9 @@ func (s *Stage) Valid(i int) bool { return s.meta[i]&validBit != 0 }
 
 // Props returns item i's key values, aligned with Keys. The slice is shared:
 // do not modify it.
-func (s *Stage) Props(i int) []string { return s.props[i] }
+func (s *Stage) Props(i int) []string {
+	return s.props[i*s.stride : (i+1)*s.stride : (i+1)*s.stride]
+}
 
 // ItemKey returns item i's identity within the stage.
 func (s *Stage) ItemKey(i int) string { return s.keys[i] }
@@ -262,16 +265,24 @@ func joinKey(props []string) string { return strings.Join(props, "\x1f") }
 // only when the set of items changed: it allocates.
 func (s *Stage) SetLayout(props [][]string) {
 	keys := make([]string, len(props))
-	for i, p := range props {
-		keys[i] = joinKey(p)
+	stride := len(s.Keys)
+	if len(props) > 0 {
+		stride = len(props[0])
 	}
-	// The caller may reuse its slice; the stage keeps its own.
-	s.relayout(slices.Clone(props), keys)
+	flat := make([]string, 0, stride*len(props))
+	for i, p := range props {
+		if len(p) != stride {
+			panic(fmt.Sprintf("probe: stage %q: item %d has %d key values, item 0 has %d", s.Name, i, len(p), stride))
+		}
+		keys[i] = joinKey(p)
+		flat = append(flat, p...)
+	}
+	s.relayout(flat, stride, keys)
 }
 
 // relayout adopts props and keys (callers hand over or share immutable
 // slices) and carries the columns of items whose key persists.
-func (s *Stage) relayout(props [][]string, keys []string) {
+func (s *Stage) relayout(props []string, stride int, keys []string) {
 	oldKeys := s.keys
 	oldIndex := s.index
 	if oldIndex == nil && len(oldKeys) > 0 {
@@ -282,7 +293,7 @@ func (s *Stage) relayout(props [][]string, keys []string) {
 	}
 	n := len(keys)
 	oldNums, oldStrs, oldMeta, oldSeries, oldEvAt, oldPool, oldExtra := s.nums, s.strs, s.meta, s.series, s.evAt, s.evPool, s.extra
-	s.props, s.keys, s.index = props, keys, nil
+	s.props, s.stride, s.keys, s.index = props, stride, keys, nil
 	s.nums, s.strs, s.series, s.evAt, s.evPool, s.evFree, s.extra = nil, nil, nil, nil, nil, nil, nil
 	s.meta = make([]uint32, n)
 	if oldNums != nil || (oldStrs == nil && s.Type.Kind == Number) {
@@ -346,7 +357,7 @@ func (s *Stage) Mirror(in *Stage) bool {
 	if s.mirrored == in.layout && len(s.keys) == len(in.keys) {
 		return false
 	}
-	s.relayout(in.props, in.keys)
+	s.relayout(in.props, in.stride, in.keys)
 	s.mirrored = in.layout
 	return true
 }

@@ -42,13 +42,13 @@ func (s *Stage) MarshalJSON() ([]byte, error) {
 			idx = append(idx, i)
 		}
 	}
-	sort.Slice(idx, func(a, b int) bool { return lessProps(s.props[idx[a]], s.props[idx[b]]) })
+	sort.Slice(idx, func(a, b int) bool { return lessProps(s.Props(idx[a]), s.Props(idx[b])) })
 	values := make([]map[string]any, 0, len(idx))
 	for _, i := range idx {
 		v := s.itemJSON(i)
 		props := make(map[string]string, len(s.Keys))
 		for k, name := range s.Keys {
-			props[name] = s.props[i][k]
+			props[name] = s.Props(i)[k]
 		}
 		v["properties"] = props
 		values = append(values, v)
