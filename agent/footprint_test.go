@@ -62,6 +62,9 @@ func TestMemoryFootprint(t *testing.T) {
 	}
 	must(t, cmd.Start())
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if f := os.Getenv("PROBE_AGENT_PID"); f != "" {
+		_ = os.WriteFile(f, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+	}
 	// Sampled once a second over 20 s (20 ticks, the recording looped
 	// twice): a steady state measured over time, not a synchronisation.
 	status := func() map[string]int {
@@ -83,6 +86,13 @@ func TestMemoryFootprint(t *testing.T) {
 		if i >= 5 {
 			rss = append(rss, last["VmRSS"])
 		}
+	}
+	// CPU time of the whole run (utime+stime, fields 14 and 15 of stat).
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid)); err == nil {
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+		ut, _ := strconv.Atoi(f[11])
+		st, _ := strconv.Atoi(f[12])
+		t.Logf("CPU over 20 s: %.2f s (user+system)", float64(ut+st)/100)
 	}
 	if os.Getenv("PROBE_AGENT_SMAPS") != "" {
 		smaps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", cmd.Process.Pid))
