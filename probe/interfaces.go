@@ -182,9 +182,13 @@ func (c *ItemCache) Advance(b *collectors.Batch, at time.Time) {
 	p.items, p.at, p.kept = m, at, c.want
 	p.valid = slices.Grow(p.valid[:0], n)[:n]
 	p.gen = slices.Grow(p.gen[:0], n)[:n]
+	var wanted [collectors.NumCounters]collectors.Counter
+	nw := 0
 	for ctr := range collectors.NumCounters {
 		if c.want.Has(ctr) {
 			p.cols[ctr] = slices.Grow(p.cols[ctr][:0], n)[:n]
+			wanted[nw] = ctr
+			nw++
 		} else {
 			p.cols[ctr] = nil
 		}
@@ -197,10 +201,8 @@ func (c *ItemCache) Advance(b *collectors.Batch, at time.Time) {
 		ifc := &b.Interfaces[i]
 		p.valid[s] = ifc.Valid & c.want
 		p.gen[s] = ifc.Generation
-		for ctr := range collectors.NumCounters {
-			if p.valid[s].Has(ctr) {
-				p.cols[ctr][s] = ifc.Counters[ctr]
-			}
+		for _, ctr := range wanted[:nw] {
+			p.cols[ctr][s] = ifc.Counters[ctr]
 		}
 	}
 	c.transFor, c.want = nil, 0
