@@ -208,11 +208,7 @@ func (s *Stage) lookupKey(key string) (int, bool) {
 // removes it.
 func (s *Stage) SetEvidence(i int, ev Evidence) {
 	if ev == (Evidence{}) {
-		if s.evAt != nil && s.evAt[i] != 0 {
-			s.evFree = append(s.evFree, s.evAt[i]-1)
-			s.evPool[s.evAt[i]-1] = Evidence{}
-			s.evAt[i] = 0
-		}
+		s.clearEvidence(i)
 		return
 	}
 	if s.evAt == nil {
@@ -233,6 +229,14 @@ func (s *Stage) SetEvidence(i int, ev Evidence) {
 	s.evAt[i] = int32(len(s.evPool))
 }
 
+func (s *Stage) clearEvidence(i int) {
+	if s.evAt != nil && s.evAt[i] != 0 {
+		s.evFree = append(s.evFree, s.evAt[i]-1)
+		s.evPool[s.evAt[i]-1] = Evidence{}
+		s.evAt[i] = 0
+	}
+}
+
 // SetCheck records a checker's verdict on item i: the state "true"
 // (anomalous) or "false", and, for an anomalous item, the evidence behind
 // it (only anomalies are built from evidence).
@@ -241,7 +245,7 @@ func (s *Stage) SetCheck(i int, anomalous bool, ev Evidence) {
 		s.SetEvidence(i, ev)
 		s.SetStr(i, "true")
 	} else {
-		s.SetEvidence(i, Evidence{})
+		s.clearEvidence(i)
 		s.SetStr(i, "false")
 	}
 }
@@ -379,10 +383,9 @@ func (s *Stage) SetStr(i int, v string) {
 	if s.strs == nil {
 		s.strs = newStrColumn(len(s.keys), s.Type.Kind == DiscreteState)
 	}
-	if s.meta[i]&validBit != 0 && s.strs.get(i) == v {
+	if !s.strs.set(i, v) && s.meta[i]&validBit != 0 {
 		return
 	}
-	s.strs.set(i, v)
 	s.meta[i] = validBit | s.mark()
 }
 
@@ -515,21 +518,27 @@ func (c *strColumn) get(i int) string {
 	return c.strs[i]
 }
 
-func (c *strColumn) set(i int, v string) {
+// set stores v as item i's value and reports whether it differs from the
+// value before.
+func (c *strColumn) set(i int, v string) bool {
 	if c.idx == nil {
+		changed := c.strs[i] != v
 		c.strs[i] = v
-		return
+		return changed
+	}
+	if c.names[c.idx[i]] == v {
+		return false
 	}
 	for k, name := range c.names {
 		if name == v {
 			c.idx[i] = uint8(k)
-			return
+			return true
 		}
 	}
 	if len(c.names) <= math.MaxUint8 {
 		c.names = append(c.names, v)
 		c.idx[i] = uint8(len(c.names) - 1)
-		return
+		return true
 	}
 	c.strs = make([]string, len(c.idx))
 	for j, k := range c.idx {
@@ -537,6 +546,7 @@ func (c *strColumn) set(i int, v string) {
 	}
 	c.idx, c.names = nil, nil
 	c.strs[i] = v
+	return true
 }
 
 // ring is a bounded time series; it grows up to its limit, then overwrites
