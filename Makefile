@@ -40,13 +40,19 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 30s ./agent/
 	$(GO) test -run '^$$' -fuzz FuzzParseEval -fuzztime 30s ./probe/expr/
 	$(GO) test -run '^$$' -fuzz FuzzParseStats -fuzztime 30s ./collectors/netlink/
+	$(GO) test -run '^$$' -fuzz FuzzParseLink -fuzztime 30s ./collectors/netlink/
+	$(GO) test -run '^$$' -fuzz FuzzScanLineAgreesWithDecodeLine -fuzztime 30s ./collectors/replay/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeNotification -fuzztime 30s ./collectors/gnmi/
+	$(GO) test -run '^$$' -fuzz FuzzDecodePathValue -fuzztime 30s ./collectors/gnmi/
+	$(GO) test -run '^$$' -fuzz FuzzElementPath -fuzztime 30s ./collectors/gnmi/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeFrames -fuzztime 30s ./agent/stream/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./collectors/system/
 
 # The agent on this host's interfaces (netlink) with the built-in demo probe,
 # printing readable lines; Ctrl-C stops it.
 # RSS of probe-agent run with 4,000 interfaces and 10 probes (docs/PERFORMANCE.md).
 footprint:
+	@# PROBE_AGENT_FOOTPRINT_NETLINK=1 measures the same probes on 4,000 ifb interfaces (root).
 	PROBE_AGENT_FOOTPRINT=1 $(GO) test -count=1 -run MemoryFootprint -v ./agent/ | grep -E "VmRSS|ok|FAIL"
 
 run: build

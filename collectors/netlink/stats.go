@@ -1,6 +1,7 @@
 package netlink
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 
@@ -19,6 +20,11 @@ const (
 	rtmNewStats     = 92
 	rtmGetStats     = 94
 	iflaStatsLink64 = 1
+	rtmNewLink      = 16
+	rtmGetLink      = 18
+	ifInfoMsgLen    = 16 // struct ifinfomsg
+	iflaIfname      = 3
+	iflaOperstate   = 16
 )
 
 // rtnl_link_stats64 field positions (u64 each). Only the prefix we map is
@@ -51,6 +57,7 @@ var (
 	errBadAttr    = errors.New("netlink: malformed attribute")
 	errShortStats = errors.New("netlink: IFLA_STATS_LINK_64 shorter than expected")
 	errNoStats    = errors.New("netlink: stats message without IFLA_STATS_LINK_64")
+	errNoName     = errors.New("netlink: link message without IFLA_IFNAME")
 )
 
 // errnoError carries a negative errno from an NLMSG_ERROR reply; the Linux
@@ -149,10 +156,23 @@ type dumpResult struct {
 // RTM_NEWSTATS message of the dump numbered seq. Messages of other sequence
 // numbers are skipped: they can only be leftovers addressed to nobody.
 func walkDump(buf []byte, seq uint32, st *rawStats, fn func(ifindex int32, st *rawStats)) (dumpResult, error) {
+	return walkMessages(buf, seq, rtmNewStats, func(body []byte) error {
+		idx, err := parseStatsMsg(body, st)
+		if err != nil {
+			return err
+		}
+		fn(idx, st)
+		return nil
+	})
+}
+
+// walkMessages walks the netlink messages in one datagram, calling fn with
+// the payload of each message of type typ in the dump numbered seq.
+func walkMessages(buf []byte, seq uint32, typ uint16, fn func(body []byte) error) (dumpResult, error) {
 	var r dumpResult
 	for len(buf) >= nlmsgHdrLen {
 		l := int(binary.NativeEndian.Uint32(buf))
-		typ := binary.NativeEndian.Uint16(buf[4:])
+		mtyp := binary.NativeEndian.Uint16(buf[4:])
 		flags := binary.NativeEndian.Uint16(buf[6:])
 		mseq := binary.NativeEndian.Uint32(buf[8:])
 		if l < nlmsgHdrLen || l > len(buf) {
@@ -163,7 +183,7 @@ func walkDump(buf []byte, seq uint32, st *rawStats, fn func(ifindex int32, st *r
 			if flags&nlmFDumpIntr != 0 {
 				r.interrupted = true
 			}
-			switch typ {
+			switch mtyp {
 			case nlmsgDone:
 				r.done = true
 				return r, nil
@@ -174,12 +194,10 @@ func walkDump(buf []byte, seq uint32, st *rawStats, fn func(ifindex int32, st *r
 				if e := int32(binary.NativeEndian.Uint32(body)); e != 0 {
 					return r, errnoError(e)
 				}
-			case rtmNewStats:
-				idx, err := parseStatsMsg(body, st)
-				if err != nil {
+			case typ:
+				if err := fn(body); err != nil {
 					return r, err
 				}
-				fn(idx, st)
 			}
 		}
 		adv := (l + 3) &^ 3
@@ -189,6 +207,64 @@ func walkDump(buf []byte, seq uint32, st *rawStats, fn func(ifindex int32, st *r
 		buf = buf[adv:]
 	}
 	return r, nil
+}
+
+// linkMsg is what the collector reads of one RTM_NEWLINK message.
+type linkMsg struct {
+	index int32
+	name  []byte // aliases the datagram: copy before keeping
+	oper  uint8  // IF_OPER_*
+}
+
+// parseLinkMsg decodes the ifindex, name and operational state of one
+// RTM_NEWLINK payload, skipping every other attribute (statistics, address
+// families, link info), which is most of the message.
+func parseLinkMsg(body []byte) (linkMsg, error) {
+	var m linkMsg
+	if len(body) < ifInfoMsgLen {
+		return m, errShortMsg
+	}
+	m.index = int32(binary.NativeEndian.Uint32(body[4:]))
+	attrs := body[ifInfoMsgLen:]
+	for len(attrs) >= rtaHdrLen {
+		l := int(binary.NativeEndian.Uint16(attrs))
+		typ := binary.NativeEndian.Uint16(attrs[2:]) & 0x3fff
+		if l < rtaHdrLen || l > len(attrs) {
+			return m, errBadAttr
+		}
+		v := attrs[rtaHdrLen:l]
+		switch typ {
+		case iflaIfname:
+			if i := bytes.IndexByte(v, 0); i >= 0 {
+				v = v[:i]
+			}
+			m.name = v
+		case iflaOperstate:
+			if len(v) >= 1 {
+				m.oper = v[0]
+			}
+		}
+		adv := (l + 3) &^ 3
+		if adv > len(attrs) {
+			break
+		}
+		attrs = attrs[adv:]
+	}
+	if len(m.name) == 0 {
+		return m, errNoName
+	}
+	return m, nil
+}
+
+// appendLinkRequest appends an RTM_GETLINK dump request for every link.
+func appendLinkRequest(b []byte, seq uint32) []byte {
+	const l = nlmsgHdrLen + ifInfoMsgLen
+	b = binary.NativeEndian.AppendUint32(b, l)
+	b = binary.NativeEndian.AppendUint16(b, rtmGetLink)
+	b = binary.NativeEndian.AppendUint16(b, 0x1|0x300) // NLM_F_REQUEST|NLM_F_DUMP
+	b = binary.NativeEndian.AppendUint32(b, seq)
+	b = binary.NativeEndian.AppendUint32(b, 0)
+	return append(b, make([]byte, ifInfoMsgLen)...) // AF_UNSPEC, any type, index, flags
 }
 
 // appendStatsRequest appends an RTM_GETSTATS dump request for
