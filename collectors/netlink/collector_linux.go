@@ -376,6 +376,11 @@ func (c *Collector) dumpLocked(b *collectors.Batch) (bool, error) {
 	c.poll++
 	c.dirty = false
 	c.req = appendStatsRequest(c.req[:0], c.seq)
+	if cap(b.Interfaces) < len(c.links) {
+		// Sized once to the link table: growing by appends would leave
+		// several times the batch's size as garbage on a big device.
+		b.Interfaces = make([]collectors.Interface, 0, len(c.links)+len(c.links)/16)
+	}
 	b.Interfaces = b.Interfaces[:0]
 	c.cur = b
 	if err := c.stats.rc.Write(c.writeFn); err != nil {
