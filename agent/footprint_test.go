@@ -45,8 +45,14 @@ func TestMemoryFootprint(t *testing.T) {
 	must(t, err)
 	apiAddr := l.Addr().String()
 	l.Close()
-	cfg := fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: {type: replay, replay: {file: %q}}\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: %q}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
-		samples, probes, apiAddr, addr)
+	collector := fmt.Sprintf("{type: replay, replay: {file: %q}}", samples)
+	if os.Getenv("PROBE_AGENT_FOOTPRINT_NETLINK") != "" {
+		// The same probes on 4,000 real (ifb) interfaces in a namespace.
+		ns := footprintNetns(t, 4000)
+		collector = fmt.Sprintf("{type: netlink, netlink: {netns: %q}}", ns)
+	}
+	cfg := fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: %s\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: %q}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
+		collector, probes, apiAddr, addr)
 	must(t, os.WriteFile(filepath.Join(dir, "agent.yaml"), []byte(cfg), 0o644))
 	cmd := exec.Command(bin, "run", "--config", filepath.Join(dir, "agent.yaml"))
 	cmd.Env = os.Environ()
@@ -108,6 +114,30 @@ func TestMemoryFootprint(t *testing.T) {
 	if got == 0 {
 		t.Error("the receiver got no probe messages: the agent did not run the probes")
 	}
+}
+
+// footprintNetns makes a network namespace with n ifb interfaces, removed
+// at the end of the test.
+func footprintNetns(t *testing.T, n int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the netlink footprint needs root (network namespaces)")
+	}
+	ns := fmt.Sprintf("pa-footprint-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	var batch strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&batch, "link add e%d type ifb\nlink set e%d up\n", i, i)
+	}
+	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
+	cmd.Stdin = strings.NewReader(batch.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("creating %d interfaces: %v: %s", n, err, out)
+	}
+	return ns
 }
 
 // writeFootprintFixture writes the footprint's recording (4,000 interfaces on
@@ -188,8 +218,12 @@ func TestHeapProfile(t *testing.T) {
 	go func() { _ = rcv.Serve(l) }()
 	t.Cleanup(func() { l.Close() })
 	addr := l.Addr().String()
-	cfg, err := Parse([]byte(fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: {type: replay, replay: {file: %q}}\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: \"\"}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
-		samples, probes, addr)))
+	collector := fmt.Sprintf("{type: replay, replay: {file: %q}}", samples)
+	if os.Getenv("PROBE_AGENT_FOOTPRINT_NETLINK") != "" {
+		collector = fmt.Sprintf("{type: netlink, netlink: {netns: %q}}", footprintNetns(t, 4000))
+	}
+	cfg, err := Parse([]byte(fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: %s\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: \"\"}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
+		collector, probes, addr)))
 	must(t, err)
 	ticks := make(chan time.Time)
 	done := make(chan struct{}, 1)
