@@ -404,7 +404,7 @@ func (a *Agent) step(ctx context.Context) bool {
 	})
 	a.items.Advance(&a.batch, a.batch.Time)
 	a.manager.NoteTick(a.batch.Time)
-	a.emitter.LinkEvents(&a.batch, a.sendEvent)
+	a.emitter.LinkEvents(&a.batch, a.items.For(&a.batch), a.sendEvent)
 	a.stats.tickDone(start)
 	if a.opts.OnTick != nil {
 		a.opts.OnTick()

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"maps"
 	"math"
 	"time"
 
@@ -204,46 +205,56 @@ func setRange(pa *aos.ProbeAlert, ev probe.Evidence) {
 }
 
 // linkStates remembers each interface's last oper status so that only
-// changes become events.
+// changes become events. It follows the agent's shared interface mapping
+// (probe.ItemCache) instead of keeping its own copy of the names.
 type linkStates struct {
-	layout uint64
-	keys   [][2]string
-	last   []collectors.OperStatus
-	known  map[[2]string]collectors.OperStatus // carried across layouts
+	items *probe.InterfaceItems
+	last  []collectors.OperStatus // by item of items
+	// gone holds the last status of interfaces that left the batch, so
+	// that one coming back is compared with how it left.
+	gone map[string]collectors.OperStatus
 }
 
 // LinkEvents emits an Event{link_status} for each interface whose oper
-// status changed since the previous batch. The first sight of an interface
-// is not a change.
-func (e *Emitter) LinkEvents(b *collectors.Batch, emit func(*aos.AosMessage)) {
+// status changed since the previous batch; items is b's interface mapping.
+// The first sight of an interface is not a change.
+func (e *Emitter) LinkEvents(b *collectors.Batch, items *probe.InterfaceItems, emit func(*aos.AosMessage)) {
 	ls := &e.links
-	if ls.known == nil {
-		ls.known = map[[2]string]collectors.OperStatus{}
-	}
-	sameLayout := b.Layout != 0 && b.Layout == ls.layout && len(ls.last) == len(b.Interfaces)
-	if !sameLayout {
-		for i, k := range ls.keys {
-			ls.known[k] = ls.last[i]
+	if items != ls.items {
+		if ls.gone == nil {
+			ls.gone = map[string]collectors.OperStatus{}
 		}
-		ls.keys = make([][2]string, len(b.Interfaces))
-		ls.last = make([]collectors.OperStatus, len(b.Interfaces))
+		before := make(map[string]collectors.OperStatus, len(ls.last))
+		for i, st := range ls.last {
+			before[ls.items.Key(i)] = st
+		}
+		last := make([]collectors.OperStatus, items.Len())
 		for i := range b.Interfaces {
-			ifc := &b.Interfaces[i]
-			k := [2]string{ifc.SystemID, ifc.Name}
-			prev, ok := ls.known[k]
-			if !ok {
-				prev = ifc.Oper
+			s := items.Slot[i]
+			if s < 0 {
+				continue
 			}
-			ls.keys[i], ls.last[i] = k, prev
+			k := items.Key(int(s))
+			prev, ok := before[k]
+			if ok {
+				delete(before, k)
+			} else if prev, ok = ls.gone[k]; ok {
+				delete(ls.gone, k)
+			} else {
+				prev = b.Interfaces[i].Oper
+			}
+			last[s] = prev
 		}
-		ls.layout = b.Layout
+		maps.Copy(ls.gone, before) // what is left has gone
+		ls.items, ls.last = items, last
 	}
 	for i := range b.Interfaces {
 		ifc := &b.Interfaces[i]
-		if ifc.Oper == ls.last[i] {
+		s := items.Slot[i]
+		if s < 0 || ifc.Oper == ls.last[s] {
 			continue
 		}
-		ls.last[i] = ifc.Oper
+		ls.last[s] = ifc.Oper
 		state := aos.LinkState_UNKNOWN
 		switch ifc.Oper {
 		case collectors.OperUp:

@@ -86,7 +86,11 @@ func TestMemoryFootprint(t *testing.T) {
 	}
 	var rss []int
 	var last map[string]int
-	for i := 0; i < 20; i++ {
+	seconds := 20
+	if v, err := strconv.Atoi(os.Getenv("PROBE_AGENT_FOOTPRINT_SECONDS")); err == nil && v > 5 {
+		seconds = v // a longer run shows whether the heap settles
+	}
+	for i := 0; i < seconds; i++ {
 		time.Sleep(time.Second)
 		last = status()
 		if i >= 5 {
@@ -98,7 +102,7 @@ func TestMemoryFootprint(t *testing.T) {
 		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
 		ut, _ := strconv.Atoi(f[11])
 		st, _ := strconv.Atoi(f[12])
-		t.Logf("CPU over 20 s: %.2f s (user+system)", float64(ut+st)/100)
+		t.Logf("CPU over %d s: %.2f s (user+system)", seconds, float64(ut+st)/100)
 	}
 	if os.Getenv("PROBE_AGENT_SMAPS") != "" {
 		smaps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", cmd.Process.Pid))
@@ -106,8 +110,8 @@ func TestMemoryFootprint(t *testing.T) {
 	}
 	slices.Sort(rss)
 	mib := func(kb int) string { return fmt.Sprintf("%.1f MiB (%d kB)", float64(kb)/1024, kb) }
-	t.Logf("VmRSS from 5 s to 20 s: min %s, median %s, max %s", mib(rss[0]), mib(rss[len(rss)/2]), mib(rss[len(rss)-1]))
-	t.Logf("at 20 s: VmRSS %s = RssAnon %s + RssFile %s; VmHWM (peak) %s", mib(last["VmRSS"]), mib(last["RssAnon"]), mib(last["RssFile"]), mib(last["VmHWM"]))
+	t.Logf("VmRSS from 5 s to %d s: min %s, median %s, max %s", seconds, mib(rss[0]), mib(rss[len(rss)/2]), mib(rss[len(rss)-1]))
+	t.Logf("at %d s: VmRSS %s = RssAnon %s + RssFile %s; VmHWM (peak) %s", seconds, mib(last["VmRSS"]), mib(last["RssAnon"]), mib(last["RssFile"]), mib(last["VmHWM"]))
 	perf.mu.Lock()
 	got := len(perf.msgs)
 	perf.mu.Unlock()
@@ -233,7 +237,11 @@ func TestHeapProfile(t *testing.T) {
 	stopped := make(chan error, 1)
 	go func() { stopped <- a.Run(ctx) }()
 	<-done
-	for i := 0; i < 20; i++ {
+	n := 20
+	if v, err := strconv.Atoi(os.Getenv("PROBE_AGENT_HEAPPROFILE_TICKS")); err == nil && v > 0 {
+		n = v // many ticks: the profile's allocations are then mostly steady state
+	}
+	for i := 0; i < n; i++ {
 		ticks <- time.Now()
 		<-done
 	}
@@ -244,7 +252,7 @@ func TestHeapProfile(t *testing.T) {
 	must(t, f.Close())
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	t.Logf("live heap after 20 ticks: %.1f MB (profile in %s)", float64(ms.HeapAlloc)/1e6, out)
+	t.Logf("live heap after %d ticks: %.1f MB (profile in %s)", n, float64(ms.HeapAlloc)/1e6, out)
 	var classes []metrics.Sample
 	for _, d := range metrics.All() {
 		if strings.HasPrefix(d.Name, "/memory/classes/") {

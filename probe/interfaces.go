@@ -20,6 +20,12 @@ type InterfaceItems struct {
 	keys  []string
 }
 
+// Len is the number of items.
+func (m *InterfaceItems) Len() int { return len(m.keys) }
+
+// Key is item i's identity, as the counter sources' stages know it.
+func (m *InterfaceItems) Key(i int) string { return m.keys[i] }
+
 // NewInterfaceItems builds the mapping for a batch.
 func NewInterfaceItems(b *collectors.Batch) *InterfaceItems {
 	n := len(b.Interfaces)

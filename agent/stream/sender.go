@@ -242,9 +242,11 @@ func (s *Sender) run() {
 	}()
 
 	var (
-		l         *link
-		enc       = encoder{sequenced: s.cfg.Sequenced}
-		out       = make([]byte, 0, 2*flushAt)
+		l   *link
+		enc = encoder{sequenced: s.cfg.Sequenced}
+		// Grown by the frames as needed (up to about 2*flushAt): a quiet
+		// channel, such as alerts, keeps a small buffer.
+		out       = make([]byte, 0, 4<<10)
 		outFrames int // frames in out, all of which are unwritten
 		batch     = make([]queued, batchSize)
 		attempt   int
