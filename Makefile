@@ -4,9 +4,9 @@ GO          ?= go
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# gRPC without golang.org/x/net/trace and html/template, which nothing here
-# uses: a smaller binary is less resident memory (docs/PERFORMANCE.md).
-TAGS        := grpcnotrace
+# Build tags and per-package compiler flags of the released binaries: a
+# smaller binary is less resident memory on the switch (packaging/release-flags).
+RELEASE_FLAGS := $(shell grep -v '^\#' packaging/release-flags)
 BENCHTIME   ?= 1s
 
 .PHONY: all build test unit lint bench run proto package docs fuzz footprint clean
@@ -14,7 +14,7 @@ BENCHTIME   ?= 1s
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/ ./cmd/probe-agent ./cmd/probectl
+	CGO_ENABLED=0 $(GO) build -trimpath $(RELEASE_FLAGS) -ldflags '$(LDFLAGS)' -o bin/ ./cmd/probe-agent ./cmd/probectl
 
 # The whole suite, as CI runs it: formatting, vet, staticcheck, generated
 # docs up to date, then every test (root-only tests skip when not root).

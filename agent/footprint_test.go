@@ -32,10 +32,14 @@ func TestMemoryFootprint(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "probe-agent")
-	build := exec.Command("go", "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w", "-o", bin, "../cmd/probe-agent")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	if prebuilt := os.Getenv("PROBE_AGENT_FOOTPRINT_BIN"); prebuilt != "" {
+		bin = prebuilt // compare builds (flags, versions) on the same workload
+	} else {
+		build := exec.Command("go", append(append([]string{"build", "-trimpath"}, releaseFlags(t)...), "-ldflags", "-s -w", "-o", bin, "../cmd/probe-agent")...)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
 	}
 	samples, probes := writeFootprintFixture(t, dir)
 	perf := &collected{got: make(chan struct{}, 1)}
@@ -118,6 +122,20 @@ func TestMemoryFootprint(t *testing.T) {
 	if got == 0 {
 		t.Error("the receiver got no probe messages: the agent did not run the probes")
 	}
+}
+
+// releaseFlags reads the build flags of the released binaries.
+func releaseFlags(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile("../packaging/release-flags")
+	must(t, err)
+	var flags []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			flags = append(flags, line)
+		}
+	}
+	return flags
 }
 
 // footprintNetns makes a network namespace with n ifb interfaces, removed

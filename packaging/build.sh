@@ -106,9 +106,8 @@ for arch in $ARCHES; do
 	cp "$work/changelog.gz" "$stage/changelog.gz"
 	for cmd in probe-agent probectl; do
 		echo "build.sh: building $cmd $VERSION for linux/$arch" >&2
-		# grpcnotrace: gRPC without golang.org/x/net/trace (and html/template),
-		# which nothing here uses; see docs/PERFORMANCE.md (memory).
-		CGO_ENABLED=0 GOOS=linux GOARCH="$arch" go build -trimpath -tags grpcnotrace \
+		# shellcheck disable=SC2046 # one flag per word, by design
+		CGO_ENABLED=0 GOOS=linux GOARCH="$arch" go build -trimpath $(grep -v '^#' packaging/release-flags) \
 			-ldflags "-s -w -X main.version=$VERSION" \
 			-o "$stage/$cmd" "./cmd/$cmd"
 	done
