@@ -9,6 +9,32 @@ import (
 	"github.com/probe-agent/probe-agent/collectors/replay"
 )
 
+// gnmiOptions maps the configuration onto the gNMI collector's options.
+func gnmiOptions(cfg Config, log *slog.Logger) gnmi.Options {
+	c := cfg.Collector.GNMI
+	return gnmi.Options{
+		Target:       c.Target,
+		Insecure:     c.Insecure,
+		Username:     c.Username,
+		Password:     c.Password,
+		PrefixTarget: c.PrefixTarget,
+		Origin:       c.Origin,
+		TLS: gnmi.TLSOptions{
+			CAFile:             c.TLS.CA,
+			CertFile:           c.TLS.Cert,
+			KeyFile:            c.TLS.Key,
+			ServerName:         c.TLS.ServerName,
+			InsecureSkipVerify: c.TLS.SkipVerify,
+		},
+		Encoding:       c.Encoding,
+		StaleAfter:     c.StaleAfter.D(),
+		SampleInterval: cfg.Interval.D(),
+		Backoff:        gnmi.Backoff{Max: c.ReconnectMax.D()},
+		SystemID:       cfg.SystemID,
+		Logger:         log,
+	}
+}
+
 // NewCollector opens the collector the configuration names.
 func NewCollector(cfg Config, log *slog.Logger) (collectors.Collector, error) {
 	c := cfg.Collector
@@ -20,25 +46,7 @@ func NewCollector(cfg Config, log *slog.Logger) (collectors.Collector, error) {
 		}
 		return col, nil
 	case "gnmi":
-		col, err := gnmi.New(gnmi.Options{
-			Target:       c.GNMI.Target,
-			Insecure:     c.GNMI.Insecure,
-			Username:     c.GNMI.Username,
-			Password:     c.GNMI.Password,
-			PrefixTarget: c.GNMI.PrefixTarget,
-			Origin:       c.GNMI.Origin,
-			TLS: gnmi.TLSOptions{
-				CAFile:             c.GNMI.TLS.CA,
-				CertFile:           c.GNMI.TLS.Cert,
-				KeyFile:            c.GNMI.TLS.Key,
-				InsecureSkipVerify: c.GNMI.TLS.SkipVerify,
-			},
-			Encoding:       c.GNMI.Encoding,
-			StaleAfter:     c.GNMI.StaleAfter.D(),
-			SampleInterval: cfg.Interval.D(),
-			SystemID:       cfg.SystemID,
-			Logger:         log,
-		})
+		col, err := gnmi.New(gnmiOptions(cfg, log))
 		if err != nil {
 			return nil, fmt.Errorf("collector.gnmi: %w", err)
 		}

@@ -87,6 +87,10 @@ type GNMIConfig struct {
 	// StaleAfter drops an interface nothing was heard about for this long
 	// (default three intervals).
 	StaleAfter Duration `yaml:"stale_after"`
+	// ReconnectMax caps the wait between attempts to reopen the
+	// subscription (exponential backoff with jitter from 500ms); 0 means
+	// 30s.
+	ReconnectMax Duration `yaml:"reconnect_max"`
 }
 
 // TLSConfig names certificate files.
@@ -95,6 +99,9 @@ type TLSConfig struct {
 	Cert       string `yaml:"cert"`
 	Key        string `yaml:"key"`
 	SkipVerify bool   `yaml:"skip_verify"`
+	// ServerName is the name checked in the peer's certificate when it is
+	// not the host in the address (connections the agent makes only).
+	ServerName string `yaml:"server_name"`
 }
 
 // ReplayConfig configures the replay collector.
@@ -260,6 +267,9 @@ func (c *Config) validate(lines map[string]int) error {
 		default:
 			bad("collector.gnmi.encoding", "want proto or json_ietf, got %q", c.Collector.GNMI.Encoding)
 		}
+		if m := c.Collector.GNMI.ReconnectMax.D(); m != 0 && m < 500*time.Millisecond {
+			bad("collector.gnmi.reconnect_max", "must be at least 500ms (or 0 for the default, 30s), got %s", m)
+		}
 	case "replay":
 		if c.Collector.Replay.File == "" {
 			bad("collector.replay.file", "required for the replay collector")
@@ -286,6 +296,9 @@ func (c *Config) validate(lines map[string]int) error {
 			bad("control.listen", "want host:port, got %q", c.Control.Listen)
 		}
 		t := c.Control.TLS
+		if t.ServerName != "" {
+			bad("control.tls.server_name", "only for connections the agent makes (streaming, gnmi), not for the control plane it serves")
+		}
 		if !c.Control.Insecure && (t.CA == "" || t.Cert == "" || t.Key == "") {
 			bad("control.tls", "ca, cert and key are required (clients are checked against ca); set control.insecure: true only in a lab")
 		}
@@ -293,6 +306,9 @@ func (c *Config) validate(lines map[string]int) error {
 	if c.API.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
 			bad("api.listen", "want host:port, got %q", c.API.Listen)
+		}
+		if c.API.TLS.ServerName != "" {
+			bad("api.tls.server_name", "only for connections the agent makes (streaming, gnmi), not for the API it serves")
 		}
 		if (c.API.TLS.Cert == "") != (c.API.TLS.Key == "") {
 			bad("api.tls", "cert and key go together")

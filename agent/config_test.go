@@ -30,6 +30,9 @@ func TestConfigErrors(t *testing.T) {
 		{"replay needs a file", "collector: {type: replay}\n", "collector.replay.file: required"},
 		{"bad stream type", "streaming:\n  - {type: perfmon, address: 'a:1'}\n  - {type: logs, address: 'a:2'}\n", "line 3: streaming[1].type: want perfmon, alerts or events"},
 		{"bad stream address", "streaming:\n  - {type: alerts, address: nowhere}\n", "line 2: streaming[0].address: want host:port"},
+		{"server_name on the control plane", "control: {listen: '127.0.0.1:1', tls: {ca: a, cert: b, key: c, server_name: x}}\n", "control.tls.server_name: only for connections the agent makes"},
+		{"server_name on the API", "api: {listen: '127.0.0.1:1', tls: {server_name: x}}\n", "api.tls.server_name: only for connections the agent makes"},
+		{"gnmi reconnect_max too small", "collector: {type: gnmi, gnmi: {target: 'a:1', reconnect_max: 100ms}}\n", "collector.gnmi.reconnect_max: must be at least 500ms"},
 		{"reconnect_max too small", "streaming:\n  - {type: alerts, address: 'a:1', reconnect_max: 10ms}\n", "line 2: streaming[0].reconnect_max: must be at least 100ms"},
 		{"reconnect_max not a duration", "streaming:\n  - {type: alerts, address: 'a:1', reconnect_max: soon}\n", "line 2: \"soon\" is not a duration"},
 		{"unknown nested key", "collector:\n  netlink: {namespace: x}\n", "line 2: field namespace not found"},
@@ -82,4 +85,25 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("invalid config accepted: %+v", cfg)
 		}
 	})
+}
+
+// TestConnectionSettingsReachTheClients: server_name and reconnect_max of
+// the configuration end up in the TLS and backoff settings of the
+// connections the agent makes.
+func TestConnectionSettingsReachTheClients(t *testing.T) {
+	cfg, err := Parse([]byte("collector: {type: gnmi, gnmi: {target: 'sw1:6030', reconnect_max: 5s, tls: {server_name: sw1.mgmt}}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := gnmiOptions(cfg, nil)
+	if o.TLS.ServerName != "sw1.mgmt" || o.Backoff.Max != 5*time.Second || o.Target != "sw1:6030" {
+		t.Errorf("gnmi options: server name %q, backoff max %s, target %q", o.TLS.ServerName, o.Backoff.Max, o.Target)
+	}
+	tc, err := clientTLS(TLSConfig{ServerName: "collector.dc1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc.ServerName != "collector.dc1" {
+		t.Errorf("streaming TLS server name %q, want collector.dc1", tc.ServerName)
+	}
 }

@@ -81,7 +81,7 @@ func LoadCertPool(file string) (*x509.CertPool, error) {
 
 // clientTLS builds the TLS configuration of a streaming connection.
 func clientTLS(c TLSConfig) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.SkipVerify} //nolint:gosec // labs opt in explicitly
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.SkipVerify, ServerName: c.ServerName} //nolint:gosec // labs opt in explicitly
 	if c.CA != "" {
 		pool, err := LoadCertPool(c.CA)
 		if err != nil {
