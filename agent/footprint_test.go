@@ -16,16 +16,24 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/probe-agent/probe-agent/agent/stream"
-	"time"
 )
 
 // TestMemoryFootprint measures the RSS of `probe-agent run` with 4,000
 // interfaces (replay) and 10 probes, as recorded in docs/PERFORMANCE.md. It
 // only reports (machines differ; no memory assertions in the suite) and runs
 // only when asked: PROBE_AGENT_FOOTPRINT=1 go test -run MemoryFootprint -v ./agent/
-// (or make footprint).
+// (or make footprint). Other knobs, for investigating:
+//
+//	PROBE_AGENT_FOOTPRINT_SECONDS=N   run N s instead of 20 (the heap settles over minutes)
+//	PROBE_AGENT_FOOTPRINT_NETLINK=1   the same probes on 4,000 ifb interfaces (root)
+//	PROBE_AGENT_FOOTPRINT_BIN=FILE    measure a prebuilt binary (compare build flags)
+//	PROBE_AGENT_ENV="GOGC=25 ..."     extra environment for the agent
+//	PROBE_AGENT_GODEBUG=gctrace=1     GODEBUG for the agent, its stderr shown
+//	PROBE_AGENT_SMAPS=FILE            write /proc/PID/smaps at the end
+//	PROBE_AGENT_PID=FILE              write the agent's pid (to inspect it live)
 func TestMemoryFootprint(t *testing.T) {
 	if os.Getenv("PROBE_AGENT_FOOTPRINT") == "" {
 		t.Skip("set PROBE_AGENT_FOOTPRINT=1 to measure the agent's memory footprint (takes about 20 s)")
