@@ -236,19 +236,29 @@ func decodeInterfaceJSON(val *gnmi.TypedValue, up *ifUpdate) error {
 	if js == nil {
 		return errors.New("an interface takes a json_ietf_val only")
 	}
+	obj, err := jsonObject(js, "an interface")
+	if obj == nil {
+		return err
+	}
+	_, _, err = modelInterface.decodeJSON(obj, up)
+	return err
+}
+
+// jsonObject decodes a json_ietf_val that must be a JSON object (what is
+// the value for); JSON null gives nil and no error: nothing to decode.
+func jsonObject(js []byte, what string) (map[string]any, error) {
 	var v any
 	if err := json.Unmarshal(js, &v); err != nil {
-		return fmt.Errorf("json_ietf_val: %w", err)
+		return nil, fmt.Errorf("json_ietf_val: %w", err)
 	}
 	if v == nil {
-		return nil
+		return nil, nil
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return fmt.Errorf("JSON %T for an interface, want an object", v)
+		return nil, fmt.Errorf("JSON %T for %s, want an object", v, what)
 	}
-	_, _, err := modelInterface.decodeJSON(obj, up)
-	return err
+	return obj, nil
 }
 
 // decodeTree decodes a JSON value sent for the root or for /interfaces,
@@ -262,16 +272,9 @@ func (d *decoder) decodeTree(elems []*gnmi.PathElem, js []byte) error {
 		doc = append(append(doc, js...), '}')
 		js = doc
 	}
-	var v any
-	if err := json.Unmarshal(js, &v); err != nil {
-		return fmt.Errorf("json_ietf_val: %w", err)
-	}
-	if v == nil {
-		return nil
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return fmt.Errorf("JSON %T for the root, want an object", v)
+	obj, err := jsonObject(js, "the root")
+	if obj == nil {
+		return err
 	}
 	list := &modelDevice.fields[0]
 	ifs, err := jsonFieldValue(obj, list)

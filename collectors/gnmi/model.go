@@ -432,18 +432,11 @@ func (c *modelContainer) setPath(rel []*gnmi.PathElem, val *gnmi.TypedValue, up 
 			case f.child != nil && js == nil:
 				return errors.New("a container takes a json_ietf_val only")
 			case f.child != nil:
-				var v any
-				if err := json.Unmarshal(js, &v); err != nil {
-					return fmt.Errorf("json_ietf_val: %w", err)
+				obj, err := jsonObject(js, "a container")
+				if obj == nil {
+					return err
 				}
-				if v == nil {
-					return nil
-				}
-				obj, ok := v.(map[string]any)
-				if !ok {
-					return fmt.Errorf("JSON %T for a container, want an object", v)
-				}
-				_, _, err := f.child.decodeJSON(obj, up)
+				_, _, err = f.child.decodeJSON(obj, up)
 				return err
 			case len(rest) > 0:
 				return errors.New("path continues below a leaf")
