@@ -80,11 +80,8 @@ type Collector struct {
 	buf      []byte
 	req      []byte
 	seq      uint32
-	rdN      int
-	rdErr    error
-	readFn   func(uintptr) bool
-	writeFn  func(uintptr) bool
 	onStatFn func(int32, *rawStats)
+	walkStat func([]byte) (dumpResult, error)
 	st       rawStats
 	cur      *collectors.Batch
 	prevIDs  []uint64 // link ids of the last batch, in order
@@ -110,11 +107,20 @@ type Collector struct {
 	linkReq  []byte
 	linkSeq  uint32
 	onLinkFn func([]byte) error
+	walkLink func([]byte) (dumpResult, error)
 	evBuf    []byte
 	evN      int
 	evErr    error
 	evReadFn func(uintptr)
 	closed   bool
+	// I/O of the dump in progress (stats or links), bound once so that
+	// a poll allocates nothing; guarded by mu.
+	rdBuf   []byte
+	wrReq   []byte
+	rdN     int
+	rdErr   error
+	readFn  func(uintptr) bool
+	writeFn func(uintptr) bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -151,6 +157,8 @@ func New(opts Options) (*Collector, error) {
 	c.readFn = c.doRead
 	c.writeFn = c.doWrite
 	c.onStatFn = c.onStats
+	c.walkStat = c.walkStats
+	c.walkLink = c.walkLinks
 	c.evReadFn = c.doEvRead
 	c.onLinkFn = c.onLink
 	c.req = appendStatsRequest(nil, 0)
@@ -360,12 +368,12 @@ func (c *Collector) replaceStatsSocket() {
 }
 
 func (c *Collector) doRead(fd uintptr) bool {
-	c.rdN, c.rdErr = unix.Read(int(fd), c.buf)
+	c.rdN, c.rdErr = unix.Read(int(fd), c.rdBuf)
 	return c.rdErr != unix.EAGAIN
 }
 
 func (c *Collector) doWrite(fd uintptr) bool {
-	c.rdN, c.rdErr = unix.Write(int(fd), c.req)
+	c.rdN, c.rdErr = unix.Write(int(fd), c.wrReq)
 	return c.rdErr != unix.EAGAIN
 }
 
@@ -383,7 +391,19 @@ func (c *Collector) dumpLocked(b *collectors.Batch) (bool, error) {
 	}
 	b.Interfaces = b.Interfaces[:0]
 	c.cur = b
-	if err := c.stats.rc.Write(c.writeFn); err != nil {
+	return c.runDumpLocked(c.stats, c.req, c.buf, c.walkStat)
+}
+
+func (c *Collector) walkStats(data []byte) (dumpResult, error) {
+	return walkDump(data, c.seq, &c.st, c.onStatFn)
+}
+
+// runDumpLocked sends the dump request req on s and hands every datagram of
+// the reply, read into buf, to walk until the dump is done. It reports
+// whether the kernel flagged the dump as disturbed by concurrent changes.
+func (c *Collector) runDumpLocked(s *nlSocket, req, buf []byte, walk func([]byte) (dumpResult, error)) (bool, error) {
+	c.wrReq, c.rdBuf = req, buf
+	if err := s.rc.Write(c.writeFn); err != nil {
 		return false, err
 	}
 	if c.rdErr != nil {
@@ -391,13 +411,13 @@ func (c *Collector) dumpLocked(b *collectors.Batch) (bool, error) {
 	}
 	interrupted := false
 	for {
-		if err := c.stats.rc.Read(c.readFn); err != nil {
+		if err := s.rc.Read(c.readFn); err != nil {
 			return false, err
 		}
 		if c.rdErr != nil {
 			return false, c.rdErr
 		}
-		r, err := walkDump(c.buf[:c.rdN], c.seq, &c.st, c.onStatFn)
+		r, err := walk(buf[:c.rdN])
 		if err != nil {
 			var e errnoError
 			if errors.As(err, &e) {
@@ -595,47 +615,18 @@ func (c *Collector) resyncLocked() error {
 // reused buffer, keeping only index, name and operational state: the
 // library's LinkList decodes every attribute of every link, about 7 KB of
 // garbage per link (30 MB for 4,000 links, every resync).
-func (c *Collector) dumpLinksLocked() (interrupted bool, err error) {
+func (c *Collector) dumpLinksLocked() (bool, error) {
 	s := c.linkSock
 	if err := s.f.SetDeadline(time.Now().Add(c.opts.Timeout)); err != nil {
 		return false, err
 	}
 	c.linkSeq++
 	c.linkReq = appendLinkRequest(c.linkReq[:0], c.linkSeq)
-	var n int
-	var ioErr error
-	if err := s.rc.Write(func(fd uintptr) bool {
-		_, ioErr = unix.Write(int(fd), c.linkReq)
-		return ioErr != unix.EAGAIN
-	}); err != nil {
-		return false, err
-	}
-	if ioErr != nil {
-		return false, ioErr
-	}
-	for {
-		if err := s.rc.Read(func(fd uintptr) bool {
-			n, ioErr = unix.Read(int(fd), c.evBuf)
-			return ioErr != unix.EAGAIN
-		}); err != nil {
-			return false, err
-		}
-		if ioErr != nil {
-			return false, ioErr
-		}
-		r, err := walkMessages(c.evBuf[:n], c.linkSeq, rtmNewLink, c.onLinkFn)
-		if err != nil {
-			var e errnoError
-			if errors.As(err, &e) {
-				err = syscall.Errno(-e)
-			}
-			return false, err
-		}
-		interrupted = interrupted || r.interrupted
-		if r.done {
-			return interrupted, nil
-		}
-	}
+	return c.runDumpLocked(s, c.linkReq, c.evBuf, c.walkLink)
+}
+
+func (c *Collector) walkLinks(data []byte) (dumpResult, error) {
+	return walkMessages(data, c.linkSeq, rtmNewLink, c.onLinkFn)
 }
 
 // onLink records one link of a dump. A link whose index and name are known

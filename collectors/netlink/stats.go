@@ -127,15 +127,34 @@ func parseStatsMsg(body []byte, out *rawStats) (int32, error) {
 		return 0, errShortMsg
 	}
 	ifindex := int32(binary.NativeEndian.Uint32(body[4:]))
-	attrs := body[ifStatsMsgLen:]
+	found := false
+	var err error
+	if aerr := eachAttr(body[ifStatsMsgLen:], func(typ uint16, v []byte) bool {
+		if typ != iflaStatsLink64 {
+			return true
+		}
+		found, err = true, decodeStats64(v, out)
+		return false
+	}); aerr != nil {
+		return 0, aerr
+	}
+	if !found {
+		return 0, errNoStats
+	}
+	return ifindex, err
+}
+
+// eachAttr calls fn with the type (flags dropped) and payload of each
+// rtattr in attrs, in order, until fn returns false.
+func eachAttr(attrs []byte, fn func(typ uint16, v []byte) bool) error {
 	for len(attrs) >= rtaHdrLen {
 		l := int(binary.NativeEndian.Uint16(attrs))
 		typ := binary.NativeEndian.Uint16(attrs[2:]) & 0x3fff // drop NLA_F_NESTED/NET_BYTEORDER
 		if l < rtaHdrLen || l > len(attrs) {
-			return 0, errBadAttr
+			return errBadAttr
 		}
-		if typ == iflaStatsLink64 {
-			return ifindex, decodeStats64(attrs[rtaHdrLen:l], out)
+		if !fn(typ, attrs[rtaHdrLen:l]) {
+			return nil
 		}
 		adv := (l + 3) &^ 3
 		if adv > len(attrs) {
@@ -143,7 +162,7 @@ func parseStatsMsg(body []byte, out *rawStats) (int32, error) {
 		}
 		attrs = attrs[adv:]
 	}
-	return 0, errNoStats
+	return nil
 }
 
 // dumpResult is what walkDump found in one read's worth of messages.
@@ -225,14 +244,7 @@ func parseLinkMsg(body []byte) (linkMsg, error) {
 		return m, errShortMsg
 	}
 	m.index = int32(binary.NativeEndian.Uint32(body[4:]))
-	attrs := body[ifInfoMsgLen:]
-	for len(attrs) >= rtaHdrLen {
-		l := int(binary.NativeEndian.Uint16(attrs))
-		typ := binary.NativeEndian.Uint16(attrs[2:]) & 0x3fff
-		if l < rtaHdrLen || l > len(attrs) {
-			return m, errBadAttr
-		}
-		v := attrs[rtaHdrLen:l]
+	if err := eachAttr(body[ifInfoMsgLen:], func(typ uint16, v []byte) bool {
 		switch typ {
 		case iflaIfname:
 			if i := bytes.IndexByte(v, 0); i >= 0 {
@@ -244,11 +256,9 @@ func parseLinkMsg(body []byte) (linkMsg, error) {
 				m.oper = v[0]
 			}
 		}
-		adv := (l + 3) &^ 3
-		if adv > len(attrs) {
-			break
-		}
-		attrs = attrs[adv:]
+		return true
+	}); err != nil {
+		return m, err
 	}
 	if len(m.name) == 0 {
 		return m, errNoName
@@ -258,26 +268,26 @@ func parseLinkMsg(body []byte) (linkMsg, error) {
 
 // appendLinkRequest appends an RTM_GETLINK dump request for every link.
 func appendLinkRequest(b []byte, seq uint32) []byte {
-	const l = nlmsgHdrLen + ifInfoMsgLen
-	b = binary.NativeEndian.AppendUint32(b, l)
-	b = binary.NativeEndian.AppendUint16(b, rtmGetLink)
-	b = binary.NativeEndian.AppendUint16(b, 0x1|0x300) // NLM_F_REQUEST|NLM_F_DUMP
-	b = binary.NativeEndian.AppendUint32(b, seq)
-	b = binary.NativeEndian.AppendUint32(b, 0)
+	b = appendDumpHeader(b, nlmsgHdrLen+ifInfoMsgLen, rtmGetLink, seq)
 	return append(b, make([]byte, ifInfoMsgLen)...) // AF_UNSPEC, any type, index, flags
 }
 
 // appendStatsRequest appends an RTM_GETSTATS dump request for
 // IFLA_STATS_LINK_64 only.
 func appendStatsRequest(b []byte, seq uint32) []byte {
-	const l = nlmsgHdrLen + ifStatsMsgLen
-	b = binary.NativeEndian.AppendUint32(b, l)
-	b = binary.NativeEndian.AppendUint16(b, rtmGetStats)
-	b = binary.NativeEndian.AppendUint16(b, 0x1|0x300) // NLM_F_REQUEST|NLM_F_DUMP
-	b = binary.NativeEndian.AppendUint32(b, seq)
-	b = binary.NativeEndian.AppendUint32(b, 0)                      // port id: let the kernel fill it
+	b = appendDumpHeader(b, nlmsgHdrLen+ifStatsMsgLen, rtmGetStats, seq)
 	b = append(b, 0, 0, 0, 0)                                       // family AF_UNSPEC, padding
 	b = binary.NativeEndian.AppendUint32(b, 0)                      // ifindex 0: all links
 	b = binary.NativeEndian.AppendUint32(b, 1<<(iflaStatsLink64-1)) // filter mask
 	return b
+}
+
+// appendDumpHeader appends the nlmsghdr of a dump request of length l
+// (header included).
+func appendDumpHeader(b []byte, l uint32, typ uint16, seq uint32) []byte {
+	b = binary.NativeEndian.AppendUint32(b, l)
+	b = binary.NativeEndian.AppendUint16(b, typ)
+	b = binary.NativeEndian.AppendUint16(b, 0x1|0x300) // NLM_F_REQUEST|NLM_F_DUMP
+	b = binary.NativeEndian.AppendUint32(b, seq)
+	return binary.NativeEndian.AppendUint32(b, 0) // port id: let the kernel fill it
 }
