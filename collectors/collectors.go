@@ -153,3 +153,25 @@ type Collector interface {
 	Collect(ctx context.Context, b *Batch) error
 	Close() error
 }
+
+// ParseUint parses the decimal digits of b as an unsigned 64-bit number,
+// without converting b to a string: collectors parse /proc files and
+// recordings with it on every tick. Anything but digits, an empty b and a
+// value above 2^64-1 are refused.
+func ParseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}

@@ -161,7 +161,7 @@ func parseInt64(b []byte) (int64, bool) {
 		neg = b[0] == '-'
 		b = b[1:]
 	}
-	u, ok := parseUint64(b)
+	u, ok := collectors.ParseUint(b)
 	if !ok {
 		return 0, false
 	}
@@ -175,25 +175,6 @@ func parseInt64(b []byte) (int64, bool) {
 		return 0, false
 	}
 	return int64(u), true
-}
-
-// parseUint64 is strconv.ParseUint(string(b), 10, 64) without the string.
-func parseUint64(b []byte) (uint64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if v > (1<<64-1-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
-	}
-	return v, true
 }
 
 // WriteBatch writes a batch as replay lines.

@@ -213,7 +213,7 @@ func (s *lineScanner) uint() (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return parseUint64(n)
+	return collectors.ParseUint(n)
 }
 
 // tsValue consumes the value of ts, a number or a string, and returns it as

@@ -198,20 +198,10 @@ func ParseMeminfo(data []byte) (total, available uint64, err error) {
 	return total, available, nil
 }
 
+// parseUint reads a /proc number: at most 20 digits.
 func parseUint(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
+	if len(b) > 20 {
 		return 0, false
 	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if v > (1<<64-1-d)/10 {
-			return 0, false
-		}
-		v = v*10 + d
-	}
-	return v, true
+	return collectors.ParseUint(b)
 }
