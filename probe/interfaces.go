@@ -102,7 +102,7 @@ type ItemCache struct {
 type prevCounters struct {
 	items *InterfaceItems // nil before the first Advance
 	at    time.Time
-	kept  collectors.CounterSet
+	// valid holds, per item, the counters reported and wanted then.
 	valid []collectors.CounterSet
 	gen   []uint64
 	cols  [collectors.NumCounters][]uint64
@@ -185,7 +185,7 @@ func (c *ItemCache) Advance(b *collectors.Batch, at time.Time) {
 	m := c.For(b)
 	n := len(m.keys)
 	p := &c.prev
-	p.items, p.at, p.kept = m, at, c.want
+	p.items, p.at = m, at
 	p.valid = slices.Grow(p.valid[:0], n)[:n]
 	p.gen = slices.Grow(p.gen[:0], n)[:n]
 	var wanted [collectors.NumCounters]collectors.Counter

@@ -194,14 +194,20 @@ func (s *Stage) Lookup(props []string) (int, bool) {
 }
 
 func (s *Stage) lookupKey(key string) (int, bool) {
+	i, ok := s.itemIndex()[key]
+	return int(i), ok
+}
+
+// itemIndex maps item keys to positions, built on first use after a layout
+// change.
+func (s *Stage) itemIndex() map[string]int32 {
 	if s.index == nil {
 		s.index = make(map[string]int32, len(s.keys))
 		for i, k := range s.keys {
 			s.index[k] = int32(i)
 		}
 	}
-	i, ok := s.index[key]
-	return int(i), ok
+	return s.index
 }
 
 // SetEvidence records what a checker saw for item i; the zero Evidence
@@ -287,14 +293,7 @@ func (s *Stage) SetLayout(props [][]string) {
 // relayout adopts props and keys (callers hand over or share immutable
 // slices) and carries the columns of items whose key persists.
 func (s *Stage) relayout(props []string, stride int, keys []string) {
-	oldKeys := s.keys
-	oldIndex := s.index
-	if oldIndex == nil && len(oldKeys) > 0 {
-		oldIndex = make(map[string]int32, len(oldKeys))
-		for i, k := range oldKeys {
-			oldIndex[k] = int32(i)
-		}
-	}
+	oldIndex := s.itemIndex()
 	n := len(keys)
 	oldNums, oldStrs, oldMeta, oldSeries, oldEvAt, oldPool, oldExtra := s.nums, s.strs, s.meta, s.series, s.evAt, s.evPool, s.extra
 	s.props, s.stride, s.keys, s.index = props, stride, keys, nil
