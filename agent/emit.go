@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"maps"
 	"math"
 	"time"
 
@@ -224,10 +223,8 @@ func (e *Emitter) LinkEvents(b *collectors.Batch, items *probe.InterfaceItems, e
 		if ls.gone == nil {
 			ls.gone = map[string]collectors.OperStatus{}
 		}
-		before := make(map[string]collectors.OperStatus, len(ls.last))
-		for i, st := range ls.last {
-			before[ls.items.Key(i)] = st
-		}
+		was := items.PositionsIn(ls.items, nil)
+		stayed := make([]bool, len(ls.last))
 		last := make([]collectors.OperStatus, items.Len())
 		for i := range b.Interfaces {
 			s := items.Slot[i]
@@ -235,17 +232,20 @@ func (e *Emitter) LinkEvents(b *collectors.Batch, items *probe.InterfaceItems, e
 				continue
 			}
 			k := items.Key(int(s))
-			prev, ok := before[k]
-			if ok {
-				delete(before, k)
-			} else if prev, ok = ls.gone[k]; ok {
+			if j := was[s]; j >= 0 {
+				last[s], stayed[j] = ls.last[j], true
+			} else if prev, ok := ls.gone[k]; ok {
+				last[s] = prev
 				delete(ls.gone, k)
 			} else {
-				prev = b.Interfaces[i].Oper
+				last[s] = b.Interfaces[i].Oper
 			}
-			last[s] = prev
 		}
-		maps.Copy(ls.gone, before) // what is left has gone
+		for j, st := range ls.last {
+			if !stayed[j] {
+				ls.gone[ls.items.Key(j)] = st
+			}
+		}
 		ls.items, ls.last = items, last
 	}
 	for i := range b.Interfaces {

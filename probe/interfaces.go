@@ -26,6 +26,28 @@ func (m *InterfaceItems) Len() int { return len(m.keys) }
 // Key is item i's identity, as the counter sources' stages know it.
 func (m *InterfaceItems) Key(i int) string { return m.keys[i] }
 
+// PositionsIn gives, for each item of m, its position among the items of
+// old, or -1 when old has no such item, reusing dst: what state kept by
+// item follows across a change of the batch's interfaces. old may be nil.
+func (m *InterfaceItems) PositionsIn(old *InterfaceItems, dst []int32) []int32 {
+	var byKey map[string]int32
+	if old != nil {
+		byKey = make(map[string]int32, len(old.keys))
+		for j, k := range old.keys {
+			byKey[k] = int32(j)
+		}
+	}
+	dst = slices.Grow(dst[:0], len(m.keys))[:len(m.keys)]
+	for i, k := range m.keys {
+		j, found := byKey[k]
+		if !found {
+			j = -1
+		}
+		dst[i] = j
+	}
+	return dst
+}
+
 // NewInterfaceItems builds the mapping for a batch.
 func NewInterfaceItems(b *collectors.Batch) *InterfaceItems {
 	n := len(b.Interfaces)
@@ -135,18 +157,7 @@ func (c *ItemCache) Previous(m *InterfaceItems) (p Previous, at time.Time, ok bo
 	p.prev = &c.prev
 	if m != c.prev.items {
 		if c.transFor != m {
-			byKey := make(map[string]int32, len(c.prev.items.keys))
-			for j, k := range c.prev.items.keys {
-				byKey[k] = int32(j)
-			}
-			c.trans = slices.Grow(c.trans[:0], len(m.keys))[:len(m.keys)]
-			for i, k := range m.keys {
-				j, found := byKey[k]
-				if !found {
-					j = -1
-				}
-				c.trans[i] = j
-			}
+			c.trans = m.PositionsIn(c.prev.items, c.trans)
 			c.transFor = m
 		}
 		p.trans = c.trans
