@@ -57,14 +57,7 @@ func TestMemoryFootprint(t *testing.T) {
 	must(t, err)
 	apiAddr := l.Addr().String()
 	l.Close()
-	collector := fmt.Sprintf("{type: replay, replay: {file: %q}}", samples)
-	if os.Getenv("PROBE_AGENT_FOOTPRINT_NETLINK") != "" {
-		// The same probes on 4,000 real (ifb) interfaces in a namespace.
-		ns := footprintNetns(t, 4000)
-		collector = fmt.Sprintf("{type: netlink, netlink: {netns: %q}}", ns)
-	}
-	cfg := fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: %s\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: %q}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
-		collector, probes, apiAddr, addr)
+	cfg := footprintConfig(t, samples, probes, apiAddr, addr)
 	must(t, os.WriteFile(filepath.Join(dir, "agent.yaml"), []byte(cfg), 0o644))
 	cmd := exec.Command(bin, "run", "--config", filepath.Join(dir, "agent.yaml"))
 	cmd.Env = os.Environ()
@@ -130,6 +123,20 @@ func TestMemoryFootprint(t *testing.T) {
 	if got == 0 {
 		t.Error("the receiver got no probe messages: the agent did not run the probes")
 	}
+}
+
+// footprintConfig is the agent configuration of the footprint: the replay
+// recording, or with PROBE_AGENT_FOOTPRINT_NETLINK the same probes on 4,000
+// real (ifb) interfaces in a namespace; the REST API on api ("" = off) and
+// perfmon streamed to perfmon.
+func footprintConfig(t *testing.T, samples, probes, api, perfmon string) string {
+	t.Helper()
+	collector := fmt.Sprintf("{type: replay, replay: {file: %q}}", samples)
+	if os.Getenv("PROBE_AGENT_FOOTPRINT_NETLINK") != "" {
+		collector = fmt.Sprintf("{type: netlink, netlink: {netns: %q}}", footprintNetns(t, 4000))
+	}
+	return fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: %s\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: %q}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
+		collector, probes, api, perfmon)
 }
 
 // releaseFlags reads the build flags of the released binaries.
@@ -248,12 +255,7 @@ func TestHeapProfile(t *testing.T) {
 	go func() { _ = rcv.Serve(l) }()
 	t.Cleanup(func() { l.Close() })
 	addr := l.Addr().String()
-	collector := fmt.Sprintf("{type: replay, replay: {file: %q}}", samples)
-	if os.Getenv("PROBE_AGENT_FOOTPRINT_NETLINK") != "" {
-		collector = fmt.Sprintf("{type: netlink, netlink: {netns: %q}}", footprintNetns(t, 4000))
-	}
-	cfg, err := Parse([]byte(fmt.Sprintf("system_id: leaf1\ninterval: 1s\ncollector: %s\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: \"\"}\nstreaming:\n  - {type: perfmon, address: %q, sequenced: true}\n",
-		collector, probes, addr)))
+	cfg, err := Parse([]byte(footprintConfig(t, samples, probes, "", addr)))
 	must(t, err)
 	ticks := make(chan time.Time)
 	done := make(chan struct{}, 1)
