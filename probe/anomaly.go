@@ -53,7 +53,7 @@ func (a *Anomaly) MarshalJSON() ([]byte, error) {
 		"last_modified_at": a.LastModified.UTC().Format(time.RFC3339Nano),
 	}
 	ev := a.Evidence
-	if a.Dialect == Dialect4x {
+	if a.Dialect.AnomalyForm4x() {
 		m["actual"] = map[string]any{"value": jsonValue(ev.Actual, ev.Kind)}
 		an := map[string]any{}
 		if ev.HasMin || ev.HasMax {

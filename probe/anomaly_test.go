@@ -17,7 +17,7 @@ import (
 func TestAnomalyLifecycle(t *testing.T) {
 	plan, probs := probe.CompileJSON([]byte(`{"label": "errors", "processors": [
 		{"name": "c", "type": "if_counter", "outputs": {"out": "err"}, "properties": {"counter_type": "rx_error_packets"}},
-		{"name": "r", "type": "range_check", "inputs": {"in": "err"}, "outputs": {"out": "bad"}, "properties": {"range": {"max": 0}, "raise_anomaly": true}}]}`))
+		{"name": "r", "type": "range_check", "inputs": {"in": "err"}, "outputs": {"out": "bad"}, "properties": {"range": {"min": 1}, "raise_anomaly": true}}]}`))
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

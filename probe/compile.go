@@ -53,9 +53,12 @@ func (p *Plan) CentralOnly() []string {
 	return out
 }
 
-// CompileJSON parses and validates a probe document.
-func CompileJSON(data []byte) (*Plan, Problems) {
-	doc, probs := ParseDocument(data)
+// CompileJSON parses and validates a probe document with the default options.
+func CompileJSON(data []byte) (*Plan, Problems) { return CompileJSONWith(data, Options{}) }
+
+// CompileJSONWith parses and validates a probe document.
+func CompileJSONWith(data []byte, opts Options) (*Plan, Problems) {
+	doc, probs := ParseDocumentWith(data, opts)
 	plan, more := Compile(doc)
 	probs = append(probs, more...)
 	if len(probs) > 0 {

@@ -6,18 +6,69 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
-// Dialect is the flavour of probe JSON a document is written in.
+// Dialect is the flavour of probe JSON a document is written in. Apstra's
+// probe format changed twice in ways that change what a document means, not
+// only how it is spelled; see DetectDialect for how a document's dialect is
+// decided.
 type Dialect string
 
-// The two dialects. Seed: inputs name a stage, range_check's range is the
-// expected region. 4.x: inputs are {"stage", "column"}, ranges are the
-// anomalous region.
+// The three dialects.
+//
+//   - DialectSeed, AOS 3.0 and the IBA API documentation (the seed): inputs
+//     name a stage, range_check's range is the expected region, anomalies
+//     come from a separate anomaly processor, string properties are literals.
+//   - Dialect3x, AOS 3.1 to 3.x: inputs still name a stage, but checkers
+//     carry raise_anomaly, range and state_range mark the anomalous region
+//     and string properties are expressions ("'up'"), as in 4.x. Apstra's
+//     own templates switch their bounds at 3.1 ({"max": 0} becomes
+//     {"min": 1} for "any error is anomalous").
+//   - Dialect4x, AOS 4.x and later: inputs are {"stage", "column"} objects.
 const (
 	DialectSeed Dialect = "seed"
+	Dialect3x   Dialect = "3.x"
 	Dialect4x   Dialect = "4.x"
 )
+
+// Dialects lists the dialects, oldest first.
+var Dialects = []Dialect{DialectSeed, Dialect3x, Dialect4x}
+
+// dialectAliases maps the accepted spellings of the "dialect" field (and of
+// the --dialect flag and the agent's dialect key) to a dialect.
+var dialectAliases = map[string]Dialect{
+	"seed": DialectSeed, "3.0": DialectSeed,
+	"3.x": Dialect3x, "3.1": Dialect3x, "3.2": Dialect3x, "3.3": Dialect3x,
+	"4.x": Dialect4x, "4": Dialect4x, "4.0": Dialect4x, "4.1": Dialect4x, "4.2": Dialect4x,
+}
+
+// ParseDialect reads a dialect name: "seed" (or "3.0"), "3.x" (or "3.1" to
+// "3.3") or "4.x" (or "4.0" to "4.2").
+func ParseDialect(s string) (Dialect, error) {
+	if d, ok := dialectAliases[s]; ok {
+		return d, nil
+	}
+	return "", fmt.Errorf("unknown dialect %q (known: seed or 3.0, 3.x or 3.1-3.3, 4.x)", s)
+}
+
+// AnomalousRanges tells whether range_check's range and time_in_state_check's
+// state_range mark the anomalous region (3.1 on) rather than the expected one
+// (3.0), and whether state_check's output is "true" when the value is the
+// state (3.1 on) rather than when it is not.
+func (d Dialect) AnomalousRanges() bool { return d != DialectSeed }
+
+// StringExpressions tells whether string-valued checker properties (state,
+// state_range keys, regexp) are Python expressions ("'up'") rather than
+// literals.
+func (d Dialect) StringExpressions() bool { return d != DialectSeed }
+
+// ObjectInputs tells whether inputs are {"stage", "column"} objects.
+func (d Dialect) ObjectInputs() bool { return d == Dialect4x }
+
+// AnomalyForm4x tells whether anomalies are rendered in the 3.1+ form, with
+// "anomalous" instead of the seed's "expected".
+func (d Dialect) AnomalyForm4x() bool { return d != DialectSeed }
 
 // Document is a probe document as a user or controller sends it.
 type Document struct {
@@ -27,10 +78,14 @@ type Document struct {
 	Tags        []string
 	Disabled    bool
 	// Dialect is the dialect in force: the "dialect" field when given,
-	// otherwise detected from the input syntax.
+	// otherwise detected from the evidence the document carries (input
+	// syntax, raise_anomaly, the processors of each era), otherwise the
+	// caller's default.
 	Dialect Dialect
 	// DialectExplicit tells whether the document named its dialect.
 	DialectExplicit bool
+	// DialectReason says in words why Dialect was chosen.
+	DialectReason string
 	Processors      []ProcessorDoc
 	Stages          []StageDoc
 	// Raw is the document as it was received.
@@ -91,11 +146,29 @@ func (u Units) For(column string) string {
 	return ""
 }
 
-// ParseDocument decodes a probe document. It reports every structural
-// problem at once (wrong JSON types, missing label, mixed dialects) and
-// accepts, ignoring them, the fields Apstra adds on export. The returned
-// document is usable for further validation even when problems are reported.
-func ParseDocument(data []byte) (*Document, Problems) {
+// Options are the caller's choices for parsing and validating documents.
+type Options struct {
+	// DefaultDialect is the dialect of a document that neither names one nor
+	// carries any evidence of one; empty means DialectSeed.
+	DefaultDialect Dialect
+}
+
+func (o Options) defaultDialect() Dialect {
+	if o.DefaultDialect == "" {
+		return DialectSeed
+	}
+	return o.DefaultDialect
+}
+
+// ParseDocument decodes a probe document with the default options.
+func ParseDocument(data []byte) (*Document, Problems) { return ParseDocumentWith(data, Options{}) }
+
+// ParseDocumentWith decodes a probe document. It reports every structural
+// problem at once (wrong JSON types, missing label, conflicting dialect
+// evidence) and accepts, ignoring them, the fields Apstra adds on export.
+// The returned document is usable for further validation even when problems
+// are reported.
+func ParseDocumentWith(data []byte, opts Options) (*Document, Problems) {
 	var probs Problems
 	doc := &Document{Raw: append(json.RawMessage(nil), bytes.TrimSpace(data)...)}
 	var top map[string]json.RawMessage
@@ -132,12 +205,14 @@ func ParseDocument(data []byte) (*Document, Problems) {
 	}
 	var dialect string
 	str("dialect", &dialect)
-	switch Dialect(dialect) {
-	case "":
-	case DialectSeed, Dialect4x:
-		doc.Dialect, doc.DialectExplicit = Dialect(dialect), true
-	default:
-		rep.addf("dialect", "must be %q or %q, got %q", DialectSeed, Dialect4x, dialect)
+	if dialect != "" {
+		d, err := ParseDialect(dialect)
+		if err != nil {
+			rep.addf("dialect", "%v", err)
+		} else {
+			doc.Dialect, doc.DialectExplicit = d, true
+			doc.DialectReason = fmt.Sprintf("the document's \"dialect\": %q", dialect)
+		}
 	}
 
 	var procs []json.RawMessage
@@ -146,28 +221,19 @@ func ParseDocument(data []byte) (*Document, Problems) {
 			rep.addf("processors", "expected a list of processor objects")
 		}
 	}
-	sawString, sawObject := "", ""
+	var inline []StageDoc
 	for i, raw := range procs {
-		p := parseProcessor(raw, i, rep)
-		for _, port := range slices.Sorted(maps.Keys(p.Inputs)) {
-			in := p.Inputs[port]
-			if in.Object && sawObject == "" {
-				sawObject = fmt.Sprintf("processor %q input %q", p.Name, port)
-			}
-			if !in.Object && sawString == "" {
-				sawString = fmt.Sprintf("processor %q input %q", p.Name, port)
-			}
-		}
+		p, st := parseProcessor(raw, i, rep)
 		doc.Processors = append(doc.Processors, p)
-	}
-	if sawString != "" && sawObject != "" && !doc.DialectExplicit {
-		rep.addf("processors", "mixed dialects: %s names a stage (seed dialect) but %s is a {\"stage\", \"column\"} object (4.x dialect); use one form, or set \"dialect\"", sawString, sawObject)
+		inline = append(inline, st...)
 	}
 	if !doc.DialectExplicit {
-		doc.Dialect = DialectSeed
-		if sawObject != "" {
-			doc.Dialect = Dialect4x
+		d, why, err := detectDialect(collectEvidence(doc.Processors), opts.defaultDialect())
+		if err != nil {
+			rep.addf("processors", "%v", err)
+			d, why = opts.defaultDialect(), "conflicting evidence"
 		}
+		doc.Dialect, doc.DialectReason = d, why
 	}
 
 	var stages []json.RawMessage
@@ -177,19 +243,22 @@ func ParseDocument(data []byte) (*Document, Problems) {
 		}
 	}
 	for i, raw := range stages {
-		doc.Stages = append(doc.Stages, parseStageDoc(raw, i, rep))
+		doc.Stages = append(doc.Stages, parseStageDoc(raw, i, "stages", rep))
 	}
+	doc.Stages = mergeInlineStages(doc.Stages, inline)
 	return doc, probs
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
-func parseProcessor(raw json.RawMessage, i int, rep reporter) ProcessorDoc {
+// parseProcessor decodes one processor and the stage metadata written
+// inside it (the 2.3+ inline form, which names stages by their label).
+func parseProcessor(raw json.RawMessage, i int, rep reporter) (ProcessorDoc, []StageDoc) {
 	p := ProcessorDoc{Raw: raw}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		rep.addf(fmt.Sprintf("processors[%d]", i), "expected an object")
-		return p
+		return p, nil
 	}
 	_ = json.Unmarshal(m["name"], &p.Name)
 	if p.Name == "" {
@@ -229,10 +298,82 @@ func parseProcessor(raw json.RawMessage, i int, rep reporter) ProcessorDoc {
 			p.Properties = map[string]any{}
 		}
 	}
-	if _, ok := m["stages"]; ok {
-		r.addf("stages", "stage definitions inside a processor are no longer supported (Apstra 2.3); move them to the probe's top-level \"stages\" list, named by stage name")
+	return p, parseInlineStages(m["stages"], &p, r)
+}
+
+// parseInlineStages reads a processor's own "stages" list. Since Apstra 2.3
+// each entry names one of the processor's output stages by its label, as the
+// top-level list does; the seed discourages the form but Apstra accepts it.
+// The pre-2.3 form named the processor's internal output ("out") instead:
+// that is refused with a hint, as Apstra 2.3 refused it.
+func parseInlineStages(raw json.RawMessage, p *ProcessorDoc, r reporter) []StageDoc {
+	if raw == nil || isNull(raw) {
+		return nil
 	}
-	return p
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		r.addf("stages", "expected a list of stage objects")
+		return nil
+	}
+	produced := map[string]bool{}
+	for _, st := range p.Outputs {
+		produced[st] = true
+	}
+	var out []StageDoc
+	for i, item := range list {
+		sd := parseStageDoc(item, i, "stages", r)
+		if sd.Name == "" {
+			continue
+		}
+		if !produced[sd.Name] {
+			if _, port := p.Outputs[sd.Name]; port {
+				r.addf(fmt.Sprintf("stages[%d].name", i), "%q is the processor's output name, the pre-2.3 form (no longer supported since Apstra 2.3); name the stage by its label, %q, or move the entry to the probe's top-level \"stages\" list", sd.Name, p.Outputs[sd.Name])
+			} else {
+				r.addf(fmt.Sprintf("stages[%d].name", i), "stage %q is not an output of this processor (outputs: %s)", sd.Name, outputList(p.Outputs))
+			}
+			continue
+		}
+		out = append(out, sd)
+	}
+	return out
+}
+
+func outputList(outs map[string]string) string {
+	if len(outs) == 0 {
+		return "none"
+	}
+	var s []string
+	for _, port := range slices.Sorted(maps.Keys(outs)) {
+		s = append(s, fmt.Sprintf("%s: %q", port, outs[port]))
+	}
+	return strings.Join(s, ", ")
+}
+
+// mergeInlineStages adds the metadata given inside processors to the
+// top-level list. A stage described in both places keeps the top-level
+// entry's fields and takes from the inline entry only what it leaves empty.
+func mergeInlineStages(top, inline []StageDoc) []StageDoc {
+	for _, in := range inline {
+		i := slices.IndexFunc(top, func(sd StageDoc) bool { return sd.Name == in.Name })
+		if i < 0 {
+			top = append(top, in)
+			continue
+		}
+		t := &top[i]
+		if t.Description == "" {
+			t.Description = in.Description
+		}
+		if t.Tags == nil {
+			t.Tags = in.Tags
+		}
+		if t.Units.Value == "" && t.Units.Columns == nil {
+			t.Units = in.Units
+		}
+		if t.Type == "" {
+			t.Type = in.Type
+		}
+	}
+	return top
 }
 
 func parseInputRef(raw json.RawMessage) (InputRef, error) {
@@ -271,10 +412,10 @@ func parseInputRef(raw json.RawMessage) (InputRef, error) {
 	return ref, nil
 }
 
-func parseStageDoc(raw json.RawMessage, i int, rep reporter) StageDoc {
+func parseStageDoc(raw json.RawMessage, i int, list string, rep reporter) StageDoc {
 	var s StageDoc
 	var m map[string]json.RawMessage
-	field := fmt.Sprintf("stages[%d]", i)
+	field := fmt.Sprintf("%s[%d]", list, i)
 	if err := json.Unmarshal(raw, &m); err != nil {
 		rep.addf(field, "expected an object")
 		return s
@@ -282,7 +423,7 @@ func parseStageDoc(raw json.RawMessage, i int, rep reporter) StageDoc {
 	if err := json.Unmarshal(m["name"], &s.Name); err != nil || s.Name == "" {
 		rep.addf(field+".name", "required, a non-empty string")
 	} else {
-		field = fmt.Sprintf("stages[%q]", s.Name)
+		field = fmt.Sprintf("%s[%q]", list, s.Name)
 	}
 	if v, ok := m["description"]; ok && !isNull(v) && json.Unmarshal(v, &s.Description) != nil {
 		rep.addf(field+".description", "expected a string")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/probe-agent/probe-agent/probe"
 	_ "github.com/probe-agent/probe-agent/probe/processors" // the processor catalog
 )
 
@@ -40,7 +41,17 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentFlags().String("dialect", "seed", "dialect of probe documents that neither set \"dialect\" nor carry evidence of one: seed (AOS 3.0), 3.x or 4.x")
 	root.AddCommand(newValidateCmd(), newProcessorsCmd(), newSimulateCmd(), newReceiveCmd())
 	addAgentCommands(root) // apply, get, list, delete, watch: agent/control's client
 	return root
+}
+
+// probeOptions are the probe parsing options the global flags set.
+func probeOptions(cmd *cobra.Command) probe.Options {
+	var opts probe.Options
+	if f := cmd.Flag("dialect"); f != nil {
+		opts.DefaultDialect, _ = probe.ParseDialect(f.Value.String())
+	}
+	return opts
 }

@@ -135,7 +135,7 @@ func TestSimulateSeedProbe(t *testing.T) {
 
 func TestValidateCommand(t *testing.T) {
 	out, code := run(t, "validate", "testdata/seed_probe.json", "../../probe/testdata/dialect4x_probe.json")
-	if code != 0 || !strings.Contains(out, "valid (dialect seed)") || !strings.Contains(out, "valid (dialect 4.x)") {
+	if code != 0 || !strings.Contains(out, "valid (dialect seed: ") || !strings.Contains(out, "valid (dialect 4.x: ") {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.json")

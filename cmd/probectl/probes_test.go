@@ -231,7 +231,7 @@ func TestProbesValidate(t *testing.T) {
 			t.Errorf("%s has no expectations in probeExpectations", f)
 			continue
 		}
-		if want := f + ": valid (dialect " + facts.dialect + ")"; !strings.Contains(out, want) {
+		if want := f + ": valid (dialect " + facts.dialect + ": "; !strings.Contains(out, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, out)
 		}
 	}

@@ -13,9 +13,10 @@ import (
 func newValidateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate FILE...",
-		Short: "Validate probe documents (seed or 4.x dialect)",
+		Short: "Validate probe documents (seed, 3.x or 4.x dialect)",
 		Long: `Validate probe documents. For each valid file, prints the dialect used and
-any warnings, and names the processors that only a central evaluator can run.
+why (the evidence the document carries, or --dialect when it carries none), any
+warnings, and names the processors that only a central evaluator can run.
 For an invalid file, prints every problem, each naming the probe, processor
 and field. Exits 1 if any file is invalid.`,
 		Args: cobra.MinimumNArgs(1),
@@ -29,7 +30,7 @@ and field. Exits 1 if any file is invalid.`,
 					bad = true
 					continue
 				}
-				plan, probs := probe.CompileJSON(data)
+				plan, probs := probe.CompileJSONWith(data, probeOptions(cmd))
 				if len(probs) > 0 {
 					bad = true
 					fmt.Fprintf(out, "%s: invalid, %d problem(s):\n", name, len(probs))
@@ -38,7 +39,7 @@ and field. Exits 1 if any file is invalid.`,
 					}
 					continue
 				}
-				fmt.Fprintf(out, "%s: valid (dialect %s)\n", name, plan.Doc.Dialect)
+				fmt.Fprintf(out, "%s: valid (dialect %s: %s)\n", name, plan.Doc.Dialect, plan.Doc.DialectReason)
 				if c := plan.CentralOnly(); len(c) > 0 {
 					fmt.Fprintf(out, "  central-only processors (need Apstra telemetry services, not evaluated on a device): %s\n", strings.Join(c, ", "))
 				}

@@ -47,7 +47,7 @@ type stringExpr struct {
 // word names a graph variable in Apstra; context would need per-item
 // evaluation) is reported on field. ok is false when a problem was reported.
 func resolveStringExpr(b *probe.Build, field, raw string) (stringExpr, bool) {
-	if b.Dialect != probe.Dialect4x {
+	if !b.Dialect.StringExpressions() {
 		return stringExpr{Value: raw}, true
 	}
 	e, err := expr.Parse(raw)

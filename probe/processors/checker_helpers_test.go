@@ -25,6 +25,12 @@ func checkerProc(dialect probe.Dialect, typ, props string) string {
 	return fmt.Sprintf(`{"name": "p", "type": %q, "inputs": {"in": %s}, "outputs": {"out": "out"}, "properties": %s}`, typ, in, props)
 }
 
+// probeDocIn is probeDoc with the document's "dialect" set, so that a test
+// of one dialect does not depend on what detection would decide.
+func probeDocIn(dialect probe.Dialect, label string, processors ...string) string {
+	return fmt.Sprintf(`{"label": %q, "dialect": %q, "processors": [%s]}`, label, dialect, strings.Join(processors, ","))
+}
+
 // checkerStep is one tick of a table-driven processor test: the feed of
 // source "src", the expected output values, and optionally the expected
 // anomalies. The clock advances by step (1s when zero) after the tick.

@@ -53,7 +53,7 @@ func TestMatchCount(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			feed := "match_count/" + tt.name
-			h := newHarness(t, probeDoc("match_count", source(feed, tt.stageType), checkerProc(tt.dialect, "match_count", tt.props)))
+			h := newHarness(t, probeDocIn(tt.dialect, "match_count", source(feed, tt.stageType), checkerProc(tt.dialect, "match_count", tt.props)))
 			if cols := h.stage("out").Columns; len(cols) != 2 || cols[1] != (probe.Column{Name: "total_count", Kind: probe.Number}) {
 				t.Fatalf("columns %v", cols)
 			}

@@ -35,7 +35,7 @@ func TestMatchPerc(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			feed := "match_perc/" + tt.name
-			h := newHarness(t, probeDoc("match_perc", source(feed, tt.stageType), checkerProc(tt.dialect, "match_perc", tt.props)))
+			h := newHarness(t, probeDocIn(tt.dialect, "match_perc", source(feed, tt.stageType), checkerProc(tt.dialect, "match_perc", tt.props)))
 			runCheckerSteps(t, h, feed, tt.steps)
 		})
 	}

@@ -46,7 +46,7 @@ func TestMatchString(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			feed := "match_string/" + tt.name
-			h := newHarness(t, probeDoc("match_string", source(feed, tt.stageType, "system_id", "interface"), checkerProc(tt.dialect, "match_string", tt.props)))
+			h := newHarness(t, probeDocIn(tt.dialect, "match_string", source(feed, tt.stageType, "system_id", "interface"), checkerProc(tt.dialect, "match_string", tt.props)))
 			runCheckerSteps(t, h, feed, tt.steps)
 		})
 	}
@@ -87,7 +87,7 @@ func TestMatchStringGraphDependent(t *testing.T) {
 
 func TestMatchStringProblems(t *testing.T) {
 	p := func(d probe.Dialect, props string) string {
-		return probeDoc("x", source("f", "ts"), checkerProc(d, "match_string", props))
+		return probeDocIn(d, "x", source("f", "ts"), checkerProc(d, "match_string", props))
 	}
 	runCheckerProblems(t, []checkerProblem{
 		{"bad regexp", p(probe.DialectSeed, `{"regexp": "^(Down"}`), "properties.regexp", "missing closing )"},

@@ -80,7 +80,7 @@ func newRangeCheck(b *probe.Build) (probe.Processor, error) {
 	in := b.Input("in")
 	p := &rangeCheck{in: in, property: cfg.Property, nanBad: cfg.RaiseOnNaN}
 	p.ev.Kind = probe.Number
-	p.ev.Anomalous = b.Dialect == probe.Dialect4x
+	p.ev.Anomalous = b.Dialect.AnomalousRanges()
 	p.ev.Min, p.ev.HasMin, p.minExpr = boundProp(b, "range.min", cfg.Range["min"])
 	p.ev.Max, p.ev.HasMax, p.maxExpr = boundProp(b, "range.max", cfg.Range["max"])
 	if !p.ev.HasMin && !p.ev.HasMax && !b.Failed() {

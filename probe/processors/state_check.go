@@ -66,7 +66,7 @@ func newStateCheck(b *probe.Build) (probe.Processor, error) {
 	default:
 		return nil, nil // schema validation has reported it
 	}
-	p := &stateCheck{in: b.Input("in"), matchBad: b.Dialect == probe.Dialect4x}
+	p := &stateCheck{in: b.Input("in"), matchBad: b.Dialect.AnomalousRanges()}
 	for i, r := range raw {
 		field := "properties.state"
 		if _, list := b.Props["state"].([]any); list {

@@ -53,7 +53,7 @@ func TestStateCheck(t *testing.T) {
 			if strings.Contains(tt.name, "in_state") {
 				typ = "in_state"
 			}
-			h := newHarness(t, probeDoc("state_check", source(feed, tt.stageType, "system_id", "interface"), checkerProc(tt.dialect, typ, tt.props)))
+			h := newHarness(t, probeDocIn(tt.dialect, "state_check", source(feed, tt.stageType, "system_id", "interface"), checkerProc(tt.dialect, typ, tt.props)))
 			if got := h.inst.Plan.Doc.Dialect; got != tt.dialect {
 				t.Fatalf("dialect %s, want %s", got, tt.dialect)
 			}
@@ -72,7 +72,7 @@ func TestStateCheckEvidence(t *testing.T) {
 		{probe.DialectSeed, `{"state": ["up", "testing"], "raise_anomaly": true}`, "up|testing"},
 	} {
 		t.Run(string(tt.dialect), func(t *testing.T) {
-			h := newHarness(t, probeDoc("ev", source("state_check/ev", "dss"), checkerProc(tt.dialect, "state_check", tt.props)))
+			h := newHarness(t, probeDocIn(tt.dialect, "ev", source("state_check/ev", "dss"), checkerProc(tt.dialect, "state_check", tt.props)))
 			setFeed("state_check/ev", state("a", "e0", "down"))
 			h.tick(nil, 1e9)
 			ev := checkerEvidence(h, "out", "a", "e0")

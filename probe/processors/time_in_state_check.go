@@ -89,7 +89,7 @@ func newTimeInState(b *probe.Build) (probe.Processor, error) {
 		return nil, err
 	}
 	in := b.Input("in")
-	p := &timeInState{in: in, inside: b.Dialect == probe.Dialect4x}
+	p := &timeInState{in: in, inside: b.Dialect.AnomalousRanges()}
 	if w, ok := numberProp(b, "time_window", b.Props["time_window"]); ok {
 		if w <= 0 {
 			b.Errorf("properties.time_window", "must be positive, got %v", w)
@@ -111,7 +111,7 @@ func newTimeInState(b *probe.Build) (probe.Processor, error) {
 		if !ok {
 			continue
 		}
-		if b.Dialect != probe.Dialect4x {
+		if !b.Dialect.StringExpressions() {
 			s.Value = unquoteOnce(key) // old templates sometimes quote keys too
 		}
 		if s.GraphDependent {

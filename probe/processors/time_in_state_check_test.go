@@ -66,7 +66,7 @@ func TestTimeInStateCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			feed := "time_in_state/" + tt.name
-			h := newHarness(t, probeDoc("time_in_state", source(feed, tt.stageType, "system_id", "interface"), checkerProc(tt.dialect, "time_in_state_check", tt.props)))
+			h := newHarness(t, probeDocIn(tt.dialect, "time_in_state", source(feed, tt.stageType, "system_id", "interface"), checkerProc(tt.dialect, "time_in_state_check", tt.props)))
 			runCheckerSteps(t, h, feed, tt.steps)
 		})
 	}
@@ -120,7 +120,7 @@ func TestTimeInStateLongHistory(t *testing.T) {
 
 func TestTimeInStateProblems(t *testing.T) {
 	p := func(d probe.Dialect, props string) string {
-		return probeDoc("x", source("f", "dss"), checkerProc(d, "time_in_state_check", props))
+		return probeDocIn(d, "x", source("f", "dss"), checkerProc(d, "time_in_state_check", props))
 	}
 	runCheckerProblems(t, []checkerProblem{
 		{"time_window zero", p(probe.Dialect4x, `{"time_window": 0, "state_range": {"'true'": [{"min": 1}]}}`), "properties.time_window", "must be positive"},
