@@ -53,10 +53,29 @@ type ControlConfig struct {
 }
 
 // APIConfig configures the local REST API and /metrics, /healthz,
-// /readyz. An empty Listen disables it.
+// /readyz. An empty Listen disables it. The API is read-only unless
+// TokenFile or TLS.CA authenticates writes; a non-loopback Listen needs
+// one of them.
 type APIConfig struct {
 	Listen string    `yaml:"listen"`
 	TLS    TLSConfig `yaml:"tls"`
+	// TokenFile holds a bearer token that POST, PATCH, PUT and DELETE
+	// must present (Authorization: Bearer <token>).
+	TokenFile string `yaml:"token_file"`
+}
+
+// WritesAuthenticated reports whether the API accepts writes: a token or
+// client certificates authenticate them.
+func (c APIConfig) WritesAuthenticated() bool { return c.TokenFile != "" || c.TLS.CA != "" }
+
+// isLoopback reports whether a listen host only accepts local connections.
+// An empty host (":8080") listens on every address.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // CollectorConfig selects and configures the counter source.
@@ -312,6 +331,12 @@ func (c *Config) validate(lines map[string]int) error {
 		}
 		if (c.API.TLS.Cert == "") != (c.API.TLS.Key == "") {
 			bad("api.tls", "cert and key go together")
+		}
+		if c.API.TLS.CA != "" && c.API.TLS.Cert == "" {
+			bad("api.tls.ca", "client certificates need HTTPS: set api.tls.cert and api.tls.key too")
+		}
+		if host, _, err := net.SplitHostPort(c.API.Listen); err == nil && !isLoopback(host) && !c.API.WritesAuthenticated() {
+			bad("api.listen", "%q is reachable from the network but nothing authenticates writes: set api.token_file (bearer token) or api.tls.ca (client certificates), or listen on 127.0.0.1", c.API.Listen)
 		}
 	}
 	if c.Queue.Messages < 1 {

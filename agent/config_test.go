@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +42,10 @@ func TestConfigErrors(t *testing.T) {
 		{"control without certificates", "control:\n  listen: ':50051'\n", "line 1: control.tls: ca, cert and key are required"},
 		{"gnmi encoding", "collector:\n  type: gnmi\n  gnmi: {target: 'a:1', encoding: xml}\n", "collector.gnmi.encoding: want proto or json_ietf"},
 		{"api bad listen", "api: {listen: 8080}\n", "api.listen: want host:port"},
+		{"api on every address without auth", "api:\n  listen: ':8080'\n", `line 2: api.listen: ":8080" is reachable from the network but nothing authenticates writes`},
+		{"api on a public address without auth", "api: {listen: '10.0.0.1:8080'}\n", "set api.token_file (bearer token) or api.tls.ca (client certificates), or listen on 127.0.0.1"},
+		{"api on a host name without auth", "api: {listen: 'leaf1:8080'}\n", "api.listen: \"leaf1:8080\" is reachable from the network"},
+		{"api client CA without HTTPS", "api: {listen: '127.0.0.1:8080', tls: {ca: ca.pem}}\n", "api.tls.ca: client certificates need HTTPS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,6 +54,33 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("error = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestAPIListenAuthenticated: loopback needs no authentication (the API is
+// read-only there without it); any other address needs a token or client
+// certificates.
+func TestAPIListenAuthenticated(t *testing.T) {
+	for _, y := range []string{
+		"api: {listen: '127.0.0.1:8080'}\n",
+		"api: {listen: 'localhost:8080'}\n",
+		"api: {listen: '[::1]:8080'}\n",
+		"api: {listen: '127.0.0.2:8080'}\n",
+		"api: {listen: '0.0.0.0:8080', token_file: /etc/probe-agent/api.token}\n",
+		"api: {listen: ':8080', tls: {ca: ca.pem, cert: c.pem, key: c.key}}\n",
+		"api: {listen: ''}\n",
+	} {
+		cfg, err := Parse([]byte(y))
+		if err != nil {
+			t.Errorf("%q: %v", y, err)
+			continue
+		}
+		if cfg.API.WritesAuthenticated() != (cfg.API.TokenFile != "" || cfg.API.TLS.CA != "") {
+			t.Errorf("%q: WritesAuthenticated %v", y, cfg.API.WritesAuthenticated())
+		}
+	}
+	if Defaults().API.WritesAuthenticated() {
+		t.Error("the default API authenticates writes: it must be read-only")
 	}
 }
 
@@ -105,5 +138,31 @@ func TestConnectionSettingsReachTheClients(t *testing.T) {
 	}
 	if tc.ServerName != "collector.dc1" {
 		t.Errorf("streaming TLS server name %q, want collector.dc1", tc.ServerName)
+	}
+}
+
+// TestShippedConfigsAreSafe: the example and the packaged configuration
+// parse, serve the API on loopback only, read-only, and say how to allow
+// writes.
+func TestShippedConfigsAreSafe(t *testing.T) {
+	packaged, err := os.ReadFile("../packaging/agent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"example.yaml": ExampleConfig, "packaging/agent.yaml": packaged} {
+		cfg, err := Parse(data)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		host, _, _ := net.SplitHostPort(cfg.API.Listen)
+		if !isLoopback(host) || cfg.API.WritesAuthenticated() {
+			t.Errorf("%s: api %+v, want loopback and read-only", name, cfg.API)
+		}
+		for _, want := range []string{"api:", "token_file", "read-only", "loopback"} {
+			if !strings.Contains(string(data), want) {
+				t.Errorf("%s does not mention %q", name, want)
+			}
+		}
 	}
 }

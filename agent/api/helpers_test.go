@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ type testEnv struct {
 	running bool
 	started bool
 	done    chan error
+	token   string // sent as a bearer token with every request when set
 }
 
 func testConfig(t *testing.T) agent.Config {
@@ -44,8 +46,16 @@ func testConfig(t *testing.T) agent.Config {
 	cfg.ShutdownTimeout = agent.Duration(5 * time.Second)
 	cfg.StateDir = t.TempDir()
 	cfg.ProbesDir = ""
+	cfg.API.TokenFile = filepath.Join(cfg.StateDir, "api.token")
+	if err := os.WriteFile(cfg.API.TokenFile, []byte(testToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return cfg
 }
+
+// testToken is the bearer token testConfig configures for writes.
+const testToken = "s3cret-test-token"
+
 
 // newEnv builds the agent and serves its API; the agent's loop starts with
 // run (so tests can look at the API before the first tick).
@@ -60,6 +70,9 @@ func newEnv(t *testing.T, cfg agent.Config) *testEnv {
 		t.Fatal(err)
 	}
 	e := &testEnv{t: t, bp: "/api/blueprints/" + cfg.BlueprintID, ticks: make(chan time.Time), ticked: make(chan struct{}, 100), done: make(chan error, 1)}
+	if cfg.API.TokenFile != "" {
+		e.token = testToken
+	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	e.agent, err = agent.New(cfg, agent.Options{
 		Logger: log, Stdout: io.Discard, Collector: col, Ticks: e.ticks,
@@ -151,6 +164,9 @@ func (e *testEnv) do(method, path string, body []byte, contentType ...string) re
 			ct = contentType[0]
 		}
 		req.Header.Set("Content-Type", ct)
+	}
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

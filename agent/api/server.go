@@ -39,6 +39,7 @@ type Server struct {
 	mux      *http.ServeMux
 	handler  http.Handler
 	now      func() time.Time
+	auth     writeAuth
 }
 
 // NewServer builds the server of agent a. Its metrics, with the Go runtime
@@ -56,6 +57,7 @@ func NewServer(a *agent.Agent, cfg agent.Config, reg *prometheus.Registry, log *
 		messages: newMessageLog(MessagesPerProbe),
 		mux:      http.NewServeMux(),
 		now:      time.Now,
+		auth:     newWriteAuth(cfg.API.TokenFile, cfg.API.TLS.CA != ""),
 	}
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -84,12 +86,12 @@ func (s *Server) routes(metrics http.Handler) {
 	m.HandleFunc("GET /readyz", s.readyz)
 
 	const bp = "/api/blueprints/{bp}"
-	m.HandleFunc("POST "+bp+"/probes", s.inBlueprint(s.createProbe))
+	m.HandleFunc("POST "+bp+"/probes", s.inBlueprint(s.writer(s.createProbe)))
 	m.HandleFunc("GET "+bp+"/probes", s.inBlueprint(s.listProbes))
 	m.HandleFunc("GET "+bp+"/probes/{id}", s.inBlueprint(s.getProbe))
-	m.HandleFunc("PATCH "+bp+"/probes/{id}", s.inBlueprint(s.patchProbe))
-	m.HandleFunc("PUT "+bp+"/probes/{id}", s.inBlueprint(s.replaceProbe))
-	m.HandleFunc("DELETE "+bp+"/probes/{id}", s.inBlueprint(s.deleteProbe))
+	m.HandleFunc("PATCH "+bp+"/probes/{id}", s.inBlueprint(s.writer(s.patchProbe)))
+	m.HandleFunc("PUT "+bp+"/probes/{id}", s.inBlueprint(s.writer(s.replaceProbe)))
+	m.HandleFunc("DELETE "+bp+"/probes/{id}", s.inBlueprint(s.writer(s.deleteProbe)))
 	m.HandleFunc("GET "+bp+"/probes/{id}/stages/{stage}", s.inBlueprint(s.getStage))
 	m.HandleFunc("GET "+bp+"/probes/{id}/processors/{name}", s.inBlueprint(s.getProcessor))
 	m.HandleFunc("GET "+bp+"/probes/{id}/messages", s.inBlueprint(s.getMessages))
@@ -185,6 +187,9 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 // Listen opens the configured api.listen address, with TLS when api.tls
 // names a certificate and key.
 func (s *Server) Listen() (net.Listener, error) {
+	if s.auth.loadErr != nil {
+		return nil, s.auth.loadErr
+	}
 	var tc *tls.Config
 	if t := s.cfg.API.TLS; t.Cert != "" || t.Key != "" {
 		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
@@ -192,6 +197,15 @@ func (s *Server) Listen() (net.Listener, error) {
 			return nil, fmt.Errorf("api.tls: %w", err)
 		}
 		tc = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		if t.CA != "" {
+			// Reads stay open (scrapers, health checks); writes need a
+			// verified certificate (auth.go).
+			pool, err := agent.LoadCertPool(t.CA)
+			if err != nil {
+				return nil, fmt.Errorf("api.tls.ca: %w", err)
+			}
+			tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
+		}
 	}
 	l, err := net.Listen("tcp", s.cfg.API.Listen)
 	if err != nil {
@@ -230,7 +244,7 @@ func (s *Server) ServeListener(ctx context.Context, l net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
-	s.log.Info("REST API listening", "addr", l.Addr().String(), "tls", s.cfg.API.TLS.Cert != "", "blueprint", s.cfg.BlueprintID)
+	s.log.Info("REST API listening", "addr", l.Addr().String(), "tls", s.cfg.API.TLS.Cert != "", "blueprint", s.cfg.BlueprintID, "writes", s.auth.describe())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("api: %w", err)
