@@ -56,7 +56,6 @@ func testConfig(t *testing.T) agent.Config {
 // testToken is the bearer token testConfig configures for writes.
 const testToken = "s3cret-test-token"
 
-
 // newEnv builds the agent and serves its API; the agent's loop starts with
 // run (so tests can look at the API before the first tick).
 func newEnv(t *testing.T, cfg agent.Config) *testEnv {
