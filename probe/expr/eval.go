@@ -65,6 +65,10 @@ func (ev *evaluator) weigh(vs ...Value) error {
 			ev.steps += len(x) / 16
 		case []Value:
 			ev.steps += len(x)
+		case Tuple:
+			ev.steps += len(x)
+		case Set:
+			ev.steps += len(x)
 		case map[string]Value:
 			ev.steps += len(x)
 		}
@@ -168,6 +172,19 @@ func (ev *evaluator) eval(n node) (Value, error) {
 			out[i] = v
 		}
 		return out, nil
+	case *tupleNode:
+		if err := ev.newList(len(n.elems)); err != nil {
+			return nil, err
+		}
+		out := make(Tuple, len(n.elems))
+		for i, e := range n.elems {
+			v, err := ev.eval(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
 	case *indexNode:
 		x, err := ev.eval(n.x)
 		if err != nil {
@@ -262,6 +279,10 @@ func (ev *evaluator) iterate(x Value) ([]Value, error) {
 	switch x := x.(type) {
 	case []Value:
 		return x, nil
+	case Tuple:
+		return x, nil
+	case Set:
+		return x, nil
 	case string:
 		if err := ev.newList(len(x)); err != nil {
 			return nil, err
@@ -292,7 +313,7 @@ func (ev *evaluator) iterate(x Value) ([]Value, error) {
 // normalize converts values from an Env to the value model.
 func normalize(v Value) (Value, error) {
 	switch x := v.(type) {
-	case nil, bool, int64, float64, string, []Value, map[string]Value, Object:
+	case nil, bool, int64, float64, string, []Value, Tuple, Set, map[string]Value, Object:
 		return v, nil
 	case int:
 		return int64(x), nil
@@ -354,6 +375,10 @@ func typeName(v Value) string {
 		return "str"
 	case []Value:
 		return "list"
+	case Tuple:
+		return "tuple"
+	case Set:
+		return "set"
 	case map[string]Value:
 		return "dict"
 	}
@@ -391,6 +416,10 @@ func truthy(v Value) bool {
 	case string:
 		return x != ""
 	case []Value:
+		return len(x) > 0
+	case Tuple:
+		return len(x) > 0
+	case Set:
 		return len(x) > 0
 	case map[string]Value:
 		return len(x) > 0
@@ -459,6 +488,14 @@ func (ev *evaluator) binary(op string, x, y Value) (Value, error) {
 				out := make([]Value, 0, len(a)+len(b))
 				return append(append(out, a...), b...), nil
 			}
+		case Tuple:
+			if b, ok := y.(Tuple); ok {
+				if err := ev.newList(len(a) + len(b)); err != nil {
+					return nil, err
+				}
+				out := make(Tuple, 0, len(a)+len(b))
+				return append(append(out, a...), b...), nil
+			}
 		}
 	case "*":
 		if yInt && yNum {
@@ -478,6 +515,13 @@ func (ev *evaluator) binary(op string, x, y Value) (Value, error) {
 func (ev *evaluator) repeat(x Value, n int64) (Value, error) {
 	if n < 0 {
 		n = 0
+	}
+	if t, ok := x.(Tuple); ok {
+		v, err := ev.repeat([]Value(t), n)
+		if l, ok := v.([]Value); ok {
+			return Tuple(l), err
+		}
+		return v, err
 	}
 	switch a := x.(type) {
 	case string:
@@ -611,15 +655,17 @@ func (ev *evaluator) equal(x, y Value) bool {
 		return ok && a == b
 	case []Value:
 		b, ok := y.([]Value)
+		return ok && ev.seqEqual(a, b)
+	case Tuple:
+		b, ok := y.(Tuple)
+		return ok && ev.seqEqual(a, b)
+	case Set:
+		b, ok := y.(Set)
 		if !ok || len(a) != len(b) {
 			return false
 		}
-		for i := range a {
-			if !ev.equal(a[i], b[i]) {
-				return false
-			}
-		}
-		return true
+		sub, err := ev.subset(a, b)
+		return err == nil && sub
 	case map[string]Value:
 		b, ok := y.(map[string]Value)
 		if !ok || len(a) != len(b) {
@@ -637,6 +683,18 @@ func (ev *evaluator) equal(x, y Value) bool {
 		return true
 	}
 	return false
+}
+
+func (ev *evaluator) seqEqual(a, b []Value) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !ev.equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func mustNorm(v Value) Value {
@@ -685,7 +743,7 @@ func (ev *evaluator) compare(op string, x, y Value) (bool, error) {
 		a, aok := x.(string)
 		b, bok := y.(string)
 		if !aok || !bok {
-			return false, fmt.Errorf("%s is not supported between %s and %s", op, typeName(x), typeName(y))
+			return ev.compareOther(op, x, y)
 		}
 		c = strings.Compare(a, b)
 	}
@@ -698,6 +756,33 @@ func (ev *evaluator) compare(op string, x, y Value) (bool, error) {
 		return c > 0, nil
 	}
 	return c >= 0, nil
+}
+
+// compareOther orders lists with lists and tuples with tuples
+// lexicographically, and sets by inclusion.
+func (ev *evaluator) compareOther(op string, x, y Value) (bool, error) {
+	switch a := x.(type) {
+	case []Value:
+		if b, ok := y.([]Value); ok {
+			return ev.seqCompare(op, a, b)
+		}
+	case Tuple:
+		if b, ok := y.(Tuple); ok {
+			return ev.seqCompare(op, a, b)
+		}
+	case Set:
+		if b, ok := y.(Set); ok {
+			if op == ">" || op == ">=" {
+				a, b = b, a
+			}
+			sub, err := ev.subset(a, b)
+			if op == "<" || op == ">" {
+				sub = sub && len(a) < len(b)
+			}
+			return sub, err
+		}
+	}
+	return false, fmt.Errorf("%s is not supported between %s and %s", op, typeName(x), typeName(y))
 }
 
 func cmpOrdered[T int64 | float64](a, b T) int {
@@ -719,12 +804,11 @@ func (ev *evaluator) contains(container, x Value) (bool, error) {
 		}
 		return strings.Contains(c, s), nil
 	case []Value:
-		for _, v := range c {
-			if ev.equal(v, x) {
-				return true, nil
-			}
-		}
-		return false, ev.step()
+		return ev.seqContains(c, x)
+	case Tuple:
+		return ev.seqContains(c, x)
+	case Set:
+		return ev.seqContains(c, x)
 	case map[string]Value:
 		s, ok := x.(string)
 		if !ok {
@@ -743,12 +827,27 @@ func (ev *evaluator) contains(container, x Value) (bool, error) {
 	return false, fmt.Errorf("argument of type %s is not iterable", typeName(container))
 }
 
+func (ev *evaluator) seqContains(c []Value, x Value) (bool, error) {
+	for _, v := range c {
+		if ev.equal(v, x) {
+			return true, nil
+		}
+	}
+	return false, ev.step()
+}
+
 func index(x, i Value) (Value, error) {
 	switch c := x.(type) {
 	case []Value:
 		n, err := intIndex(i, len(c))
 		if err != nil {
 			return nil, fmt.Errorf("list %w", err)
+		}
+		return normalize(c[n])
+	case Tuple:
+		n, err := intIndex(i, len(c))
+		if err != nil {
+			return nil, fmt.Errorf("tuple %w", err)
 		}
 		return normalize(c[n])
 	case string:
@@ -829,6 +928,8 @@ func (ev *evaluator) slice(n *sliceNode) (Value, error) {
 	switch c := x.(type) {
 	case []Value:
 		length = len(c)
+	case Tuple:
+		length = len(c)
 	case string:
 		if err := ev.weigh(c); err != nil {
 			return nil, err
@@ -877,6 +978,11 @@ func (ev *evaluator) slice(n *sliceNode) (Value, error) {
 			return nil, err
 		}
 		return append([]Value{}, c[lo:hi]...), nil
+	case Tuple:
+		if err := ev.newList(hi - lo); err != nil {
+			return nil, err
+		}
+		return append(Tuple{}, c[lo:hi]...), nil
 	case string:
 		if runes != nil {
 			return string(runes[lo:hi]), nil
@@ -948,6 +1054,10 @@ func (ev *evaluator) call(n *callNode) (Value, error) {
 		case string:
 			return int64(utf8.RuneCountInString(c)), nil
 		case []Value:
+			return int64(len(c)), nil
+		case Tuple:
+			return int64(len(c)), nil
+		case Set:
 			return int64(len(c)), nil
 		case map[string]Value:
 			return int64(len(c)), nil
@@ -1255,6 +1365,35 @@ func writeRepr(b *strings.Builder, v Value, limit int) bool {
 			}
 		}
 		b.WriteByte(']')
+	case Tuple:
+		b.WriteByte('(')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if !writeRepr(b, e, limit) {
+				return false
+			}
+		}
+		if len(x) == 1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(')')
+	case Set:
+		if len(x) == 0 {
+			b.WriteString("set()")
+			break
+		}
+		b.WriteByte('{')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if !writeRepr(b, e, limit) {
+				return false
+			}
+		}
+		b.WriteByte('}')
 	case map[string]Value:
 		keys := make([]string, 0, len(x))
 		for k := range x {

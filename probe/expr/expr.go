@@ -120,10 +120,12 @@ func Parse(src string) (*Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.peek().kind != tkEOF {
-		if p.isOp(",") {
-			return nil, p.errAt(p.peek().pos, "tuples are not supported")
+	if p.isOp(",") { // a bare tuple: a, b
+		if root, err = p.tupleRest(root); err != nil {
+			return nil, err
 		}
+	}
+	if p.peek().kind != tkEOF {
 		return nil, p.unexpected("expected end of expression")
 	}
 	names := map[string]bool{}

@@ -30,6 +30,7 @@ type (
 	}
 	condNode  struct{ then, cond, els node }
 	listNode  struct{ elems []node }
+	tupleNode struct{ elems []node }
 	indexNode struct{ x, i node }
 	sliceNode struct{ x, lo, hi node } // lo, hi may be nil
 	attrNode  struct {
@@ -589,14 +590,22 @@ func (p *parser) atom() (node, error) {
 			defer p.leave()
 			p.next()
 			if p.isOp(")") {
-				return nil, p.errAt(t.pos, "tuples are not supported")
+				p.next()
+				return &tupleNode{}, nil
 			}
 			x, err := p.test()
 			if err != nil {
 				return nil, err
 			}
 			if p.isOp(",") {
-				return nil, p.errAt(p.peek().pos, "tuples are not supported")
+				tup, err := p.tupleRest(x)
+				if err != nil {
+					return nil, err
+				}
+				if err := p.expectOp(")"); err != nil {
+					return nil, err
+				}
+				return tup, nil
 			}
 			if p.isKeyword("for") {
 				return nil, p.errAt(p.peek().pos, "generator expressions are not supported; use a list comprehension [...]")
@@ -610,6 +619,24 @@ func (p *parser) atom() (node, error) {
 		}
 	}
 	return nil, p.unexpected("expected a value")
+}
+
+// tupleRest parses the ", b, c" (or the lone ",") that follows a tuple's
+// first element, up to but not including what closes the tuple.
+func (p *parser) tupleRest(first node) (node, error) {
+	elems := []node{first}
+	for p.isOp(",") {
+		p.next()
+		if p.isOp(")") || p.peek().kind == tkEOF {
+			break // trailing comma: (a,) and a,
+		}
+		e, err := p.test()
+		if err != nil {
+			return nil, err
+		}
+		elems = append(elems, e)
+	}
+	return &tupleNode{elems: elems}, nil
 }
 
 func (p *parser) list() (node, error) {
@@ -703,6 +730,10 @@ func freeNames(n node, bound map[string]int, out map[string]bool) {
 		freeNames(n.cond, bound, out)
 		freeNames(n.els, bound, out)
 	case *listNode:
+		for _, x := range n.elems {
+			freeNames(x, bound, out)
+		}
+	case *tupleNode:
 		for _, x := range n.elems {
 			freeNames(x, bound, out)
 		}
