@@ -182,6 +182,9 @@ type Build struct {
 	Name  string
 	Type  string
 	Props map[string]any
+	// Resolved is the source's items from its graph query, when a
+	// controller resolved it; nil on a device on its own.
+	Resolved *SourceItems
 
 	inputs  map[string]*Input
 	outputs map[string]string

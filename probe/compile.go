@@ -19,6 +19,8 @@ type Plan struct {
 	ID       string
 	Warnings []string
 	procs    []*planProc
+	// resolution gives source processors their graph query's items (Resolve).
+	resolution Resolution
 }
 
 type planProc struct {

@@ -80,6 +80,7 @@ func instantiate(p *Plan, rep reporter) *Instance {
 			Name:       pp.doc.Name,
 			Type:       pp.spec.Name,
 			Props:      cloneJSON(pp.props).(map[string]any),
+			Resolved:   p.resolution[pp.doc.Name],
 			inputs:     map[string]*Input{},
 			outputs:    pp.doc.Outputs,
 			inst:       inst,

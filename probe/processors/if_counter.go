@@ -2,6 +2,7 @@ package processors
 
 import (
 	"math"
+	"sort"
 	"strings"
 
 	"github.com/probe-agent/probe-agent/collectors"
@@ -9,7 +10,7 @@ import (
 )
 
 func init() {
-	names := append(collectors.CounterNames(), "tx_bps", "rx_bps")
+	names := append(collectors.CounterNames(), "tx_bps", "rx_bps", "tx_bits", "rx_bits")
 	enum := make([]any, len(names))
 	for i, n := range names {
 		enum[i] = n
@@ -21,8 +22,12 @@ func init() {
 
 Source processor: the per-second rate (first time-derivative) of one interface
 counter, one item per interface, keyed by system_id and interface. Output is NS.
-counter_type is an Apstra counter name; tx_bps and rx_bps are the byte counters
-times 8. An item has a value from its second sample on. A counter that goes
+counter_type is an Apstra counter name; tx_bps and rx_bps, and their Apstra
+3.x spellings tx_bits and rx_bits, are the byte counters times 8 (bits per
+second). Additional properties (e.g. "group", "description") are item keys
+whose values are expressions over the graph query's variables, as in Apstra:
+they can be grouped on downstream; on a device whose graph queries the
+controller has not resolved they are empty. An item has a value from its second sample on. A counter that goes
 backwards is a 32-bit wrap when the previous value was in the upper half of the
 32-bit range, a 64-bit wrap when it was in the upper half of the 64-bit range,
 and otherwise a reset: the rate is then re-based on the next sample instead of
@@ -74,8 +79,10 @@ func newIfCounter(b *probe.Build) (probe.Processor, error) {
 	}
 	p := &ifCounter{scale: 1}
 	name := cfg.CounterType
-	if strings.HasSuffix(name, "_bps") {
-		name, p.scale = strings.TrimSuffix(name, "_bps")+"_bytes", 8
+	for _, suffix := range []string{"_bps", "_bits"} {
+		if strings.HasSuffix(name, suffix) {
+			name, p.scale = strings.TrimSuffix(name, suffix)+"_bytes", 8
+		}
 	}
 	c, ok := collectors.ParseCounter(name)
 	if !ok {
@@ -83,11 +90,22 @@ func newIfCounter(b *probe.Build) (probe.Processor, error) {
 		return nil, nil
 	}
 	p.counter = c
-	for _, k := range extraKeys(b) {
-		b.Warn("property %q is an expression over graph query variables; it becomes an item key once graph queries are resolved and is ignored until then", k)
-	}
-	p.out = b.Output("out", probe.NS, []string{"interface", "system_id"})
+	checkExpressions(b, "system_id", "interface")
+	p.items.keys = newSourceKeys(b, "interface", "system_id")
+	warnExtraKeys(b)
+	p.out = b.Output("out", probe.NS, p.items.outputKeys())
 	return p, nil
+}
+
+// warnExtraKeys says, on a device whose graph queries are not resolved,
+// that a source's additional properties are item keys without values yet.
+func warnExtraKeys(b *probe.Build) {
+	if b.Resolved != nil {
+		return
+	}
+	for _, k := range extraKeys(b) {
+		b.Warn("processor %q: property %q is an item key whose value comes from the graph query; until the controller resolves it, it is empty on a device", b.Name, k)
+	}
 }
 
 // extraKeys lists the properties a source processor's schema does not
@@ -100,6 +118,7 @@ func extraKeys(b *probe.Build) []string {
 			out = append(out, k)
 		}
 	}
+	sort.Strings(out)
 	return out
 }
 
@@ -120,8 +139,8 @@ func (p *ifCounter) Eval(t *probe.Tick) error {
 	dt := t.Time.Sub(at).Seconds()
 	for i := range batch.Interfaces {
 		ifc := &batch.Interfaces[i]
-		slot := p.items.slot[i]
-		if slot < 0 || !ifc.Has(p.counter) {
+		slot, o := p.items.slot[i], p.items.out[i]
+		if slot < 0 || o < 0 || !ifc.Has(p.counter) {
 			continue
 		}
 		was, ok := prev.Counter(int(slot), p.counter, ifc.Generation)
@@ -132,7 +151,7 @@ func (p *ifCounter) Eval(t *probe.Tick) error {
 		if !ok {
 			continue
 		}
-		p.out.SetNum(int(slot), float64(delta)/dt*p.scale)
+		p.out.SetNum(int(o), float64(delta)/dt*p.scale)
 	}
 	return nil
 }
