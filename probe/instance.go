@@ -105,7 +105,7 @@ func instantiate(p *Plan, rep reporter) *Instance {
 			if !ok {
 				spec = pp.spec.Inputs["*"]
 			}
-			if !spec.accepts(in.Type) {
+			if !spec.accepts(in.Type) && !acceptsPartial(pp, in.Type) {
 				r.addf("inputs."+port, "stage %q is of type %s, but %s accepts %s", ref.Stage, in.Type, pp.spec.Name, typeList(spec.Types))
 				ready = false
 				continue

@@ -96,6 +96,9 @@ type Stage struct {
 	Streaming bool
 	// RaisesAnomalies is set when "true" items of the stage are anomalies.
 	RaisesAnomalies bool
+	// feed is set on a stage whose items come from stage updates
+	// (Instance.Feed) rather than from this probe's processors.
+	feed *Feed
 
 	// Items are stored by column. props and keys may be shared with the
 	// stage the layout came from (Mirror, SetInterfaceLayout) and are never
@@ -430,6 +433,40 @@ func (s *Stage) Append(i int, v Value) {
 			s.strs = newStrColumn(len(s.keys), s.Type.Kind == DiscreteState)
 		}
 		s.strs.set(i, v.Str)
+	}
+	s.meta[i] = validBit | s.mark()
+}
+
+// SetSeries replaces the samples of time-series item i (oldest first),
+// trimmed to MaxSamples, and marks the item changed: a series that crossed
+// from another device arrives whole.
+func (s *Stage) SetSeries(i int, samples []Sample) {
+	if s.series == nil {
+		s.series = make([]*ring, len(s.keys))
+	}
+	r := s.series[i]
+	if r == nil {
+		r = &ring{buf: make([]Sample, 0, min(max(s.MaxSamples, len(samples), 16), 1024))}
+		s.series[i] = r
+	}
+	r.buf, r.head, r.n = r.buf[:0], 0, 0
+	for _, smp := range samples {
+		r.push(smp, s.MaxSamples)
+	}
+	if len(samples) > 0 {
+		v := samples[len(samples)-1].Value
+		if s.nums != nil || s.Type.Kind == Number {
+			if s.nums == nil {
+				s.nums = make([]float64, len(s.keys))
+			}
+			s.nums[i] = v.Num
+		}
+		if s.strs != nil || s.Type.Kind != Number {
+			if s.strs == nil {
+				s.strs = newStrColumn(len(s.keys), s.Type.Kind == DiscreteState)
+			}
+			s.strs.set(i, v.Str)
+		}
 	}
 	s.meta[i] = validBit | s.mark()
 }

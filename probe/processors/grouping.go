@@ -2,6 +2,7 @@ package processors
 
 import (
 	"math"
+	"slices"
 
 	"github.com/probe-agent/probe-agent/probe"
 )
@@ -31,7 +32,10 @@ func (m *Moments) Add(x float64) {
 	}
 }
 
-// Merge folds another partial state into m.
+// Merge folds another partial state into m (Chan, Golub and LeVeque's
+// parallel update). The mean is combined as Spark's StatCounter does: from
+// the larger side when the sizes differ tenfold, else as a weighted mean,
+// which keeps the mean of integers exact when it is representable.
 func (m *Moments) Merge(o Moments) {
 	if o.N == 0 {
 		return
@@ -42,12 +46,29 @@ func (m *Moments) Merge(o Moments) {
 	}
 	n := m.N + o.N
 	d := o.Mean - m.Mean
-	m.Mean += d * o.N / n
+	switch {
+	case o.N*10 < m.N:
+		m.Mean += d * o.N / n
+	case m.N*10 < o.N:
+		m.Mean = o.Mean - d*m.N/n
+	default:
+		m.Mean = (m.Mean*m.N + o.Mean*o.N) / n
+	}
 	m.M2 += o.M2 + d*d*m.N*o.N/n
 	m.N = n
 	m.Sum += o.Sum
 	m.Min = math.Min(m.Min, o.Min)
 	m.Max = math.Max(m.Max, o.Max)
+}
+
+// momentFields are the Moments fields a partial-state stage can carry, by
+// column name; the "value" column always carries N.
+var momentFields = map[string]func(*Moments) *float64{
+	"sum":  func(m *Moments) *float64 { return &m.Sum },
+	"mean": func(m *Moments) *float64 { return &m.Mean },
+	"m2":   func(m *Moments) *float64 { return &m.M2 },
+	"min":  func(m *Moments) *float64 { return &m.Min },
+	"max":  func(m *Moments) *float64 { return &m.Max },
 }
 
 // StdDev is the standard deviation with divisor N - ddof; NaN when the
@@ -185,6 +206,29 @@ func (g *grouping) each(fn func(m *Moments, x float64)) {
 	}
 }
 
+// merge fills one Moments per group by merging the partial states of the
+// valid input items: the central side of a split, where each item is one
+// device's partial state of one group (cols are the input columns of the
+// partial's fields, after "value", which holds N).
+func (g *grouping) merge(cols []int, fields []func(*Moments) *float64) []Moments {
+	g.sync()
+	for i := range g.acc {
+		g.acc[i] = Moments{}
+	}
+	st := g.in.Stage
+	for i := 0; i < st.Len(); i++ {
+		if !st.Valid(i) {
+			continue
+		}
+		p := Moments{N: st.Num(i, 0)}
+		for k, c := range cols {
+			*fields[k](&p) = st.Num(i, c)
+		}
+		g.acc[g.group[i]].Merge(p)
+	}
+	return g.acc
+}
+
 // finish writes one value per group; empty groups have no value.
 func (g *grouping) finish(value func(*Moments) float64) {
 	for i := range g.acc {
@@ -196,14 +240,84 @@ func (g *grouping) finish(value func(*Moments) float64) {
 	}
 }
 
+// writePartial writes each group's partial state: N as the value, then the
+// fields. An empty group has N = 0, a value: the centre must still see the
+// group exist.
+func (g *grouping) writePartial(fields []func(*Moments) *float64) {
+	for i := range g.acc {
+		g.out.SetNum(i, g.acc[i].N)
+		for k, f := range fields {
+			g.out.SetExtra(i, k+1, probe.Value{Num: *f(&g.acc[i])})
+		}
+	}
+}
+
+// partialMode is how a grouping processor takes part in a split probe
+// (property "partial").
+type partialMode uint8
+
+const (
+	wholeMode  partialMode = iota // items in, value out
+	outputMode                    // items in, partial state out: the edge
+	mergeMode                     // partial states in, value out: the centre
+)
+
+// partialProp is the "partial" property of the grouping processors, which
+// the partitioner sets on the two halves of a split.
+func partialProp() map[string]*probe.Schema {
+	return map[string]*probe.Schema{
+		"partial": probe.Prop("string").Def("").OneOf("", probe.PartialOutput, probe.PartialMerge).
+			Desc(`Set by the partitioner of a split probe: "output" writes each group's partial state instead of its value (the device side); "merge" reads partial states from many devices, merges them per group and writes the value (the central side). Empty: items in, value out.`),
+	}
+}
+
+func modeOf(b *probe.Build) partialMode {
+	switch b.Props["partial"] {
+	case probe.PartialOutput:
+		return outputMode
+	case probe.PartialMerge:
+		return mergeMode
+	}
+	return wholeMode
+}
+
+// partialInput checks, in merge mode, that the input is a partial-state
+// stage of ps and returns the columns of its fields.
+func partialInput(b *probe.Build, in *probe.Input, ps probe.PartialSpec) ([]int, bool) {
+	if in.Column != 0 || in.Type.TimeSeries {
+		b.Errorf("inputs.in", "with partial: merge the input is a partial-state stage read from its \"value\" column")
+		return nil, false
+	}
+	cols := make([]int, len(ps.Columns))
+	for k, name := range ps.Columns {
+		c, ok := in.Stage.ColumnIndex(name)
+		if !ok {
+			b.Errorf("inputs.in", "stage %q is not a partial state %s: it has no column %q", in.Stage.Name, ps, name)
+			return nil, false
+		}
+		cols[k] = c
+	}
+	return cols, true
+}
+
 // groupingConfig is the property set of the numeric grouping processors.
 type groupingConfig struct {
 	GroupBy []string `json:"group_by"`
 }
 
 // registerAggregate registers one of the numeric grouping processors, which
-// differ only in how they finish a group.
-func registerAggregate(name, label, what string, needM2 bool, defaultGroupBy []any, extra map[string]*probe.Schema, finish func(b *probe.Build) (func(*Moments) float64, error)) {
+// differ only in the Moments fields their partial state carries and in how
+// they finish a group. Each runs as accumulate (items into one Moments per
+// group) or merge (partial states into one per group), then finish (a
+// Moments into the value) or, on the edge of a split, writes the partial.
+func registerAggregate(name, label, what string, fields []string, defaultGroupBy []any, extra map[string]*probe.Schema, finish func(b *probe.Build) (func(*Moments) float64, error)) {
+	ps := probe.PartialSpec{Family: "moments", Value: "n", Columns: fields}
+	probe.RegisterPartial(name, ps)
+	getters := make([]func(*Moments) *float64, len(fields))
+	for i, f := range fields {
+		getters[i] = momentFields[f]
+	}
+	needM2 := slices.Contains(fields, "m2")
 	probe.Register(&probe.Spec{
 		Name:  name,
 		Label: label,
@@ -214,10 +328,11 @@ group. With an empty group_by the whole input is one group and the output is N;
 otherwise the output is NS keyed by the group_by properties. Input is N, NS,
 NTS or NSTS; for a time series every sample of every series counts. Items
 without a value are left out; a group with no values has no value. NaN
-propagates.`,
+propagates. Its partial state, for a probe split between devices and the
+centre, is ` + ps.String() + `.`,
 		Inputs:  map[string]probe.Port{"in": {Required: true, Types: numberTypes}},
 		Outputs: map[string]probe.Port{"out": {Required: true, Types: []probe.StageType{probe.N, probe.NS}}},
-		Schema: probe.Merge(streamingProps(), graphQueryProps(), extra, map[string]*probe.Schema{
+		Schema: probe.Merge(streamingProps(), graphQueryProps(), extra, partialProp(), map[string]*probe.Schema{
 			"group_by": probe.Prop("array").Def(defaultGroupBy).Of(probe.Prop("string")).
 				Desc("Properties to group by; empty means one group of everything."),
 		}),
@@ -230,11 +345,24 @@ propagates.`,
 			if err != nil || fn == nil {
 				return nil, err
 			}
-			g := groupedOutput(b, b.Input("in"), cfg.GroupBy)
-			if g == nil {
+			a := &aggregate{finish: fn, needM2: needM2, mode: modeOf(b), fields: getters}
+			in := b.Input("in")
+			var outCols []probe.Column
+			switch a.mode {
+			case mergeMode:
+				cols, ok := partialInput(b, in, ps)
+				if !ok {
+					return nil, nil
+				}
+				a.cols = cols
+			case outputMode:
+				outCols = ps.StageColumns()[1:]
+			}
+			a.g = groupedOutput(b, in, cfg.GroupBy, outCols...)
+			if a.g == nil {
 				return nil, nil
 			}
-			return &aggregate{g: g, finish: fn, needM2: needM2}, nil
+			return a, nil
 		},
 	})
 }
@@ -243,10 +371,21 @@ type aggregate struct {
 	g      *grouping
 	finish func(*Moments) float64
 	needM2 bool
+	mode   partialMode
+	fields []func(*Moments) *float64
+	cols   []int // merge mode: input columns of fields
 }
 
 func (a *aggregate) Eval(*probe.Tick) error {
-	a.g.accumulate(a.needM2)
+	if a.mode == mergeMode {
+		a.g.merge(a.cols, a.fields)
+	} else {
+		a.g.accumulate(a.needM2)
+	}
+	if a.mode == outputMode {
+		a.g.writePartial(a.fields)
+		return nil
+	}
 	a.g.finish(a.finish)
 	return nil
 }

@@ -14,44 +14,11 @@ import (
 	"github.com/probe-agent/probe-agent/probe"
 )
 
-// The test_values processor is a source registered only in tests: its items
-// come from a feed the test sets, so processor tests control exact values
-// (NaN, states, items appearing and disappearing) without counters.
-func init() {
-	probe.Register(&probe.Spec{
-		Name:        "test_values",
-		Label:       "Test values",
-		Description: "Test-only source whose items come from a Go feed.",
-		Outputs:     map[string]probe.Port{"out": {Required: true, Types: probe.AllStageTypes}},
-		Schema: probe.Merge(streamingProps(), map[string]*probe.Schema{
-			"feed":        probe.Prop("string"),
-			"stage_type":  probe.Prop("string").Def("ns"),
-			"keys":        probe.Prop("array").Def([]any{"system_id", "interface"}).Of(probe.Prop("string")),
-			"max_samples": probe.Prop("integer").Def(0),
-		}),
-		New: func(b *probe.Build) (probe.Processor, error) {
-			var cfg struct {
-				Feed       string   `json:"feed"`
-				StageType  string   `json:"stage_type"`
-				Keys       []string `json:"keys"`
-				MaxSamples int      `json:"max_samples"`
-			}
-			if err := b.Decode(&cfg); err != nil {
-				return nil, err
-			}
-			t, err := probe.ParseStageType(cfg.StageType)
-			if err != nil {
-				return nil, err
-			}
-			if !t.Set {
-				cfg.Keys = nil
-			}
-			out := b.Output("out", t, cfg.Keys)
-			out.MaxSamples = cfg.MaxSamples
-			return &testValues{feed: cfg.Feed, out: out}, nil
-		},
-	})
-}
+// Processor tests feed their sources through the real stage_input
+// processor: a stage_input whose "source" property names a feed gets that
+// feed's items, as one device's stage update, at every harness tick, so
+// tests control exact values (NaN, states, items appearing and
+// disappearing) without counters.
 
 // feedItem is one item a feed produces at a tick. Num is used for number
 // stages, Str for others; Missing leaves the item without a value.
@@ -67,51 +34,44 @@ var (
 	feeds   = map[string][]feedItem{}
 )
 
-// setFeed sets what the test_values processor named by feed emits next tick.
+// setFeed sets what the stage_input processor whose source is feed emits
+// next tick.
 func setFeed(feed string, items ...feedItem) {
 	feedsMu.Lock()
 	defer feedsMu.Unlock()
 	feeds[feed] = items
 }
 
-type testValues struct {
-	feed string
-	out  *probe.Stage
-	last string
-}
-
-func (p *testValues) Eval(*probe.Tick) error {
-	feedsMu.Lock()
-	items := feeds[p.feed]
-	feedsMu.Unlock()
-	var keys []string
-	props := make([][]string, len(items))
-	for i, it := range items {
-		props[i] = it.Props
-		keys = append(keys, strings.Join(it.Props, "\x1f"))
-	}
-	if sig := strings.Join(keys, "\x1e"); sig != p.last || p.out.Len() != len(items) {
-		if p.out.Type.Set {
-			p.out.SetLayout(props)
-		} else {
-			p.out.SetSingle()
+// feedInputs gives every stage_input of the harness's probe its feed's
+// current items as a stage update.
+func (h *harness) feedInputs() {
+	h.t.Helper()
+	h.seq++
+	for _, pd := range h.inst.Plan.Processors() {
+		if pd.Type != "stage_input" {
+			continue
 		}
-		p.last = sig
-	}
-	for i, it := range items {
-		v := probe.Value{Num: it.Num, Str: it.Str}
-		switch {
-		case it.Missing:
-			p.out.Invalidate(i)
-		case p.out.Type.TimeSeries:
-			p.out.Append(i, v)
-		case p.out.Type.Kind == probe.Number:
-			p.out.SetNum(i, it.Num)
-		default:
-			p.out.SetStr(i, it.Str)
+		feed, _ := pd.Properties["source"].(string)
+		st, ok := h.inst.Stage(pd.Outputs["out"])
+		if !ok {
+			continue
+		}
+		feedsMu.Lock()
+		items := feeds[feed]
+		feedsMu.Unlock()
+		u := &probe.StageUpdate{Stage: st.Name, Seq: h.seq, Time: h.now, Type: st.Type, Keys: st.Keys, Columns: st.Columns}
+		for _, it := range items {
+			ui := probe.UpdateItem{Props: it.Props, Valid: !it.Missing, Values: make([]probe.Value, len(st.Columns))}
+			if !st.Type.Set {
+				ui.Props = nil
+			}
+			ui.Values[0] = probe.Value{Num: it.Num, Str: it.Str}
+			u.Items = append(u.Items, ui)
+		}
+		if err := h.inst.Feed(u); err != nil {
+			h.t.Fatalf("feed %q: %v", feed, err)
 		}
 	}
-	return nil
 }
 
 // harness runs one probe tick by tick with a controlled clock.
@@ -119,6 +79,7 @@ type harness struct {
 	t    testing.TB
 	inst *probe.Instance
 	now  time.Time
+	seq  uint64 // stage updates fed so far
 }
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -140,6 +101,7 @@ func newHarness(t testing.TB, doc string) *harness {
 // tick evaluates once at the harness clock, then advances it by step.
 func (h *harness) tick(batch *collectors.Batch, step time.Duration) {
 	h.t.Helper()
+	h.feedInputs()
 	if err := h.inst.Tick(&probe.Tick{Time: h.now, Counters: batch}); err != nil {
 		h.t.Fatalf("tick at %s: %v", h.now.Format(time.RFC3339), err)
 	}
@@ -148,6 +110,7 @@ func (h *harness) tick(batch *collectors.Batch, step time.Duration) {
 
 // tickErr evaluates once and returns the error.
 func (h *harness) tickErr(step time.Duration) error {
+	h.feedInputs()
 	err := h.inst.Tick(&probe.Tick{Time: h.now})
 	h.now = h.now.Add(step)
 	return err
@@ -208,13 +171,14 @@ func probeDoc(label string, processors ...string) string {
 	return fmt.Sprintf(`{"label": %q, "processors": [%s]}`, label, strings.Join(processors, ","))
 }
 
-// source is a test_values processor fragment writing stage "src".
+// source is a stage_input processor fragment writing stage "src", fed from
+// feed.
 func source(feed, stageType string, keys ...string) string {
 	k, _ := json.Marshal(keys)
 	if keys == nil {
 		k = []byte(`["system_id", "interface"]`)
 	}
-	return fmt.Sprintf(`{"name": "src", "type": "test_values", "outputs": {"out": "src"}, "properties": {"feed": %q, "stage_type": %q, "keys": %s}}`, feed, stageType, k)
+	return fmt.Sprintf(`{"name": "src", "type": "stage_input", "outputs": {"out": "src"}, "properties": {"source": %q, "stage_type": %q, "keys": %s}}`, feed, stageType, k)
 }
 
 // item is shorthand for a number feed item keyed by system and interface.

@@ -174,7 +174,7 @@ func TestLogicalOSVersionCompliance(t *testing.T) {
 		}
 	}
 	src := func(stage string) string {
-		return `{"name": "` + stage + `", "type": "test_values", "inputs": {}, "outputs": {"out": "` + stage + `"}, "properties": {"feed": "osv.` + stage + `", "stage_type": "dss", "keys": ["system_id", "Hostname"]}}`
+		return `{"name": "` + stage + `", "type": "stage_input", "inputs": {}, "outputs": {"out": "` + stage + `"}, "properties": {"source": "osv.` + stage + `", "stage_type": "dss", "keys": ["system_id", "Hostname"]}}`
 	}
 	doc := probeDoc("OS Version Compliance Check", src("Switches_Running_Excluded_Versions"), src("Switches_Running_Non_Hardened_Versions"), osVersionComplianceLogical)
 	plan, probs := probe.CompileJSON([]byte(doc))

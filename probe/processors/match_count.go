@@ -16,18 +16,22 @@ empty input); otherwise the output is NS keyed by the group_by properties.
 Input is DS, DSS, T or TS, or their time-series forms, whose last value is
 tested. Items without a value yet are not counted. reference_state is a
 literal string compared exactly; one level of matching single or double
-quotes ("'Full'", written in the 4.x expression style) is removed.`,
+quotes ("'Full'", written in the 4.x expression style) is removed. Its partial
+state, for a probe split between devices and the centre, is tallies(total,
+matched).`,
 		Inputs:  map[string]probe.Port{"in": {Required: true, Types: stringValueTypes}},
 		Outputs: map[string]probe.Port{"out": {Required: true, Types: []probe.StageType{probe.N, probe.NS}}},
-		Schema:  withRequired(probe.Merge(streamingProps(), graphQueryProps(), groupByProp(), referenceStateProp()), "reference_state"),
+		Schema:  withRequired(probe.Merge(streamingProps(), graphQueryProps(), groupByProp(), referenceStateProp(), partialProp()), "reference_state"),
 		New: func(b *probe.Build) (probe.Processor, error) {
-			c, err := newMatchCounter(b, probe.Column{Name: "total_count", Kind: probe.Number})
-			if c == nil || err != nil {
-				return nil, err
-			}
-			return &matchCount{c: c}, nil
+			return newTallyAggregate(b, tallyPartial(true), []probe.Column{{Name: "total_count", Kind: probe.Number}}, func(extra ...probe.Column) (*groupCounter, error) {
+				return newMatchCounter(b, extra...)
+			}, func(out *probe.Stage, i int, t Tally) {
+				out.SetNum(i, t.Matched)
+				out.SetExtra(i, 1, probe.Value{Num: t.Total})
+			})
 		},
 	})
+	probe.RegisterPartial("match_count", tallyPartial(true))
 }
 
 func referenceStateProp() map[string]*probe.Schema {
@@ -52,17 +56,4 @@ func newMatchCounter(b *probe.Build, extra ...probe.Column) (*groupCounter, erro
 	}
 	c.ref, c.useRef = unquoteOnce(cfg.ReferenceState), true
 	return c, nil
-}
-
-type matchCount struct {
-	c *groupCounter
-}
-
-func (p *matchCount) Eval(*probe.Tick) error {
-	out := p.c.g.out
-	for i, t := range p.c.count() {
-		out.SetNum(i, float64(t.matched))
-		out.SetExtra(i, 1, probe.Value{Num: float64(t.total)})
-	}
-	return nil
 }

@@ -16,32 +16,22 @@ by the group_by properties. A group without items (an empty input with an
 empty group_by) has no value. Input is DS, DSS, T or TS, or their time-series
 forms, whose last value is tested. Items without a value yet are not counted.
 reference_state is a literal string compared exactly; one level of matching
-single or double quotes is removed.`,
+single or double quotes is removed. Its partial state, for a probe split
+between devices and the centre, is tallies(total, matched).`,
 		Inputs:  map[string]probe.Port{"in": {Required: true, Types: stringValueTypes}},
 		Outputs: map[string]probe.Port{"out": {Required: true, Types: []probe.StageType{probe.N, probe.NS}}},
-		Schema:  withRequired(probe.Merge(streamingProps(), graphQueryProps(), groupByProp(), referenceStateProp()), "reference_state"),
+		Schema:  withRequired(probe.Merge(streamingProps(), graphQueryProps(), groupByProp(), referenceStateProp(), partialProp()), "reference_state"),
 		New: func(b *probe.Build) (probe.Processor, error) {
-			c, err := newMatchCounter(b)
-			if c == nil || err != nil {
-				return nil, err
-			}
-			return &matchPerc{c: c}, nil
+			return newTallyAggregate(b, tallyPartial(true), nil, func(extra ...probe.Column) (*groupCounter, error) {
+				return newMatchCounter(b, extra...)
+			}, func(out *probe.Stage, i int, t Tally) {
+				if t.Total == 0 {
+					out.Invalidate(i)
+					return
+				}
+				out.SetNum(i, 100*t.Matched/t.Total)
+			})
 		},
 	})
-}
-
-type matchPerc struct {
-	c *groupCounter
-}
-
-func (p *matchPerc) Eval(*probe.Tick) error {
-	out := p.c.g.out
-	for i, t := range p.c.count() {
-		if t.total == 0 {
-			out.Invalidate(i)
-			continue
-		}
-		out.SetNum(i, 100*float64(t.matched)/float64(t.total))
-	}
-	return nil
+	probe.RegisterPartial("match_perc", tallyPartial(true))
 }

@@ -128,7 +128,7 @@ func (s *pairingColumnsSource) Eval(*probe.Tick) error {
 	return nil
 }
 
-// feedSrc is a test_values processor named after the stage it writes.
+// feedSrc is a stage_input processor named after the stage it writes.
 func feedSrc(stage, feed, stageType string, keys ...string) string {
 	k := `["system_id", "interface"]`
 	if keys != nil {
@@ -137,7 +137,7 @@ func feedSrc(stage, feed, stageType string, keys ...string) string {
 	if len(keys) == 1 && keys[0] == "" {
 		k = `[]`
 	}
-	return fmt.Sprintf(`{"name": %q, "type": "test_values", "outputs": {"out": %q}, "properties": {"feed": %q, "stage_type": %q, "keys": %s}}`, stage, stage, feed, stageType, k)
+	return fmt.Sprintf(`{"name": %q, "type": "stage_input", "outputs": {"out": %q}, "properties": {"source": %q, "stage_type": %q, "keys": %s}}`, stage, stage, feed, stageType, k)
 }
 
 // benchSrc is a pairing_bench_source processor named after its stage.

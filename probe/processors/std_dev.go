@@ -3,7 +3,7 @@ package processors
 import "github.com/probe-agent/probe-agent/probe"
 
 func init() {
-	registerAggregate("std_dev", "Standard Deviation", "the standard deviation (divisor N - ddof; NaN when N <= ddof)", true,
+	registerAggregate("std_dev", "Standard Deviation", "the standard deviation (divisor N - ddof; NaN when N <= ddof)", []string{"mean", "m2"},
 		[]any{"system_id"},
 		map[string]*probe.Schema{
 			"ddof": probe.Prop("integer").Def(0).Min(0).Titled("ddof").

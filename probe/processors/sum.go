@@ -3,7 +3,7 @@ package processors
 import "github.com/probe-agent/probe-agent/probe"
 
 func init() {
-	registerAggregate("sum", "Sum", "the sum", false, []any{}, nil, func(*probe.Build) (func(*Moments) float64, error) {
+	registerAggregate("sum", "Sum", "the sum", []string{"sum"}, []any{}, nil, func(*probe.Build) (func(*Moments) float64, error) {
 		return func(m *Moments) float64 { return m.Sum }, nil
 	})
 }
