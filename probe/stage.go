@@ -86,6 +86,10 @@ type Stage struct {
 	Columns []Column
 	// PossibleValues lists the states of a discrete-state stage, when known.
 	PossibleValues []string
+	// StateCodes gives the number behind each state of a discrete-state
+	// stage whose producer maps numbers to states (a value_map), so that a
+	// range check can compare states as Apstra does; nil otherwise.
+	StateCodes map[string]float64
 	Meta           StageDoc
 	// MaxSamples and MaxDuration bound time-series items (0 = no bound).
 	MaxSamples  int

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -505,8 +504,8 @@ func (ev *evaluator) binary(op string, x, y Value) (Value, error) {
 			return ev.repeat(y, xi)
 		}
 	case "%":
-		if _, ok := x.(string); ok {
-			return nil, fmt.Errorf("string formatting with %% is not supported")
+		if f, ok := x.(string); ok {
+			return ev.format(f, y)
 		}
 	}
 	return nil, fmt.Errorf("unsupported operand types for %s: %s and %s", op, typeName(x), typeName(y))
@@ -1223,16 +1222,22 @@ func (ev *evaluator) method(n *methodNode) (Value, error) {
 		}
 		return strings.Trim(s, chars), nil
 	case "startswith", "endswith":
-		a, err := str(0)
-		if err != nil {
-			return nil, err
+		prefixes := []Value{args[0]}
+		if t, ok := args[0].(Tuple); ok { // any of a tuple of strings, as in Python
+			prefixes = t
 		}
-		if n.name == "startswith" {
-			return strings.HasPrefix(s, a), nil
+		for _, p := range prefixes {
+			a, ok := p.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s(): argument must be a string or a tuple of strings, not %s", n.name, typeName(p))
+			}
+			if n.name == "startswith" && strings.HasPrefix(s, a) || n.name == "endswith" && strings.HasSuffix(s, a) {
+				return true, nil
+			}
 		}
-		return strings.HasSuffix(s, a), nil
+		return false, nil
 	case "split":
-		return ev.split(s, args)
+		return ev.splitStr("split", s, args, false)
 	case "join":
 		items, ok := args[0].([]Value)
 		if !ok {
@@ -1280,56 +1285,10 @@ func (ev *evaluator) method(n *methodNode) (Value, error) {
 		}
 		return strings.Replace(s, old, repl, count), nil
 	}
+	if v, ok, err := ev.moreMethod(n.name, s, args); ok {
+		return v, err
+	}
 	return nil, fmt.Errorf("internal error: unknown method %s", n.name)
-}
-
-func (ev *evaluator) split(s string, args []Value) (Value, error) {
-	max := -1
-	if len(args) == 2 {
-		m, ok := args[1].(int64)
-		if !ok {
-			return nil, fmt.Errorf("split(): maxsplit must be an int, not %s", typeName(args[1]))
-		}
-		if m >= 0 && m < int64(MaxListLen) {
-			max = int(m)
-		}
-	}
-	var parts []string
-	if len(args) == 0 || args[0] == nil {
-		parts = strings.Fields(s)
-		if max >= 0 && len(parts) > max+1 {
-			// Python keeps the rest of the string, leading space removed.
-			rest := s
-			for range max {
-				rest = strings.TrimLeftFunc(rest, unicode.IsSpace)
-				if k := strings.IndexFunc(rest, unicode.IsSpace); k >= 0 {
-					rest = rest[k:]
-				}
-			}
-			parts = append(parts[:max], strings.TrimLeftFunc(rest, unicode.IsSpace))
-		}
-	} else {
-		sep, ok := args[0].(string)
-		if !ok {
-			return nil, fmt.Errorf("split(): separator must be a string or None, not %s", typeName(args[0]))
-		}
-		if sep == "" {
-			return nil, fmt.Errorf("split(): empty separator")
-		}
-		n := max + 1
-		if max < 0 {
-			n = -1
-		}
-		parts = strings.SplitN(s, sep, n)
-	}
-	if err := ev.newList(len(parts)); err != nil {
-		return nil, err
-	}
-	out := make([]Value, len(parts))
-	for i, p := range parts {
-		out[i] = p
-	}
-	return out, nil
 }
 
 // writeRepr writes Python's repr of v to b, stopping (and returning false)

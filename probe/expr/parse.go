@@ -67,9 +67,13 @@ var (
 	stringMethods = map[string][2]int{
 		"split": {0, 2}, "join": {1, 1}, "replace": {2, 3}, "strip": {0, 1},
 		"lower": {0, 0}, "upper": {0, 0}, "startswith": {1, 1}, "endswith": {1, 1},
+		"partition": {1, 1}, "rpartition": {1, 1}, "find": {1, 3}, "rfind": {1, 3}, "count": {1, 3},
+		"lstrip": {0, 1}, "rstrip": {0, 1}, "rsplit": {0, 2}, "title": {0, 0}, "capitalize": {0, 0},
+		"isdigit": {0, 0},
 	}
 	allowedCalls = "int(), str(), float(), len(), functions.speed_to_bits() and the string methods " +
-		"split, join, replace, strip, lower, upper, startswith, endswith"
+		"split, rsplit, join, replace, strip, lstrip, rstrip, lower, upper, title, capitalize, " +
+		"startswith, endswith, partition, rpartition, find, rfind, count, isdigit"
 	// statements and other Python keywords that have no place in an expression.
 	forbiddenKeywords = map[string]bool{
 		"import": true, "from": true, "def": true, "class": true, "return": true, "yield": true,
@@ -498,9 +502,23 @@ func (p *parser) methodCall(recv node, t token) (node, error) {
 		return nil, err
 	}
 	if len(args) < lim[0] || len(args) > lim[1] {
-		return nil, p.errAt(t.pos, "%s() takes %d to %d arguments, got %d", t.text, lim[0], lim[1], len(args))
+		return nil, p.errAt(t.pos, "%s", arityMessage(t.text, lim, len(args)))
 	}
 	return &methodNode{recv: recv, name: t.text, args: args}, nil
+}
+
+// arityMessage words a wrong argument count as Python does for fixed
+// arities.
+func arityMessage(name string, lim [2]int, got int) string {
+	switch {
+	case lim[1] == 0:
+		return fmt.Sprintf("%s() takes no arguments (%d given)", name, got)
+	case lim[0] == lim[1] && lim[0] == 1:
+		return fmt.Sprintf("%s() takes exactly 1 argument (%d given)", name, got)
+	case lim[0] == lim[1]:
+		return fmt.Sprintf("%s() takes exactly %d arguments (%d given)", name, lim[0], got)
+	}
+	return fmt.Sprintf("%s() takes %d to %d arguments, got %d", name, lim[0], lim[1], got)
 }
 
 func (p *parser) subscript(x node) (node, error) {
