@@ -257,3 +257,67 @@ func (b *Build) Output(port string, t StageType, keys []string, extra ...Column)
 	b.inst.addStage(st)
 	return st
 }
+
+// Consumer is a processor input that reads one of the stages a processor
+// being built writes.
+type Consumer struct {
+	// Processor and Type are the consuming processor's name and type; Port
+	// is its input, Column the column it reads ("value" unless given).
+	Processor, Type, Port, Column string
+	accepts                       Port
+}
+
+// Accepts tells whether the consumer's input takes a stage of type t.
+func (c Consumer) Accepts(t StageType) bool { return c.accepts.accepts(t) }
+
+// Consumers lists the processor inputs of the probe that read the stage on
+// output port, in document order. Processors whose outputs are not known
+// before they run (service collectors without a schema) use it to shape
+// their stage the way the rest of the probe reads it.
+func (b *Build) Consumers(port string) []Consumer {
+	stage, ok := b.outputs[port]
+	if !ok || b.inst == nil {
+		return nil
+	}
+	var out []Consumer
+	for _, pd := range b.inst.Plan.Doc.Processors {
+		spec, ok := Lookup(pd.Type)
+		if !ok {
+			continue
+		}
+		for _, in := range slices.Sorted(maps.Keys(pd.Inputs)) {
+			ref := pd.Inputs[in]
+			if ref.Stage != stage {
+				continue
+			}
+			p, ok := spec.Inputs[in]
+			if !ok {
+				p = spec.Inputs["*"]
+			}
+			out = append(out, Consumer{Processor: pd.Name, Type: spec.Name, Port: in, Column: ref.Column, accepts: p})
+		}
+	}
+	return out
+}
+
+// WantedColumns lists the columns other than "value" that the probe expects
+// on the stage of output port: those its consumers read and those its stage
+// metadata gives units for, sorted.
+func (b *Build) WantedColumns(port string) []string {
+	stage, ok := b.outputs[port]
+	if !ok {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, c := range b.Consumers(port) {
+		set[c.Column] = true
+	}
+	if b.inst != nil {
+		for col := range b.inst.meta[stage].Units.Columns {
+			set[col] = true
+		}
+	}
+	delete(set, "value")
+	delete(set, "")
+	return slices.Sorted(maps.Keys(set))
+}

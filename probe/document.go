@@ -86,8 +86,8 @@ type Document struct {
 	DialectExplicit bool
 	// DialectReason says in words why Dialect was chosen.
 	DialectReason string
-	Processors      []ProcessorDoc
-	Stages          []StageDoc
+	Processors    []ProcessorDoc
+	Stages        []StageDoc
 	// Raw is the document as it was received.
 	Raw json.RawMessage
 }

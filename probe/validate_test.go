@@ -136,7 +136,7 @@ func TestValidationProblems(t *testing.T) {
 			"s", "properties.group_by[0]", `input stage "rates" has no property "rack"`},
 		{"range without bounds", `{"label": "p", "processors": [` + counter + `, {"name": "r", "type": "range_check", "inputs": {"in": "rates"}, "outputs": {"out": "o"}, "properties": {"range": {}}}]}`,
 			"r", "properties.range", "needs min, max or both"},
-		{"sample_count needs a time series", `{"label": "p", "processors": [` + counter + `, {"name": "r", "type": "range_check", "inputs": {"in": "rates"}, "outputs": {"out": "o"}, "properties": {"range": {"min": 1}, "property": "sample_count"}}]}`,
+		{"avg needs a time series", `{"label": "p", "processors": [` + counter + `, {"name": "r", "type": "range_check", "inputs": {"in": "rates"}, "outputs": {"out": "o"}, "properties": {"range": {"min": 1}, "property": "avg"}}]}`,
 			"r", "properties.property", "needs a time-series input"},
 		{"inline stages (pre-2.3)", `{"label": "p", "processors": [{"name": "c", "type": "if_counter", "outputs": {"out": "r"}, "properties": {"counter_type": "tx_bytes"}, "stages": [{"name": "out", "units": "pps"}]}]}`,
 			"c", "stages[0].name", `"out" is the processor's output name, the pre-2.3 form (no longer supported since Apstra 2.3); name the stage by its label, "r"`},

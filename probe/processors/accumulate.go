@@ -56,7 +56,7 @@ func newAccumulate(b *probe.Build) (probe.Processor, error) {
 		return nil, nil
 	}
 	out := b.Output("out", in.Type.WithTimeSeries(true), in.Stage.Keys)
-	out.PossibleValues = in.Stage.PossibleValues
+	out.PossibleValues, out.StateCodes = in.Stage.PossibleValues, in.Stage.StateCodes
 	out.MaxSamples = int(maxSamples)
 	out.MaxDuration = time.Duration(duration * float64(time.Second))
 	return &accumulate{in: in, out: out}, nil

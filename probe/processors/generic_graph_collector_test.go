@@ -57,7 +57,7 @@ func TestGenericGraphCollectorValidation(t *testing.T) {
 		{"no value", `"graph_query": "node('system', name='s')"`, "properties.value", "required"},
 		{"no graph query", `"value": "1"`, "properties.graph_query", "required"},
 		{"empty graph query", `"graph_query": [], "value": "1"`, "properties.graph_query", "needs a graph query"},
-		{"bad data_type", `"graph_query": "q", "value": "1", "data_type": "text"`, "properties.data_type", "is not one of"},
+		{"bad data_type", `"graph_query": "q", "value": "1", "data_type": "texts"`, "properties.data_type", "is not one of"},
 		{"additional property not a string", `"graph_query": "q", "value": "1", "vlan": 10`, "properties.vlan", "expected string"},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,8 @@ package processors
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/probe-agent/probe-agent/probe"
@@ -23,25 +25,33 @@ region and an item is anomalous when its value lies outside it; in the 4.x
 dialect ({"stage", "column"} inputs) range is the anomalous region, bounds
 inclusive, and an item is anomalous when its value lies inside it.
 property picks what is tested: value (the current value; the last sample of a
-time series), or, for time-series input, sample_count, sum or avg over the
-series. NaN is anomalous only with raise_on_nan. A bound may be a number, a
+time series), or, for time-series input, sample_count, sum, avg or std_dev
+(population standard deviation) over the series. sample_count on an input
+that is not a time series counts the item's one value (1), so that
+{"min": 1} flags every item present, as Apstra's templates use it on
+set_comparison outputs. A discrete-state input is compared by the number
+behind each state: the value_map code its producer gives it (as Apstra stores
+states as numbers), or the state itself when it is a number; a state with
+neither has no value. NaN is anomalous only with raise_on_nan. A bound may be a number, a
 constant expression ("60 * 15") or an expression over the item's keys
 ("int(context.speed) * 0.8"), evaluated for each item when the items change;
 an item whose bound does not evaluate has no value and puts the probe in the
 error state with a message naming the item. Input is N, NS, NTS or NSTS,
-or a state or text series (DSTS, DSSTS, TTS, TSTS) with property sample_count,
-which is how flapping is counted; output is DS for a single item and DSS for a
-set. With raise_anomaly every
+discrete states (DS, DSS, DSTS, DSSTS), or a text series (TTS, TSTS) with
+property sample_count, which is how flapping is counted; output is DS for a
+single item and DSS for a set. A bound over graph query results (query_result)
+is the controller's to evaluate: the probe validates with a warning and a
+device reports an error for it. With raise_anomaly every
 "true" item raises an anomaly.`,
-		Inputs:  map[string]probe.Port{"in": {Required: true, Types: append(append([]probe.StageType{}, numberTypes...), probe.DSTS, probe.DSSTS, probe.TTS, probe.TSTS)}},
+		Inputs:  map[string]probe.Port{"in": {Required: true, Types: append(append([]probe.StageType{}, numberTypes...), probe.DS, probe.DSS, probe.DSTS, probe.DSSTS, probe.TTS, probe.TSTS)}},
 		Outputs: map[string]probe.Port{"out": {Required: true, Types: []probe.StageType{probe.DS, probe.DSS}}},
 		Schema: probe.Merge(streamingProps(), graphQueryProps(), anomalyProps(), map[string]*probe.Schema{
 			"range": probe.Object(map[string]*probe.Schema{
 				"min": probe.Prop("number", "string").Desc("Lower bound, inclusive; a number or an expression."),
 				"max": probe.Prop("number", "string").Desc("Upper bound, inclusive; a number or an expression."),
 			}).Desc("The range: expected values in the seed dialect, anomalous values in the 4.x dialect."),
-			"property": probe.Prop("string").Def("value").OneOf("value", "sample_count", "sum", "avg").
-				Desc("What to test: the value, or the sample count, sum or average of a time series."),
+			"property": probe.Prop("string").Def("value").OneOf("value", "sample_count", "sum", "avg", "std_dev").
+				Desc("What to test: the value, or the sample count, sum, average or standard deviation of a time series."),
 			"raise_on_nan": probe.Prop("boolean").Def(false).Desc("Treat a NaN value as anomalous."),
 		}),
 		New: newRangeCheck,
@@ -58,6 +68,12 @@ type rangeCheck struct {
 	// (context.<key>), evaluated per item when the items change.
 	minExpr, maxExpr *expr.Expr
 	bounds           perItem[itemBounds]
+	// graphErr is set when a bound reads graph query results.
+	graphErr error
+	// codes maps a discrete-state input's states to numbers; nil for a
+	// number input.
+	codes map[string]float64
+	state bool
 }
 
 // itemBounds are one item's evaluated context bounds.
@@ -89,11 +105,21 @@ func newRangeCheck(b *probe.Build) (probe.Processor, error) {
 	if p.ev.HasMin && p.ev.HasMax && p.minExpr == nil && p.maxExpr == nil && p.ev.Min > p.ev.Max {
 		b.Errorf("properties.range", "min %v is greater than max %v", p.ev.Min, p.ev.Max)
 	}
-	if in.Type.Kind != probe.Number && p.property != "sample_count" {
-		b.Errorf("properties.property", "stage %q holds %s series; only property \"sample_count\" can be range-checked on it", in.Stage.Name, in.Type.Kind)
+	p.state = in.Type.Kind == probe.DiscreteState
+	if p.state {
+		p.codes = in.Stage.StateCodes
 	}
-	if p.property != "value" && !in.Type.TimeSeries {
+	if in.Type.Kind == probe.Text && p.property != "sample_count" {
+		b.Errorf("properties.property", "stage %q holds text; only property \"sample_count\" can be range-checked on it", in.Stage.Name)
+	}
+	if p.property != "value" && p.property != "sample_count" && !in.Type.TimeSeries {
 		b.Errorf("properties.property", "%q needs a time-series input; stage %q is %s (put an accumulate processor before this one)", p.property, in.Stage.Name, in.Type)
+	}
+	for _, e := range []*expr.Expr{p.minExpr, p.maxExpr} {
+		if e != nil && slices.ContainsFunc(e.Names(), func(n string) bool { return n != "context" }) {
+			b.Warn("processor %q: range bound %q reads graph query results; the controller evaluates it, a device reports an error until then", b.Name, e.String())
+			p.graphErr = fmt.Errorf("range bound %q depends on graph query results; resolved by the controller", e.String())
+		}
 	}
 	if b.Failed() {
 		return nil, nil
@@ -104,6 +130,9 @@ func newRangeCheck(b *probe.Build) (probe.Processor, error) {
 }
 
 func (p *rangeCheck) Eval(*probe.Tick) error {
+	if p.graphErr != nil {
+		return p.graphErr
+	}
 	st := p.in.Stage
 	p.out.Mirror(st)
 	var bounds []itemBounds
@@ -145,25 +174,56 @@ func (p *rangeCheck) Eval(*probe.Tick) error {
 }
 
 func (p *rangeCheck) tested(st *probe.Stage, i int) float64 {
+	if !st.Type.TimeSeries {
+		if p.property == "sample_count" {
+			return 1
+		}
+		return p.num(p.in.Num(i), p.in.Str(i))
+	}
 	if p.property == "value" {
-		return p.in.Num(i)
+		return p.num(p.in.Num(i), p.in.Str(i))
 	}
 	it := st.Item(i)
-	switch p.property {
-	case "sample_count":
-		return float64(it.SampleCount())
-	case "sum", "avg":
-		var sum float64
-		it.Samples(func(s probe.Sample) { sum += s.Value.Num })
-		if p.property == "avg" {
-			if it.SampleCount() == 0 {
-				return math.NaN()
-			}
-			return sum / float64(it.SampleCount())
-		}
-		return sum
+	n := it.SampleCount()
+	if p.property == "sample_count" {
+		return float64(n)
 	}
-	return p.in.Num(i)
+	if n == 0 {
+		return math.NaN()
+	}
+	var sum float64
+	it.Samples(func(s probe.Sample) { sum += p.num(s.Value.Num, s.Value.Str) })
+	mean := sum / float64(n)
+	switch p.property {
+	case "sum":
+		return sum
+	case "avg":
+		return mean
+	case "std_dev":
+		var m2 float64
+		it.Samples(func(s probe.Sample) {
+			d := p.num(s.Value.Num, s.Value.Str) - mean
+			m2 += d * d
+		})
+		return math.Sqrt(m2 / float64(n))
+	}
+	return p.num(p.in.Num(i), p.in.Str(i))
+}
+
+// num is the number a value stands for: itself for a number input, the
+// state's code (or the state read as a number) for a discrete-state one, NaN
+// when a state has neither.
+func (p *rangeCheck) num(v float64, state string) float64 {
+	if !p.state {
+		return v
+	}
+	if c, ok := p.codes[state]; ok {
+		return c
+	}
+	if f, err := strconv.ParseFloat(state, 64); err == nil {
+		return f
+	}
+	return math.NaN()
 }
 
 // anomalousIn applies the dialect's polarity to a value and a range.
@@ -231,9 +291,8 @@ func boundProp(b *probe.Build, field string, v any) (float64, bool, *expr.Expr) 
 		b.Errorf("properties."+field, "%v", err)
 		return 0, false, nil
 	}
-	names := x.Names()
-	if len(names) == 1 && names[0] == "context" {
-		return 0, true, x
+	if !x.Constant() {
+		return 0, true, x // per item (context) or by the controller (graph)
 	}
 	f, ok := numberProp(b, field, v)
 	return f, ok, nil

@@ -189,10 +189,20 @@ func TestRangeCheckContextBounds(t *testing.T) {
 	if state, msg := h.inst.State(); state != "error" || !strings.Contains(msg, "chk") {
 		t.Errorf("state %s %q", state, msg)
 	}
-	// Graph-dependent bounds are the controller's to resolve.
-	_, probs := probe.CompileJSON([]byte(probeDoc("ctx2", source("ctx2", "ns"),
+	// Graph-dependent bounds are the controller's to resolve: the probe
+	// validates with a warning, and a device says why it cannot run it.
+	plan, probs := probe.CompileJSON([]byte(probeDoc("ctx2", source("ctx2", "ns"),
 		`{"name": "chk", "type": "range_check", "inputs": {"in": "src"}, "outputs": {"out": "chk"}, "properties": {"range": {"max": "query_result[0]['ps'].values['max']"}}}`)))
-	if len(probs) != 1 || probs[0].Field != "properties.range.max" || !strings.Contains(probs[0].Message, "controller") {
-		t.Errorf("graph-dependent bound: %v", probs)
+	if len(probs) != 0 {
+		t.Fatalf("graph-dependent bound refused: %v", probs)
+	}
+	if len(plan.Warnings) != 1 || !strings.Contains(plan.Warnings[0], "controller") {
+		t.Errorf("warnings %q, want one naming the controller", plan.Warnings)
+	}
+	h2 := newHarness(t, probeDoc("ctx2", source("ctx2", "ns"),
+		`{"name": "chk", "type": "range_check", "inputs": {"in": "src"}, "outputs": {"out": "chk"}, "properties": {"range": {"max": "query_result[0]['ps'].values['max']"}}}`))
+	setFeed("ctx2", item("a", "e1", 1))
+	if err := h2.tickErr(time.Second); err == nil || !strings.Contains(err.Error(), "resolved by the controller") {
+		t.Errorf("want an error saying the controller resolves the bound, got %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/probe-agent/probe-agent/probe"
@@ -206,9 +207,16 @@ func (c collectorSpec) build(b *probe.Build) (probe.Processor, error) {
 		if c.name == "service_data_collector" {
 			keys = serviceKeys(b, keys)
 		}
-		st := b.Output("out", probe.StageType{Kind: kind, Set: true}, keys)
+		schemaTyped := false
+		if dt, _ := b.Props["data_type"].(string); dt == "static" || dt == "dynamic" {
+			// The type comes from the service's schema, which a device does
+			// not have: the probe's consumers say what they read.
+			schemaTyped = true
+			kind = consumerKind(b, "value", kind, states != nil)
+		}
+		st := b.Output("out", probe.StageType{Kind: kind, Set: true}, keys, wantedColumns(b, kind, schemaTyped, states != nil)...)
 		if kind == probe.DiscreteState {
-			st.PossibleValues = states
+			st.PossibleValues, st.StateCodes = states, valueMapCodes(b)
 			if states == nil && c.name == "service_data_collector" {
 				st.PossibleValues = []string{"up", "down"}
 			}
@@ -218,6 +226,52 @@ func (c collectorSpec) build(b *probe.Build) (probe.Processor, error) {
 		return nil, nil
 	}
 	return p, nil
+}
+
+// wantedColumns are the columns of a collector's output beyond "value": the
+// ones its consumers read and its stage metadata names (the service's schema
+// defines them in Apstra; a device has no schema, so the probe is what tells
+// them). Each has the stage's kind, or, when the schema types the data, the
+// kind its consumers accept.
+func wantedColumns(b *probe.Build, kind probe.Kind, schemaTyped, hasValueMap bool) []probe.Column {
+	var cols []probe.Column
+	for _, name := range b.WantedColumns("out") {
+		k := kind
+		if schemaTyped {
+			k = consumerKind(b, name, kind, hasValueMap)
+		}
+		cols = append(cols, probe.Column{Name: name, Kind: k})
+	}
+	return cols
+}
+
+// consumerKind picks the value kind of one column of the output whose type
+// the service's schema would give: the default when every consumer of the
+// column accepts it, otherwise the first of discrete state (with a
+// value_map) or text, number, discrete state that they all accept.
+func consumerKind(b *probe.Build, column string, def probe.Kind, hasValueMap bool) probe.Kind {
+	var readers []probe.Consumer
+	for _, c := range b.Consumers("out") {
+		if c.Column == column {
+			readers = append(readers, c)
+		}
+	}
+	order := []probe.Kind{def, probe.Text, probe.Number, probe.DiscreteState}
+	if hasValueMap {
+		order = []probe.Kind{def, probe.DiscreteState, probe.Text, probe.Number}
+	}
+	for _, k := range order {
+		ok := true
+		for _, c := range readers {
+			if !c.Accepts(probe.StageType{Kind: k, Set: true}) {
+				ok = false
+			}
+		}
+		if ok {
+			return k
+		}
+	}
+	return def
 }
 
 // collectorKind is the value kind of a collector's output.
@@ -353,6 +407,31 @@ func valueMapStates(b *probe.Build) []string {
 		out = append(out, s)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// valueMapCodes gives the number behind each state of value_map (flat, or
+// the "value" column of the per-column form) whose key is a number; nil when
+// there is none.
+func valueMapCodes(b *probe.Build) map[string]float64 {
+	vm, _ := b.Props["value_map"].(map[string]any)
+	if col, ok := vm["value"].(map[string]any); ok {
+		vm = col
+	}
+	var out map[string]float64
+	for _, k := range slices.Sorted(maps.Keys(vm)) {
+		state, ok := vm[k].(string)
+		f, err := strconv.ParseFloat(k, 64)
+		if !ok || err != nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]float64{}
+		}
+		if _, dup := out[state]; !dup {
+			out[state] = f
+		}
+	}
 	return out
 }
 

@@ -123,8 +123,9 @@ func TestServiceCollectorDownstream(t *testing.T) {
 		 "properties": {"service_name": "System_Uptime", "data_type": "dynamic number"}},
 		{"name": "r", "type": "range_check", "inputs": {"in": {"stage": "uptime", "column": "value"}}, "outputs": {"out": "rebooted"},
 		 "properties": {"range": {"max": 60}}},
-		{"name": "bad", "type": "range_check", "inputs": {"in": {"stage": "alarms", "column": "value"}}, "outputs": {"out": "x"},
-		 "properties": {"range": {"max": 60}}}]}`
+		{"name": "states", "type": "range_check", "inputs": {"in": {"stage": "alarms", "column": "value"}}, "outputs": {"out": "x"},
+		 "properties": {"range": {"min": 2}}},
+		{"name": "bad", "type": "std_dev", "inputs": {"in": {"stage": "alarms", "column": "value"}}, "outputs": {"out": "y"}}]}`
 	_, probs := probe.CompileJSON([]byte(doc))
 	assertProblem(t, probs, "bad", "inputs.in", "is of type dss")
 }
