@@ -7,6 +7,7 @@ package agent
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -375,6 +376,15 @@ func (a *Agent) step(ctx context.Context) bool {
 		if ctx.Err() != nil {
 			return false
 		}
+		if errors.Is(err, collectors.ErrNoData) {
+			// Nothing is evaluated: a repeated sample would report every
+			// rate as 0 and clear every anomaly. Items keep their last
+			// state (no raise, no clear) until data comes back.
+			if a.stats.noData(err.Error()) {
+				a.log.Warn("collector has no data; ticks are skipped (no values sent, anomalies neither raised nor cleared) until it has", "collector", a.cfg.Collector.Type, "reason", err)
+			}
+			return false
+		}
 		a.collectErrs++
 		a.stats.collectorError()
 		if time.Since(a.lastErrLog) > 10*time.Second {
@@ -382,6 +392,9 @@ func (a *Agent) step(ctx context.Context) bool {
 			a.lastErrLog = time.Now()
 		}
 		return false
+	}
+	if n, since := a.stats.dataBack(); n > 0 {
+		a.log.Info("collector has data again", "collector", a.cfg.Collector.Type, "ticks_skipped", n, "without_data_for", time.Since(since).Round(time.Second))
 	}
 	if a.batch.Time.IsZero() {
 		a.batch.Time = time.Now()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/probe-agent/probe-agent/agent/stream"
+	"github.com/probe-agent/probe-agent/collectors"
 	"github.com/probe-agent/probe-agent/collectors/replay"
 	"github.com/probe-agent/probe-agent/probe"
 	"github.com/probe-agent/probe-agent/proto/aos"
@@ -35,6 +36,12 @@ type testAgent struct {
 
 func startAgent(t *testing.T, cfg Config, stdout *bytes.Buffer) *testAgent {
 	t.Helper()
+	return startAgentOn(t, cfg, stdout, seedRecording(t))
+}
+
+// seedRecording is the replay collector over the seed imbalance recording.
+func seedRecording(t *testing.T) collectors.Collector {
+	t.Helper()
 	batches, err := replay.ReadFile("../cmd/probectl/testdata/imbalance.jsonl")
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +50,12 @@ func startAgent(t *testing.T, cfg Config, stdout *bytes.Buffer) *testAgent {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return col
+}
+
+// startAgentOn runs the seed streaming probe over col.
+func startAgentOn(t *testing.T, cfg Config, stdout *bytes.Buffer, col collectors.Collector) *testAgent {
+	t.Helper()
 	dir := t.TempDir()
 	probeDoc, err := os.ReadFile("testdata/seed_streaming.json")
 	if err != nil {

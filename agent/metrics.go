@@ -21,6 +21,13 @@ type Stats struct {
 	Ticks uint64
 	// CollectorErrors counts ticks skipped because the collector failed.
 	CollectorErrors uint64
+	// NoDataTicks counts ticks skipped because the collector had no data
+	// (collectors.ErrNoData: a gNMI stream down).
+	NoDataTicks uint64
+	// NoData is the collector's reason while it has no data, "" when it
+	// has; NoDataSince is when that started.
+	NoData      string
+	NoDataSince time.Time
 	// AnomaliesRaised counts anomaly raises (not clears) over all probes.
 	AnomaliesRaised uint64
 	// LastTick is the wall-clock time the last evaluated tick ended; zero
@@ -54,6 +61,10 @@ type runStats struct {
 	mu              sync.Mutex
 	ticks           uint64
 	collectorErrors uint64
+	noDataTicks     uint64
+	noDataReason    string
+	noDataSince     time.Time
+	noDataRun       uint64 // ticks skipped in the current run without data
 	raised          uint64
 	lastTick        time.Time
 	lastDuration    time.Duration
@@ -65,6 +76,31 @@ func (s *runStats) collectorError() {
 	s.mu.Lock()
 	s.collectorErrors++
 	s.mu.Unlock()
+}
+
+// noData records a tick skipped for want of data and reports whether it
+// is the first of a run (so the caller logs the change once).
+func (s *runStats) noData(reason string) (first bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noDataTicks++
+	first = s.noDataRun == 0
+	if first {
+		s.noDataSince = time.Now()
+	}
+	s.noDataRun++
+	s.noDataReason = reason
+	return first
+}
+
+// dataBack ends a run without data; it returns how many ticks it skipped
+// and since when (0 when there was none).
+func (s *runStats) dataBack() (skipped uint64, since time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	skipped, since = s.noDataRun, s.noDataSince
+	s.noDataRun, s.noDataReason, s.noDataSince = 0, "", time.Time{}
+	return skipped, since
 }
 
 // probeTicked counts the anomalies inst raised in its last tick, when that
@@ -113,6 +149,7 @@ func (a *Agent) Stats() Stats {
 	s.mu.Lock()
 	out := Stats{
 		Ticks: s.ticks, CollectorErrors: s.collectorErrors, AnomaliesRaised: s.raised,
+		NoDataTicks: s.noDataTicks, NoData: s.noDataReason, NoDataSince: s.noDataSince,
 		LastTick: s.lastTick, LastTickDuration: s.lastDuration,
 		TickDurationCounts: make([]uint64, len(TickDurationBuckets)+1), TickDurationSum: s.sum,
 	}

@@ -7,6 +7,7 @@ package collectors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -146,6 +147,13 @@ type Batch struct {
 	// source does not provide one.
 	System *SystemSample
 }
+
+// ErrNoData is wrapped by Collect when the source has nothing new to say
+// (a gNMI stream that is down or not up yet): the counters it still holds
+// are not a new sample, and handing them out again would turn every rate
+// into 0 and clear every anomaly. Callers skip the tick instead, so items
+// go stale rather than report values that are not true.
+var ErrNoData = errors.New("no data from the collector")
 
 // Collector is a counter source. Collect fills b with the current counters,
 // reusing b's slices where it can; it must not keep b after returning.

@@ -27,6 +27,10 @@ var (
 		"Unix time the last evaluated tick completed (0 before the first).", nil, nil)
 	descCollectorErrors = prometheus.NewDesc("probe_agent_collector_errors_total",
 		"Ticks skipped because the collector failed.", nil, nil)
+	descNoDataTicks = prometheus.NewDesc("probe_agent_collector_no_data_ticks_total",
+		"Ticks skipped because the collector had no data (e.g. the gNMI stream was down): nothing evaluated, nothing sent.", nil, nil)
+	descHasData = prometheus.NewDesc("probe_agent_collector_has_data",
+		"0 while the collector has no data (ticks are skipped), else 1.", nil, nil)
 	descQueueDepth = prometheus.NewDesc("probe_agent_stream_queue_depth",
 		"Messages queued for a streaming receiver.", streamLabels, nil)
 	descDropped = prometheus.NewDesc("probe_agent_stream_dropped_total",
@@ -46,7 +50,7 @@ var (
 )
 
 func (c *agentCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descTicks, descTickDuration, descLastTick, descCollectorErrors,
+	for _, d := range []*prometheus.Desc{descTicks, descTickDuration, descLastTick, descCollectorErrors, descNoDataTicks, descHasData,
 		descQueueDepth, descDropped, descSent, descReconnects, descConnected, descProbes, descRaised, descActive} {
 		ch <- d
 	}
@@ -62,6 +66,12 @@ func (c *agentCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descLastTick, prometheus.GaugeValue, last)
 	ch <- prometheus.MustNewConstMetric(descCollectorErrors, prometheus.CounterValue, float64(st.CollectorErrors))
+	ch <- prometheus.MustNewConstMetric(descNoDataTicks, prometheus.CounterValue, float64(st.NoDataTicks))
+	hasData := 1.0
+	if st.NoData != "" {
+		hasData = 0
+	}
+	ch <- prometheus.MustNewConstMetric(descHasData, prometheus.GaugeValue, hasData)
 	ch <- prometheus.MustNewConstMetric(descRaised, prometheus.CounterValue, float64(st.AnomaliesRaised))
 	for _, s := range st.Streams {
 		ch <- prometheus.MustNewConstMetric(descQueueDepth, prometheus.GaugeValue, float64(s.QueueDepth), s.Channel, s.Receiver)

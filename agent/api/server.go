@@ -166,11 +166,18 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz answers 200 once a tick has been evaluated and while ticks keep
-// completing; 503 before the first and when none completed for more than
-// three intervals (collector failing, loop stuck).
+// completing; 503 while the collector has no data (a gNMI stream down),
+// before the first tick and when none completed for more than three
+// intervals (collector failing, loop stuck).
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	st := s.agent.Stats()
 	switch {
+	case st.NoData != "":
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+			"status": "not ready",
+			"reason": "collector has no data: " + st.NoData,
+			"since":  st.NoDataSince.UTC().Format(time.RFC3339), "ticks_without_data": st.NoDataTicks,
+		})
 	case st.Ticks == 0:
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reason": "no tick evaluated yet"})
 	case s.now().Sub(st.LastTick) > stallIntervals*st.Interval:

@@ -194,12 +194,18 @@ func newCollectCmd() *cobra.Command {
 	var interval time.Duration
 	var count int
 	var target string
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "collect --collector netlink|gnmi [--netns NAME] [--target HOST:PORT] [--interval 1s] [--count N]",
 		Short: "Print interface counters as replay-format JSON lines",
 		Long: `Read interface counters with a collector and print them as JSON lines in the
 replay format (one line per interface per interval), ready for
-probectl simulate --counters or the agent's replay collector.`,
+probectl simulate --counters or the agent's replay collector.
+
+With --collector gnmi it first waits up to --wait for the target's first
+data and exits non-zero with the target's error (refused, TLS,
+authentication, rejected subscription) when there is none; a stream lost
+later also ends it with an error rather than repeating old values.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Interval = agent.Duration(interval)
@@ -217,6 +223,9 @@ probectl simulate --counters or the agent's replay collector.`,
 			defer col.Close()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			if err := waitConnected(ctx, col, wait); err != nil {
+				return err
+			}
 			return collect(ctx, col, interval, count, cmd.OutOrStdout())
 		},
 	}
@@ -232,7 +241,31 @@ probectl simulate --counters or the agent's replay collector.`,
 	f.StringVar(&cfg.SystemID, "system-id", cfg.SystemID, "system_id written on every line")
 	f.DurationVar(&interval, "interval", time.Second, "time between samples")
 	f.IntVar(&count, "count", 0, "stop after this many samples (0: until interrupted)")
+	f.DurationVar(&wait, "wait", 10*time.Second, "how long to wait for a gNMI target's first data")
 	return cmd
+}
+
+// connectWaiter is a collector that connects in the background (gNMI).
+type connectWaiter interface {
+	WaitConnected(ctx context.Context) error
+}
+
+// waitConnected waits for a background collector's first data, so that a
+// target that is down is an error with its reason, not an empty output.
+func waitConnected(ctx context.Context, col collectors.Collector, wait time.Duration) error {
+	w, ok := col.(connectWaiter)
+	if !ok {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := w.WaitConnected(wctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted
+		}
+		return fmt.Errorf("collect: %w", err)
+	}
+	return nil
 }
 
 func collect(ctx context.Context, col collectors.Collector, interval time.Duration, count int, w interface{ Write([]byte) (int, error) }) error {

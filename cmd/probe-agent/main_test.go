@@ -211,3 +211,19 @@ streaming:
 		t.Errorf("want raise then clear of one anomaly with consecutive seq_num: %v", al[:2])
 	}
 }
+
+// TestCollectFromADownTargetFails: `collect --collector gnmi` against a
+// port nothing listens on exits with the reason, not 0 with no output.
+func TestCollectFromADownTargetFails(t *testing.T) {
+	var out bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"collect", "--collector", "gnmi", "--target", freeAddr(t), "--insecure", "--count", "1", "--wait", "10s"})
+	err := cmd.Execute()
+	if err == nil || !strings.Contains(err.Error(), "gnmi target 127.0.0.1:") || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("collect from a down target: %v, want the refused connection", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("printed %q", out.String())
+	}
+}

@@ -59,6 +59,11 @@ type Collector struct {
 	table  *table
 	stats  Stats
 	closed bool
+	// first is closed when the first Subscribe attempt delivered data or
+	// failed; firstErr is that failure.
+	first     chan struct{}
+	firstOnce sync.Once
+	firstErr  error
 }
 
 var _ collectors.Collector = (*Collector)(nil)
@@ -93,14 +98,18 @@ func New(opts Options) (*Collector, error) {
 		return nil, fmt.Errorf("gnmi: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Collector{opts: opts, conn: conn, cancel: cancel, done: make(chan struct{}), table: newTable()}
+	c := &Collector{opts: opts, conn: conn, cancel: cancel, done: make(chan struct{}), table: newTable(), first: make(chan struct{})}
 	go c.run(ctx, dec)
 	return c, nil
 }
 
 // Collect copies the current state of every interface heard from within
-// StaleAfter into b, sorted by name. It never blocks on the network: while
-// the stream is down it returns the last known values until they go stale.
+// StaleAfter into b, sorted by name. It never blocks on the network. While
+// no stream is established (the target is down, or not up yet) and the last
+// response is older than one sample interval, it returns
+// an error wrapping collectors.ErrNoData with the reason: the values it
+// holds are old, and repeating them as a new sample would report every
+// rate as 0.
 func (c *Collector) Collect(_ context.Context, b *collectors.Batch) error {
 	now := time.Now()
 	c.mu.Lock()
@@ -108,9 +117,53 @@ func (c *Collector) Collect(_ context.Context, b *collectors.Batch) error {
 	if c.closed {
 		return ErrClosed
 	}
+	// A stream that just dropped still leaves the last sample fresh for one
+	// sample interval (a reconnect usually fits in it); after that the
+	// values are a repeat.
+	if !c.stats.Connected && now.Sub(c.stats.LastResponse) > c.opts.SampleInterval {
+		b.Interfaces = b.Interfaces[:0]
+		reason := "not connected yet"
+		if c.stats.LastError != "" {
+			reason = c.stats.LastError
+		}
+		if !c.stats.LastResponse.IsZero() {
+			return fmt.Errorf("%w: gnmi stream to %s lost %s ago: %s", collectors.ErrNoData, c.opts.Target, now.Sub(c.stats.LastResponse).Round(time.Second), reason)
+		}
+		return fmt.Errorf("%w: gnmi target %s: %s", collectors.ErrNoData, c.opts.Target, reason)
+	}
 	c.table.fill(b, c.opts.SystemID, now, c.opts.StaleAfter)
 	b.Time = now
 	return nil
+}
+
+// WaitConnected waits for the outcome of the first Subscribe attempt: nil
+// once the target sent data, the target's error when the attempt failed
+// (refused connection, TLS, authentication, a rejected subscription), or
+// ctx's error. `probe-agent collect` uses it to fail with the reason
+// instead of printing nothing.
+func (c *Collector) WaitConnected(ctx context.Context) error {
+	select {
+	case <-c.first:
+		if c.firstErr != nil {
+			return fmt.Errorf("gnmi target %s: %w", c.opts.Target, c.firstErr)
+		}
+		return nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		last := c.stats.LastError
+		c.mu.Unlock()
+		if last != "" {
+			return fmt.Errorf("gnmi target %s: no data within the wait (%w): %s", c.opts.Target, ctx.Err(), last)
+		}
+		return fmt.Errorf("gnmi target %s: no data within the wait: %w", c.opts.Target, ctx.Err())
+	}
+}
+
+func (c *Collector) firstOutcome(err error) {
+	c.firstOnce.Do(func() {
+		c.firstErr = err
+		close(c.first)
+	})
 }
 
 // Stats returns a snapshot of the stream counters.
@@ -162,6 +215,11 @@ func (c *Collector) run(ctx context.Context, dec *decoder) {
 		got, err := c.stream(ctx, dec, withEthernet)
 		if ctx.Err() != nil {
 			return
+		}
+		if !got && !(withEthernet && rejectedPath(err)) {
+			// The first attempt failed for a reason a retry with fewer
+			// paths will not fix.
+			c.firstOutcome(err)
 		}
 		if withEthernet && !got && rejectedPath(err) {
 			// Many targets refuse a whole subscription for one path they do
@@ -274,6 +332,7 @@ func (c *Collector) stream(parent context.Context, dec *decoder, withEthernet bo
 			idle.Reset(c.opts.IdleTimeout)
 		}
 		now := time.Now()
+		firstResponse := !got
 		if !got {
 			got = true
 			c.opts.Logger.Info("gnmi: streaming", "target", c.opts.Target, "ethernet_paths", withEthernet)
@@ -297,6 +356,9 @@ func (c *Collector) stream(parent context.Context, dec *decoder, withEthernet bo
 			c.stats.LastError = ds.lastErr.Error()
 		}
 		c.mu.Unlock()
+		if firstResponse {
+			c.firstOutcome(nil)
+		}
 		if bumped > 0 {
 			c.opts.Logger.Info("gnmi: counters went backwards (device reload or clear); new generation",
 				"target", c.opts.Target, "interfaces", bumped)

@@ -2,6 +2,7 @@ package gnmi
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -54,15 +55,20 @@ func newTestCollector(t *testing.T, o Options) *Collector {
 	return c
 }
 
-// collect calls Collect and fails the test if it errors: Collect must never
-// fail while the collector is open, whatever the stream is doing.
+// collect calls Collect and fails the test if it errors with anything but
+// collectors.ErrNoData (no stream established), which gives an empty batch.
 func collect(t *testing.T, c *Collector, b *collectors.Batch) *collectors.Batch {
 	t.Helper()
 	if b == nil {
 		b = &collectors.Batch{}
 	}
 	if err := c.Collect(context.Background(), b); err != nil {
-		t.Fatalf("Collect: %v", err)
+		if !errors.Is(err, collectors.ErrNoData) {
+			t.Fatalf("Collect: %v", err)
+		}
+		if len(b.Interfaces) != 0 {
+			t.Fatalf("Collect returned %d interfaces with %v", len(b.Interfaces), err)
+		}
 	}
 	return b
 }
@@ -204,15 +210,21 @@ func TestCacheTargetRestartRecovers(t *testing.T) {
 	tg.oper("eth0", "UP")
 	waitFor(t, "first value", waitLong, hasCounter(t, c, "eth0", collectors.RxBytes, 100))
 
-	// Kill the server mid-stream. Collect keeps serving the last state.
+	// Kill the server mid-stream. Collect must not repeat the last state
+	// as a new sample (every rate would read 0): it reports no data, with
+	// the reason.
 	tg.stop()
+	var err error
 	waitFor(t, "disconnect noticed", waitLong, func() bool {
-		i := find(collect(t, c, nil), "eth0")
-		if i == nil || i.Counters[collectors.RxBytes] != 100 || i.Oper != collectors.OperUp {
-			t.Fatalf("while the target is down Collect returned %+v", i)
-		}
-		return !c.Stats().Connected
+		err = c.Collect(context.Background(), &collectors.Batch{})
+		return err != nil
 	})
+	if !errors.Is(err, collectors.ErrNoData) || !strings.Contains(err.Error(), "gnmi stream to "+tg.addr+" lost") {
+		t.Errorf("Collect while the target is down: %v, want ErrNoData naming the lost stream", err)
+	}
+	if c.Stats().Connected {
+		t.Error("Connected while Collect reports no data")
+	}
 	// Let a few reconnect attempts fail against the closed port.
 	waitFor(t, "failed reconnects", waitLong, func() bool {
 		collect(t, c, nil)
@@ -269,8 +281,7 @@ func TestStaleInterfacesAreDropped(t *testing.T) {
 	tg.counter("eth0", "in-octets", 1)
 	waitFor(t, "value", waitLong, hasCounter(t, c, "eth0", collectors.RxBytes, 1))
 	// The cache target sends on change only: without new writes nothing
-	// arrives, so the interface must go stale.
-	tg.stop()
+	// arrives on the open stream, so the interface must go stale.
 	waitFor(t, "stale", waitLong, func() bool { return len(collect(t, c, nil).Interfaces) == 0 })
 }
 
@@ -328,8 +339,8 @@ func TestCollectAfterClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Collect(context.Background(), &collectors.Batch{}); err != nil {
-		t.Fatalf("Collect before any data: %v", err)
+	if err := c.Collect(context.Background(), &collectors.Batch{}); !errors.Is(err, collectors.ErrNoData) {
+		t.Fatalf("Collect before any data: %v, want ErrNoData", err)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -368,5 +379,32 @@ func TestBackoffDelay(t *testing.T) {
 	}
 	if d := b.delay(1000, 0.5); d != time.Second {
 		t.Errorf("delay(1000) = %v", d)
+	}
+}
+
+// TestWaitConnected: the first attempt's outcome, so `probe-agent collect`
+// against a target that is down fails with the reason.
+func TestWaitConnected(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+
+	down := newTestCollector(t, testOptions("127.0.0.1:1"))
+	err := down.WaitConnected(ctx)
+	if err == nil || !strings.Contains(err.Error(), "gnmi target 127.0.0.1:1") || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("WaitConnected on a closed port: %v, want the refused connection", err)
+	}
+	err = down.Collect(ctx, &collectors.Batch{})
+	if !errors.Is(err, collectors.ErrNoData) || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("Collect on a closed port: %v", err)
+	}
+
+	tg := newCacheTarget(t)
+	tg.counter("eth0", "in-octets", 7)
+	up := newTestCollector(t, testOptions(tg.addr))
+	if err := up.WaitConnected(ctx); err != nil {
+		t.Fatalf("WaitConnected on a live target: %v", err)
+	}
+	if err := up.Collect(ctx, &collectors.Batch{}); err != nil {
+		t.Errorf("Collect once connected: %v", err)
 	}
 }
