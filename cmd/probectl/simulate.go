@@ -26,7 +26,7 @@ that point. Until graph queries are resolved, every (system_id, interface) in
 the file is an item of every if_counter.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return simulate(cmd.OutOrStdout(), probeFile, countersFile, eachTick)
+			return simulate(cmd.OutOrStdout(), probeOptions(cmd), probeFile, countersFile, eachTick)
 		},
 	}
 	cmd.Flags().StringVar(&probeFile, "probe", "", "probe document (JSON)")
@@ -43,12 +43,12 @@ type simulationResult struct {
 	Anomalies []*probe.Anomaly        `json:"anomalies"`
 }
 
-func simulate(out io.Writer, probeFile, countersFile string, eachTick bool) error {
+func simulate(out io.Writer, opts probe.Options, probeFile, countersFile string, eachTick bool) error {
 	data, err := os.ReadFile(probeFile)
 	if err != nil {
 		return err
 	}
-	plan, probs := probe.CompileJSON(data)
+	plan, probs := probe.CompileJSONWith(data, opts)
 	if len(probs) > 0 {
 		return fmt.Errorf("%s: invalid probe:\n%s", probeFile, probs.Error())
 	}
