@@ -14,7 +14,7 @@ import (
 
 func newSimulateCmd() *cobra.Command {
 	var probeFile, countersFile string
-	var eachTick bool
+	var eachTick, split bool
 	cmd := &cobra.Command{
 		Use:   "simulate --probe FILE --counters FILE [--each-tick]",
 		Short: "Evaluate a probe against recorded counters",
@@ -23,7 +23,12 @@ func newSimulateCmd() *cobra.Command {
 distinct timestamp. Prints {"stages": {...}, "anomalies": [...]} after the last
 tick, or one such line per tick with --each-tick. Anomalies are those raised at
 that point. Until graph queries are resolved, every (system_id, interface) in
-the file is an item of every if_counter.`,
+the file is an item of every if_counter.
+
+With --split the probe is cut as probectl plan shows: every system_id of the
+file evaluates the edge part on its own counters, the centre evaluates the
+central part on the stages that cross, and the same document is printed from
+the union of both.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return simulate(cmd.OutOrStdout(), probeOptions(cmd), probeFile, countersFile, eachTick)
@@ -32,6 +37,7 @@ the file is an item of every if_counter.`,
 	cmd.Flags().StringVar(&probeFile, "probe", "", "probe document (JSON)")
 	cmd.Flags().StringVar(&countersFile, "counters", "", "recorded counters (JSON lines)")
 	cmd.Flags().BoolVar(&eachTick, "each-tick", false, "print the state after every tick, one JSON document per line")
+	cmd.Flags().BoolVar(&split, "split", false, "evaluate the edge part per system_id and the central part on what crosses the cut")
 	_ = cmd.MarkFlagRequired("probe")
 	_ = cmd.MarkFlagRequired("counters")
 	return cmd

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/probe-agent/probe-agent/collectors/replay"
+	"github.com/probe-agent/probe-agent/probe"
+)
+
+// simulateSplit is simulate --split: the probe cut by probe.Partition and
+// evaluated by a probe.SplitRun, printed like the whole evaluation.
+func simulateSplit(out io.Writer, probeFile, countersFile string, eachTick bool) error {
+	data, err := os.ReadFile(probeFile)
+	if err != nil {
+		return err
+	}
+	plan, probs := probe.CompileJSON(data)
+	if len(probs) > 0 {
+		return fmt.Errorf("%s: invalid probe:\n%s", probeFile, probs.Error())
+	}
+	if c := plan.CentralOnly(); len(c) > 0 {
+		return fmt.Errorf("%s: processors %v need Apstra telemetry services and cannot be simulated from interface counters", probeFile, c)
+	}
+	split, err := probe.Partition(plan, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", probeFile, err)
+	}
+	batches, err := replay.ReadFile(countersFile)
+	if err != nil {
+		return err
+	}
+	run, err := probe.NewSplitRun(split)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(out)
+	if !eachTick {
+		enc.SetIndent("", "  ")
+	}
+	for i := range batches {
+		if err := run.Tick(batches[i].Time, &batches[i]); err != nil {
+			return err
+		}
+		if eachTick {
+			if err := enc.Encode(splitSnapshot(run)); err != nil {
+				return err
+			}
+		}
+	}
+	if !eachTick {
+		return enc.Encode(splitSnapshot(run))
+	}
+	return nil
+}
+
+func splitSnapshot(run *probe.SplitRun) simulationResult {
+	res := simulationResult{Stages: map[string]*probe.Stage{}, Anomalies: run.Anomalies()}
+	for _, st := range run.Stages() {
+		res.Stages[st.Name] = st
+	}
+	return res
+}
