@@ -31,6 +31,9 @@ central part on the stages that cross, and the same document is printed from
 the union of both.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if split {
+				return simulateSplit(cmd.OutOrStdout(), probeOptions(cmd), probeFile, countersFile, eachTick)
+			}
 			return simulate(cmd.OutOrStdout(), probeOptions(cmd), probeFile, countersFile, eachTick)
 		},
 	}

@@ -12,12 +12,12 @@ import (
 
 // simulateSplit is simulate --split: the probe cut by probe.Partition and
 // evaluated by a probe.SplitRun, printed like the whole evaluation.
-func simulateSplit(out io.Writer, probeFile, countersFile string, eachTick bool) error {
+func simulateSplit(out io.Writer, opts probe.Options, probeFile, countersFile string, eachTick bool) error {
 	data, err := os.ReadFile(probeFile)
 	if err != nil {
 		return err
 	}
-	plan, probs := probe.CompileJSON(data)
+	plan, probs := probe.CompileJSONWith(data, opts)
 	if len(probs) > 0 {
 		return fmt.Errorf("%s: invalid probe:\n%s", probeFile, probs.Error())
 	}
