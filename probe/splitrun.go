@@ -198,7 +198,7 @@ func (r *SplitRun) Stages() []*Stage {
 // Anomalies returns the raised anomalies of every device and of the
 // centre, in Instance.Anomalies order.
 func (r *SplitRun) Anomalies() []*Anomaly {
-	var out []*Anomaly
+	out := []*Anomaly{}
 	for _, name := range r.devices {
 		out = append(out, r.edges[name].inst.Anomalies()...)
 	}
