@@ -359,3 +359,69 @@ func TestStringMethods(t *testing.T) {
 		{`[1].count(1)`, `the list [1] has no method count() (string methods only)`},
 	})
 }
+
+func TestSetsAndDicts(t *testing.T) {
+	env := additionsEnv()
+	env["range_"] = []any{int64(0), int64(1), int64(2), int64(3), int64(4)}
+	checkValues(t, env, []struct {
+		src  string
+		want Value
+	}{
+		{`{'a': 1}`, map[string]Value{`a`: int64(1)}},
+		{`{'a': 1, 'b': 'x',}`, map[string]Value{`a`: int64(1), `b`: `x`}},
+		{`{}`, map[string]Value{}},
+		{`{'a': 1, 'a': 2}`, map[string]Value{`a`: int64(2)}},
+		{`{k: len(k) for k in ['ab', 'c']}`, map[string]Value{`ab`: int64(2), `c`: int64(1)}},
+		{`{q['system'].system_id: 1 for q in query_result}`, map[string]Value{`A`: int64(1), `B`: int64(1)}},
+		{`{'a': [1, (2,)]}['a'][1]`, Tuple{int64(2)}},
+		{`{'a': {'b': 'c'}}.a.b`, "c"},
+		{`'a' in {'a': 1}`, true},
+		{`len({'a': 1, 'b': 2})`, int64(2)},
+		// Dicts print with their keys sorted (map[string]Value keeps no
+		// insertion order); Python would print {'b': 1, 'a': (1,)}.
+		{`str({'b': 1, 'a': (1,)})`, `{'a': (1,), 'b': 1}`},
+		{`{'a': 1} == {'a': 1.0}`, true},
+		{`{'%s|%s' % (k, 'x'): k for k in ['p']}`, map[string]Value{`p|x`: `p`}},
+		{`len({qr['system'].system_id for qr in query_result})`, int64(2)},
+		{`sorted({qr['system'].system_id for qr in query_result})`, []Value{"A", "B"}},
+		{`{qr['system'].system_id for qr in query_result}`, Set{"A", "B"}},
+		{`{3, 1, 3, 2}`, Set{int64(3), int64(1), int64(2)}},
+		{`{1, 1.0, True, 2}`, Set{int64(1), int64(2)}},
+		{`len({x % 3 for x in range_})`, int64(3)},
+		{`len({(1, 'a'), (1, 'a'), (2, 'a')})`, int64(2)},
+		{`sorted({3, 1, 2, 1})`, []Value{int64(1), int64(2), int64(3)}},
+		{`2 in {1, 2}`, true},
+		{`'x' not in {1, 2}`, true},
+		{`{1, 2} == {2, 1}`, true},
+		{`{1, 2} == {1, 2, 3}`, false},
+		{`{1} < {1, 2}`, true},
+		{`{1, 2} <= {1, 2}`, true},
+		{`{1, 2} < {1, 2}`, false},
+		{`{1, 2, 3} > {3}`, true},
+		{`{1, 2} >= {1, 3}`, false},
+		{`len(set())`, int64(0)},
+		{`str(set())`, `set()`},
+		{`str({1})`, `{1}`},
+		{`str({'b', 'a'})`, `{'b', 'a'}`},
+		{`set() == set()`, true},
+		{`{1, 2} == [1, 2]`, false},
+		{`bool({0})`, true},
+		{`[x for x in {1, 1, 2}]`, []Value{int64(1), int64(2)}},
+		{`len(set([1, 1, 2]))`, int64(2)},
+	})
+	checkErrors(t, env, []struct{ src, want string }{
+		{`{[1]}`, `unhashable type: 'list'`},
+		{`{{'a': 1}}`, `unhashable type: 'dict'`},
+		{`{[x] for x in [1]}`, `unhashable type: 'list'`},
+		{`{1}[0]`, `the set {1} is not subscriptable`},
+		{`{[1]: 2}`, `dict key the list [1]: only string keys are supported`},
+		{`{x: 1 for x in [1]}`, `dict key the int 1: only string keys are supported`},
+		{`{**m}`, `column 2: unpacking (**) in a display is not allowed`},
+		{`{'a': 1, **m}`, `column 10: unpacking (**) in a display is not allowed`},
+		{`{*xs}`, `column 2: unpacking (*) in a display is not allowed`},
+		{`{'a': 1`, `column 8: expected "}", found end of expression`},
+		{`{'a' 1}`, `column 6: expected "}", found number`},
+		{`{'a': 1, 'b'}`, `column 13: expected ":", found "}"`},
+		{`{x for x in xs`, `column 15: expected "}", found end of expression`},
+	})
+}

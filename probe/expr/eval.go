@@ -212,31 +212,103 @@ func (ev *evaluator) eval(n node) (Value, error) {
 	case *methodNode:
 		return ev.method(n)
 	case *compNode:
-		var out []Value
+		var out collector
+		if n.kind == compDict {
+			out.dict = map[string]Value{}
+		}
 		if err := ev.comprehend(n, 0, &out); err != nil {
 			return nil, err
 		}
-		if out == nil {
-			out = []Value{}
+		switch {
+		case n.kind == compDict:
+			return out.dict, nil
+		case n.kind == compSet:
+			if out.set.out == nil {
+				return Set{}, nil
+			}
+			return out.set.out, nil
+		case out.list == nil:
+			return []Value{}, nil
+		}
+		return out.list, nil
+	case *setNode:
+		vs, err := ev.args(n.elems)
+		if err != nil {
+			return nil, err
+		}
+		return ev.newSet(vs)
+	case *dictNode:
+		if err := ev.newList(len(n.keys)); err != nil {
+			return nil, err
+		}
+		out := make(map[string]Value, len(n.keys))
+		for i := range n.keys {
+			if err := ev.dictEntry(out, n.keys[i], n.vals[i]); err != nil {
+				return nil, err
+			}
 		}
 		return out, nil
 	}
 	return nil, fmt.Errorf("internal error: unknown node %T", n)
 }
 
-func (ev *evaluator) comprehend(n *compNode, k int, out *[]Value) error {
+// collector accumulates what a comprehension builds.
+type collector struct {
+	list []Value
+	set  setBuilder
+	dict map[string]Value
+}
+
+// dictEntry evaluates a key (a string, the only keys the value model has)
+// and then its value, as Python does, into d.
+func (ev *evaluator) dictEntry(d map[string]Value, kn, vn node) error {
+	k, err := ev.eval(kn)
+	if err != nil {
+		return err
+	}
+	ks, ok := k.(string)
+	if !ok {
+		return fmt.Errorf("dict key %s: only string keys are supported", describe(k))
+	}
+	v, err := ev.eval(vn)
+	if err != nil {
+		return err
+	}
+	if _, dup := d[ks]; !dup {
+		if len(d) >= MaxListLen {
+			return fmt.Errorf("dict of more than %d items exceeds the limit: %w", MaxListLen, errLimit)
+		}
+		if err := ev.charge(16 + len(ks)); err != nil {
+			return err
+		}
+	}
+	d[ks] = v
+	return nil
+}
+
+func (ev *evaluator) comprehend(n *compNode, k int, out *collector) error {
 	if k == len(n.clauses) {
+		switch n.kind {
+		case compDict:
+			return ev.dictEntry(out.dict, n.key, n.elem)
+		case compSet:
+			v, err := ev.eval(n.elem)
+			if err != nil {
+				return err
+			}
+			return ev.addToSet(&out.set, v)
+		}
 		v, err := ev.eval(n.elem)
 		if err != nil {
 			return err
 		}
-		if len(*out) >= MaxListLen {
+		if len(out.list) >= MaxListLen {
 			return fmt.Errorf("list of more than %d items exceeds the limit: %w", MaxListLen, errLimit)
 		}
 		if err := ev.charge(16); err != nil {
 			return err
 		}
-		*out = append(*out, v)
+		out.list = append(out.list, v)
 		return nil
 	}
 	c := n.clauses[k]
@@ -1025,6 +1097,9 @@ func (ev *evaluator) call(n *callNode) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if v, ok, err := ev.callMore(n, args); ok {
+		return v, err
+	}
 	x := args[0]
 	if s, ok := x.(string); ok {
 		if err := ev.weigh(s); err != nil {
@@ -1239,9 +1314,9 @@ func (ev *evaluator) method(n *methodNode) (Value, error) {
 	case "split":
 		return ev.splitStr("split", s, args, false)
 	case "join":
-		items, ok := args[0].([]Value)
-		if !ok {
-			return nil, fmt.Errorf("join(): argument must be a list of strings, not %s", typeName(args[0]))
+		items, err := ev.iterate(args[0])
+		if err != nil {
+			return nil, fmt.Errorf("join(): argument must be an iterable of strings, not %s", typeName(args[0]))
 		}
 		total := 0
 		parts := make([]string, len(items))

@@ -315,7 +315,7 @@ func TestErrors(t *testing.T) {
 		{"(lambda: 1)()", "lambda is not allowed"},
 		{"xs[0](1)", "calling this value is not allowed"},
 		{"2 ** 8", "operator ** is not allowed"},
-		{"{'a': 1}", "dict and set literals are not supported"},
+		{"{1: 'a'}", "dict key the int 1: only string keys are supported"},
 		{"(1, 2", `expected ")"`},
 		{"1, 2 3", "expected end of expression"},
 		{"1 & 2", "operator & is not allowed"},

@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -31,6 +32,8 @@ type (
 	condNode  struct{ then, cond, els node }
 	listNode  struct{ elems []node }
 	tupleNode struct{ elems []node }
+	setNode   struct{ elems []node }
+	dictNode  struct{ keys, vals []node }
 	indexNode struct{ x, i node }
 	sliceNode struct{ x, lo, hi node } // lo, hi may be nil
 	attrNode  struct {
@@ -38,10 +41,11 @@ type (
 		name string
 	}
 	callNode struct {
-		fn      string // int str float len speed_to_bits
+		fn      string // a key of builtinFuncs, or speed_to_bits
 		args    []node
-		deflt   node // speed_to_bits default=
+		deflt   node // default= of speed_to_bits, min and max
 		hasDeft bool
+		reverse node // reverse= of sorted
 	}
 	methodNode struct {
 		recv node
@@ -49,6 +53,8 @@ type (
 		args []node
 	}
 	compNode struct {
+		kind    compKind
+		key     node // dict comprehensions: the key; elem is the value
 		elem    node
 		clauses []compClause
 	}
@@ -59,10 +65,35 @@ type (
 	}
 )
 
+// compKind is what a comprehension builds.
+type compKind int
+
+const (
+	compList compKind = iota // [e for ...]
+	compGen                  // f(e for ...): a generator as a call's only argument, evaluated as a list
+	compSet                  // {e for ...}
+	compDict                 // {k: v for ...}
+)
+
+// builtin is what a call to a built-in function may pass.
+type builtin struct {
+	min, max int      // positional arguments
+	iterable bool     // its argument may be a generator expression
+	keywords []string // keyword arguments it takes
+}
+
 // Functions and methods an expression may call.
 var (
-	// builtinFuncs maps each function to its number of arguments.
-	builtinFuncs = map[string]int{"int": 1, "str": 1, "float": 1, "len": 1}
+	builtinFuncs = map[string]builtin{
+		"int": {min: 1, max: 1}, "str": {min: 1, max: 1}, "float": {min: 1, max: 1}, "len": {min: 1, max: 1},
+		"bool": {max: 1}, "abs": {min: 1, max: 1}, "round": {min: 1, max: 2},
+		"sum":  {min: 1, max: 2, iterable: true},
+		"min":  {min: 1, max: MaxListLen, iterable: true, keywords: []string{"default"}},
+		"max":  {min: 1, max: MaxListLen, iterable: true, keywords: []string{"default"}},
+		"any":  {min: 1, max: 1, iterable: true}, "all": {min: 1, max: 1, iterable: true},
+		"sorted": {min: 1, max: 1, iterable: true, keywords: []string{"reverse"}},
+		"list":   {max: 1, iterable: true}, "set": {max: 1, iterable: true}, "tuple": {max: 1, iterable: true},
+	}
 	// stringMethods maps each method to its minimum and maximum arguments.
 	stringMethods = map[string][2]int{
 		"split": {0, 2}, "join": {1, 1}, "replace": {2, 3}, "strip": {0, 1},
@@ -71,7 +102,8 @@ var (
 		"lstrip": {0, 1}, "rstrip": {0, 1}, "rsplit": {0, 2}, "title": {0, 0}, "capitalize": {0, 0},
 		"isdigit": {0, 0},
 	}
-	allowedCalls = "int(), str(), float(), len(), functions.speed_to_bits() and the string methods " +
+	allowedCalls = "int(), str(), float(), bool(), len(), abs(), round(), sum(), min(), max(), any(), all(), " +
+		"sorted(), list(), set(), tuple(), functions.speed_to_bits() and the string methods " +
 		"split, rsplit, join, replace, strip, lstrip, rstrip, lower, upper, title, capitalize, " +
 		"startswith, endswith, partition, rpartition, find, rfind, count, isdigit"
 	// statements and other Python keywords that have no place in an expression.
@@ -136,8 +168,6 @@ func (p *parser) unexpected(want string) error {
 			return p.errAt(t.pos, "statements are not allowed, only one expression")
 		case "**":
 			return p.errAt(t.pos, "operator ** is not allowed")
-		case "{", "}":
-			return p.errAt(t.pos, "dict and set literals are not supported")
 		case "@", "&", "|", "^", "~", "<<", ">>", "->":
 			return p.errAt(t.pos, "operator %s is not allowed", t.text)
 		}
@@ -393,7 +423,9 @@ func (p *parser) primary() (node, error) {
 			}
 		default:
 			if n, ok := x.(*nameNode); ok {
-				if _, fn := builtinFuncs[n.name]; fn {
+				// Only the original four: a graph query may well name a
+				// node "set" or "max", and such a name must still read it.
+				if n.name == "int" || n.name == "str" || n.name == "float" || n.name == "len" {
 					return nil, p.errAt(start.pos, "%s is a function; call it as %s(...)", n.name, n.name)
 				}
 				if n.name == "functions" {
@@ -405,7 +437,10 @@ func (p *parser) primary() (node, error) {
 	}
 }
 
-func (p *parser) args(allowDefault bool) ([]node, node, error) {
+// args parses a call's arguments: positional ones, then keyword ones of
+// the names in keywords; with genOK a generator expression may be the only
+// argument.
+func (p *parser) args(keywords []string, genOK bool) ([]node, map[string]node, error) {
 	if err := p.enter(); err != nil {
 		return nil, nil, err
 	}
@@ -414,11 +449,11 @@ func (p *parser) args(allowDefault bool) ([]node, node, error) {
 		return nil, nil, err
 	}
 	var args []node
-	var deflt node
+	var kw map[string]node
 	for !p.isOp(")") {
 		t := p.peek()
 		if t.kind == tkName && p.toks[p.i+1].kind == tkOp && p.toks[p.i+1].text == "=" {
-			if !allowDefault || t.text != "default" || deflt != nil {
+			if !slices.Contains(keywords, t.text) || kw[t.text] != nil {
 				return nil, nil, p.errAt(t.pos, "keyword argument %s= is not allowed here", t.text)
 			}
 			p.next()
@@ -427,9 +462,12 @@ func (p *parser) args(allowDefault bool) ([]node, node, error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			deflt = v
+			if kw == nil {
+				kw = map[string]node{}
+			}
+			kw[t.text] = v
 		} else {
-			if deflt != nil {
+			if kw != nil {
 				return nil, nil, p.errAt(t.pos, "positional argument after keyword argument")
 			}
 			if p.isOp("*") || p.isOp("**") {
@@ -440,7 +478,18 @@ func (p *parser) args(allowDefault bool) ([]node, node, error) {
 				return nil, nil, err
 			}
 			if p.isKeyword("for") {
-				return nil, nil, p.errAt(p.peek().pos, "generator expressions are not supported; use a list comprehension [...]")
+				if !genOK || len(args) > 0 {
+					return nil, nil, p.errAt(p.peek().pos, "generator expressions are not supported here; use a list comprehension [...]")
+				}
+				c, err := p.comprehension(a)
+				if err != nil {
+					return nil, nil, err
+				}
+				c.kind = compGen
+				if !p.isOp(")") {
+					return nil, nil, p.errAt(p.peek().pos, "a generator expression must be the only argument (or be parenthesized, which is not supported)")
+				}
+				a = c
 			}
 			args = append(args, a)
 		}
@@ -452,25 +501,32 @@ func (p *parser) args(allowDefault bool) ([]node, node, error) {
 	if err := p.expectOp(")"); err != nil {
 		return nil, nil, err
 	}
-	return args, deflt, nil
+	return args, kw, nil
 }
 
 func (p *parser) funcCall(name string, pos int) (node, error) {
-	arity, ok := builtinFuncs[name]
+	fn, ok := builtinFuncs[name]
 	if !ok {
 		if strings.HasPrefix(name, "__") {
 			return nil, p.errAt(pos, "name %s is not allowed (dunder names)", name)
 		}
 		return nil, p.errAt(pos, "call to %s() is not allowed; allowed calls: %s", name, allowedCalls)
 	}
-	args, _, err := p.args(false)
+	args, kw, err := p.args(fn.keywords, fn.iterable)
 	if err != nil {
 		return nil, err
 	}
-	if len(args) != arity {
-		return nil, p.errAt(pos, "%s() takes exactly %d argument here, got %d", name, arity, len(args))
+	switch {
+	case (name == "min" || name == "max") && len(args) == 0:
+		return nil, p.errAt(pos, "%s expected at least 1 argument, got 0", name)
+	case fn.min == 1 && fn.max == 1 && len(args) != 1:
+		return nil, p.errAt(pos, "%s() takes exactly 1 argument here, got %d", name, len(args))
+	case len(args) < fn.min || len(args) > fn.max:
+		return nil, p.errAt(pos, "%s() takes %d to %d arguments, got %d", name, fn.min, fn.max, len(args))
+	case kw["default"] != nil && len(args) > 1:
+		return nil, p.errAt(pos, "cannot specify a default for %s() with multiple positional arguments", name)
 	}
-	return &callNode{fn: name, args: args}, nil
+	return &callNode{fn: name, args: args, deflt: kw["default"], hasDeft: kw["default"] != nil, reverse: kw["reverse"]}, nil
 }
 
 func (p *parser) methodCall(recv node, t token) (node, error) {
@@ -478,10 +534,11 @@ func (p *parser) methodCall(recv node, t token) (node, error) {
 		if t.text != "speed_to_bits" {
 			return nil, p.errAt(t.pos, "functions.%s() is not available; the only function is functions.speed_to_bits(speed, default=0)", t.text)
 		}
-		args, deflt, err := p.args(true)
+		args, kw, err := p.args([]string{"default"}, false)
 		if err != nil {
 			return nil, err
 		}
+		deflt := kw["default"]
 		if len(args) == 2 && deflt == nil {
 			deflt, args = args[1], args[:1]
 		}
@@ -497,7 +554,7 @@ func (p *parser) methodCall(recv node, t token) (node, error) {
 		}
 		return nil, p.errAt(t.pos, "method %s() is not allowed; allowed calls: %s", t.text, allowedCalls)
 	}
-	args, _, err := p.args(false)
+	args, _, err := p.args(nil, t.text == "join")
 	if err != nil {
 		return nil, err
 	}
@@ -634,6 +691,8 @@ func (p *parser) atom() (node, error) {
 			return x, nil
 		case "[":
 			return p.list()
+		case "{":
+			return p.braces()
 		}
 	}
 	return nil, p.unexpected("expected a value")
@@ -670,7 +729,11 @@ func (p *parser) list() (node, error) {
 			return nil, err
 		}
 		if len(elems) == 0 && p.isKeyword("for") {
-			return p.comprehension(e)
+			c, err := p.comprehension(e)
+			if err != nil {
+				return nil, err
+			}
+			return c, p.expectOp("]")
 		}
 		elems = append(elems, e)
 		if !p.isOp(",") {
@@ -684,7 +747,89 @@ func (p *parser) list() (node, error) {
 	return &listNode{elems: elems}, nil
 }
 
-func (p *parser) comprehension(elem node) (node, error) {
+// braces parses a dict or set display or comprehension: {}, {k: v, ...},
+// {k: v for ...}, {e, ...}, {e for ...}.
+func (p *parser) braces() (node, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.leave()
+	p.next() // {
+	if p.isOp("}") {
+		p.next()
+		return &dictNode{}, nil
+	}
+	if p.isOp("**") || p.isOp("*") {
+		return nil, p.errAt(p.peek().pos, "unpacking (%s) in a display is not allowed", p.peek().text)
+	}
+	first, err := p.test()
+	if err != nil {
+		return nil, err
+	}
+	if !p.isOp(":") { // a set
+		if p.isKeyword("for") {
+			c, err := p.comprehension(first)
+			if err != nil {
+				return nil, err
+			}
+			c.kind = compSet
+			return c, p.expectOp("}")
+		}
+		elems := []node{first}
+		for p.isOp(",") {
+			p.next()
+			if p.isOp("}") {
+				break
+			}
+			e, err := p.test()
+			if err != nil {
+				return nil, err
+			}
+			elems = append(elems, e)
+		}
+		return &setNode{elems: elems}, p.expectOp("}")
+	}
+	p.next() // :
+	v, err := p.test()
+	if err != nil {
+		return nil, err
+	}
+	if p.isKeyword("for") {
+		c, err := p.comprehension(v)
+		if err != nil {
+			return nil, err
+		}
+		c.kind, c.key = compDict, first
+		return c, p.expectOp("}")
+	}
+	d := &dictNode{keys: []node{first}, vals: []node{v}}
+	for p.isOp(",") {
+		p.next()
+		if p.isOp("}") {
+			break
+		}
+		if p.isOp("**") {
+			return nil, p.errAt(p.peek().pos, "unpacking (**) in a display is not allowed")
+		}
+		k, err := p.test()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expectOp(":"); err != nil {
+			return nil, err
+		}
+		v, err := p.test()
+		if err != nil {
+			return nil, err
+		}
+		d.keys, d.vals = append(d.keys, k), append(d.vals, v)
+	}
+	return d, p.expectOp("}")
+}
+
+// comprehension parses the for and if clauses after elem, up to the
+// closing bracket, which the caller consumes.
+func (p *parser) comprehension(elem node) (*compNode, error) {
 	c := &compNode{elem: elem}
 	for p.isKeyword("for") || p.isKeyword("if") {
 		if p.next().text == "if" {
@@ -714,9 +859,6 @@ func (p *parser) comprehension(elem node) (node, error) {
 			return nil, err
 		}
 		c.clauses = append(c.clauses, compClause{isFor: true, v: v.text, x: xs})
-	}
-	if err := p.expectOp("]"); err != nil {
-		return nil, err
 	}
 	return c, nil
 }
@@ -755,6 +897,15 @@ func freeNames(n node, bound map[string]int, out map[string]bool) {
 		for _, x := range n.elems {
 			freeNames(x, bound, out)
 		}
+	case *setNode:
+		for _, x := range n.elems {
+			freeNames(x, bound, out)
+		}
+	case *dictNode:
+		for i := range n.keys {
+			freeNames(n.keys[i], bound, out)
+			freeNames(n.vals[i], bound, out)
+		}
 	case *indexNode:
 		freeNames(n.x, bound, out)
 		freeNames(n.i, bound, out)
@@ -775,6 +926,9 @@ func freeNames(n node, bound map[string]int, out map[string]bool) {
 		if n.deflt != nil {
 			freeNames(n.deflt, bound, out)
 		}
+		if n.reverse != nil {
+			freeNames(n.reverse, bound, out)
+		}
 	case *methodNode:
 		freeNames(n.recv, bound, out)
 		for _, x := range n.args {
@@ -790,6 +944,9 @@ func freeNames(n node, bound map[string]int, out map[string]bool) {
 				bound[c.v]++
 				pushed = append(pushed, c.v)
 			}
+		}
+		if n.key != nil {
+			freeNames(n.key, bound, out)
 		}
 		freeNames(n.elem, bound, out)
 		for _, v := range pushed {
