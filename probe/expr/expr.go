@@ -115,7 +115,7 @@ func Parse(src string) (*Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{src: src, toks: toks}
+	p := &parser{src: src, toks: toks, genAt: -1}
 	root, err := p.test()
 	if err != nil {
 		return nil, err

@@ -87,10 +87,10 @@ var (
 	builtinFuncs = map[string]builtin{
 		"int": {min: 1, max: 1}, "str": {min: 1, max: 1}, "float": {min: 1, max: 1}, "len": {min: 1, max: 1},
 		"bool": {max: 1}, "abs": {min: 1, max: 1}, "round": {min: 1, max: 2},
-		"sum":  {min: 1, max: 2, iterable: true},
-		"min":  {min: 1, max: MaxListLen, iterable: true, keywords: []string{"default"}},
-		"max":  {min: 1, max: MaxListLen, iterable: true, keywords: []string{"default"}},
-		"any":  {min: 1, max: 1, iterable: true}, "all": {min: 1, max: 1, iterable: true},
+		"sum": {min: 1, max: 2, iterable: true},
+		"min": {min: 1, max: MaxListLen, iterable: true, keywords: []string{"default"}},
+		"max": {min: 1, max: MaxListLen, iterable: true, keywords: []string{"default"}},
+		"any": {min: 1, max: 1, iterable: true}, "all": {min: 1, max: 1, iterable: true},
 		"sorted": {min: 1, max: 1, iterable: true, keywords: []string{"reverse"}},
 		"list":   {max: 1, iterable: true}, "set": {max: 1, iterable: true}, "tuple": {max: 1, iterable: true},
 	}
@@ -120,6 +120,10 @@ type parser struct {
 	toks  []token
 	i     int
 	depth int
+	// genAt is the token index where a parenthesized generator
+	// expression may start: the start of an argument of a function that
+	// takes an iterable, max((x for x in xs), default=0).
+	genAt int
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -473,7 +477,12 @@ func (p *parser) args(keywords []string, genOK bool) ([]node, map[string]node, e
 			if p.isOp("*") || p.isOp("**") {
 				return nil, nil, p.errAt(t.pos, "argument unpacking is not allowed")
 			}
+			saved := p.genAt
+			if genOK {
+				p.genAt = p.i
+			}
 			a, err := p.test()
+			p.genAt = saved
 			if err != nil {
 				return nil, nil, err
 			}
@@ -663,6 +672,7 @@ func (p *parser) atom() (node, error) {
 				return nil, err
 			}
 			defer p.leave()
+			genOK := p.genAt == p.i
 			p.next()
 			if p.isOp(")") {
 				p.next()
@@ -683,7 +693,15 @@ func (p *parser) atom() (node, error) {
 				return tup, nil
 			}
 			if p.isKeyword("for") {
-				return nil, p.errAt(p.peek().pos, "generator expressions are not supported; use a list comprehension [...]")
+				if !genOK {
+					return nil, p.errAt(p.peek().pos, "generator expressions are not supported; use a list comprehension [...]")
+				}
+				c, err := p.comprehension(x)
+				if err != nil {
+					return nil, err
+				}
+				c.kind = compGen
+				return c, p.expectOp(")")
 			}
 			if err := p.expectOp(")"); err != nil {
 				return nil, err
