@@ -74,9 +74,9 @@ func collectEvidence(procs []ProcessorDoc) []dialectEvidence {
 }
 
 // detectDialect decides a document's dialect from its evidence: the one
-// dialect every piece of evidence allows, the oldest of several when the
-// evidence cannot tell them apart and fallback is not among them, or
-// fallback when there is no evidence at all (or it allows fallback). It
+// dialect every piece of evidence allows; when several remain, fallback if
+// it is one of them, else the one nearest to it; fallback when there is no
+// evidence at all. It
 // returns the reason in words, or an error naming two pieces of evidence
 // that contradict each other.
 func detectDialect(ev []dialectEvidence, fallback Dialect) (Dialect, string, error) {
@@ -113,10 +113,23 @@ func detectDialect(ev []dialectEvidence, fallback Dialect) (Dialect, string, err
 	if len(possible) == 1 {
 		return possible[0], reason, nil
 	}
-	if slices.Contains(possible, fallback) {
-		return fallback, reason + fmt.Sprintf("; %s by default (allowed: %s)", fallback, dialectList(possible)), nil
+	// Several remain: the default when allowed, else the allowed dialect
+	// nearest to it (a 4.x default makes a string-input document 3.x).
+	best := possible[0]
+	for _, d := range possible {
+		if distance(d, fallback) < distance(best, fallback) {
+			best = d
+		}
 	}
-	return possible[0], reason, nil
+	return best, reason + fmt.Sprintf("; %s by default (allowed: %s)", best, dialectList(possible)), nil
+}
+
+func distance(a, b Dialect) int {
+	d := slices.Index(Dialects, a) - slices.Index(Dialects, b)
+	if d < 0 {
+		return -d
+	}
+	return d
 }
 
 func overlaps(a, b []Dialect) bool {
