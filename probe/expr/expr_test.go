@@ -38,6 +38,19 @@ func corpusEnv() MapEnv {
 			"accumulate_duration": "300",
 		}}}},
 		"context": map[string]any{"speed": "25G", "server_bond_id": "bond0", "count": 3},
+		// Names of the third-party probes (Apstra/iba templates, Juniper's
+		// packs, users' collections).
+		"intf":         map[string]any{"ipv4_addr": "10.1.1.0/31", "description": ""},
+		"other_intf":   map[string]any{"ipv4_addr": "10.1.1.1/31"},
+		"d1":           map[string]any{"domain_id": int64(64512)},
+		"d2":           map[string]any{"domain_id": int64(64513)},
+		"interface":    map[string]any{"if_name": "et-0/0/48", "description": nil},
+		"system2":      map[string]any{"hostname": "", "label": "spine2", "role": "spine"},
+		"logical_vtep": map[string]any{"ipv4_addr": "10.2.0.5/32"},
+		"sz":           map[string]any{"vrf_name": "blue"},
+		"vn_endpoint":  map[string]any{"tag_type": "vlan_tagged"},
+		"vn_instance":  map[string]any{"vlan_id": int64(100)},
+		"server":       map[string]any{"hostname": nil, "label": "srv1"},
 	}
 }
 
@@ -78,6 +91,24 @@ var corpusExpressions = []struct {
 	{`remote_leaf_VTEP.ipv4_addr.split("/")[0]`, "10.1.0.2"},
 	{`'|'.join([version.replace('.', '\\.') for version in query_result[0]['ps'].values['os_version']['exclude_list']])`, `4\.1\.2|4\.2\.0`},
 	{`query_result[0]['ps'].values['os_version']['regexp_valid_range']`, `^4\.2\.[1-9]`},
+	// Third-party probes: tuple keys, % formatting, partition().
+	{`(intf.ipv4_addr.split('/')[0], d1.domain_id, other_intf.ipv4_addr.split('/')[0], d2.domain_id, 'default', 'ipv4')`,
+		Tuple{"10.1.1.0", int64(64512), "10.1.1.1", int64(64513), "default", "ipv4"}},
+	{`'%s|%s' % (interface.if_name, 'rx_power')`, "et-0/0/48|rx_power"},
+	{`'%s_bum_to_total_percentage' % logical_vtep.ipv4_addr.partition('/')[0]`, "10.2.0.5_bum_to_total_percentage"},
+	{`'%s|num_mcast_groups' % sz.vrf_name`, "blue|num_mcast_groups"},
+	{`interface.description or 'facing %s' % (system2.hostname or system2.label or system2.role)`, "facing spine2"},
+	{`'mlag_peer' if link.role in ['leaf_peer_link', 'spine_spine'] else ('leaf_server' if 'server' in link.role else link.role)`, "spine_leaf"},
+	{`0 if vn_endpoint.tag_type == 'untagged' else vn_instance.vlan_id`, int64(100)},
+	{`server.hostname or server.label`, "srv1"},
+	// Forms the additions allow that real probes are likely to use.
+	{`len({qr['ps'].label for qr in query_result})`, int64(1)},
+	{`sum([functions.speed_to_bits(s) for s in ['10G', '25G']]) / 1e9`, 35.0},
+	{`max(int(context.count), 1)`, int64(3)},
+	{`round(functions.speed_to_bits(link.speed) * 0.8)`, int64(8000000000)},
+	{`'%s:%d' % (system.label, context.count)`, "leaf1:3"},
+	{`'%(label)s/%(role)s' % system`, "leaf1/leaf"},
+	{`iface.if_name.rpartition('/')[2]`, "1"},
 	// From the reference (§2.4, §3.1) rather than the corpus.
 	{`60 * 15`, int64(900)},
 	{`int(query_result[0]["ps"].values["accumulate_duration"])`, int64(300)},
@@ -542,6 +573,9 @@ func BenchmarkEvalCorpus(b *testing.B) {
 	e, err := Parse(corpusExpressions[28].src) // the os_version join
 	if err != nil {
 		b.Fatal(err)
+	}
+	if !strings.HasPrefix(e.String(), "'|'.join(") {
+		b.Fatalf("corpusExpressions[28] is %q, not the os_version join", e.String())
 	}
 	b.ReportAllocs()
 	for b.Loop() {
