@@ -36,6 +36,7 @@ bench:
 # Short fuzzing passes over every parser; the seed corpora also run in `make test`.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseDocument -fuzztime 30s ./probe/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeStageUpdate -fuzztime 30s ./probe/
 	$(GO) test -run '^$$' -fuzz FuzzParseLine -fuzztime 30s ./collectors/replay/
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 30s ./agent/
 	$(GO) test -run '^$$' -fuzz FuzzParseEval -fuzztime 30s ./probe/expr/

@@ -240,8 +240,22 @@ func (d *decoder) uvarint(field string) uint64 {
 		d.err = fmt.Errorf("%w (%s)", ErrTruncated, field)
 		return 0
 	}
+	if n != uvarintLen(v) {
+		// One value, one encoding: what decodes re-encodes identically.
+		d.fail(field, "overlong varint")
+		return 0
+	}
 	d.buf = d.buf[n:]
 	return v
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
 }
 
 func (d *decoder) varint(field string) int64 {
@@ -251,6 +265,10 @@ func (d *decoder) varint(field string) int64 {
 	v, n := binary.Varint(d.buf)
 	if n <= 0 {
 		d.err = fmt.Errorf("%w (%s)", ErrTruncated, field)
+		return 0
+	}
+	if ux := uint64(v) << 1; n != uvarintLen(ux^uint64(v>>63)) {
+		d.fail(field, "overlong varint")
 		return 0
 	}
 	d.buf = d.buf[n:]
