@@ -376,6 +376,11 @@ func (a *Agent) step(ctx context.Context) bool {
 		if ctx.Err() != nil {
 			return false
 		}
+		if errors.Is(err, collectors.ErrNotDue) {
+			// A healthy source between samples: nothing to evaluate.
+			a.stats.notDue()
+			return true
+		}
 		if errors.Is(err, collectors.ErrNoData) {
 			// Nothing is evaluated: a repeated sample would report every
 			// rate as 0 and clear every anomaly. Items keep their last

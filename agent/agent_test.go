@@ -153,14 +153,14 @@ func TestRunPrintsWhatItWouldSend(t *testing.T) {
 		case "perfmon":
 			pm := m.Message["perf_mon"].(map[string]any)["probe_message"].(map[string]any)
 			if pm["stage_name"] == "std_dev_output" {
-				stdValues = append(stdValues, pm["int64_value"])
+				stdValues = append(stdValues, pm["float_value"])
 			}
 		case "alerts":
 			alerts = append(alerts, m.Message["alert"].(map[string]any)["raised"].(bool))
 		}
 	}
-	// protojson writes int64 as strings.
-	if got, _ := json.Marshal(stdValues); string(got) != `["0","100","150","0"]` {
+	// std_dev is a float stage: float_value even for whole values.
+	if got, _ := json.Marshal(stdValues); string(got) != `[0,100,150,0]` {
 		t.Errorf("std_dev messages = %s, want one per change: 0, 100, 150, 0", got)
 	}
 	if got, _ := json.Marshal(alerts); string(got) != `[true,false]` {

@@ -57,6 +57,9 @@ func NewCollector(cfg Config, log *slog.Logger) (collectors.Collector, error) {
 		if err != nil {
 			return nil, fmt.Errorf("collector.replay.file: %w", err)
 		}
+		if c.Replay.Pace != "interval" {
+			col.Paced()
+		}
 		return col, nil
 	}
 	return nil, fmt.Errorf("collector.type: unknown collector %q", c.Type)

@@ -126,6 +126,12 @@ type TLSConfig struct {
 // ReplayConfig configures the replay collector.
 type ReplayConfig struct {
 	File string `yaml:"file"`
+	// Pace is "recording" (default): ticks come out at the recording's own
+	// pace, so message timestamps stay true whatever the interval; or
+	// "interval": one recorded tick per interval (fast-forward for tests
+	// and demos; times then run ahead of the clock when the interval is
+	// shorter than the recording's step).
+	Pace string `yaml:"pace"`
 }
 
 // StreamingEntry is one receiver of one channel.
@@ -292,6 +298,11 @@ func (c *Config) validate(lines map[string]int) error {
 	case "replay":
 		if c.Collector.Replay.File == "" {
 			bad("collector.replay.file", "required for the replay collector")
+		}
+		switch c.Collector.Replay.Pace {
+		case "", "recording", "interval":
+		default:
+			bad("collector.replay.pace", "want recording or interval, got %q", c.Collector.Replay.Pace)
 		}
 	default:
 		bad("collector.type", "want netlink, gnmi or replay, got %q", c.Collector.Type)

@@ -37,6 +37,27 @@ type Emitter struct {
 type itemIDs struct {
 	layout uint64
 	ids    []string
+	// integer: the stage's numbers go out as int64_value, else as
+	// float_value (wireInteger).
+	integer bool
+}
+
+// integerProcessors produce counts: their number stages go out as
+// int64_value. Every other number stage goes out as float_value, whatever
+// its current values are, so a receiver sees one type per stage (a rate
+// that happens to be whole with one collector and not with another stays a
+// float). docs/streaming.md has the list.
+var integerProcessors = map[string]bool{"match_count": true, "set_count": true, "tally": true}
+
+// wireInteger decides a stage's wire value type from its definition: the
+// type of the processor that produces it.
+func wireInteger(inst *probe.Instance, st *probe.Stage) bool {
+	for _, p := range inst.Plan.Processors() {
+		if p.Name == st.Producer {
+			return integerProcessors[p.Type]
+		}
+	}
+	return false
 }
 
 // NewEmitter makes an emitter for one agent identity.
@@ -72,7 +93,8 @@ func (e *Emitter) ProbeMessages(inst *probe.Instance, emit func(*aos.AosMessage)
 		if !st.Streaming {
 			continue
 		}
-		ids := e.itemIDs(probeID, st)
+		c := e.itemIDs(inst, st)
+		ids := c.ids
 		for i := 0; i < st.Len(); i++ {
 			if !st.ChangedNow(i) {
 				continue
@@ -92,8 +114,8 @@ func (e *Emitter) ProbeMessages(inst *probe.Instance, emit func(*aos.AosMessage)
 			switch {
 			case st.Type.Kind != probe.Number:
 				pm.Value = &aos.ProbeMessage_StringValue{StringValue: it.Value.Str}
-			case isInt64(it.Value.Num):
-				pm.Value = &aos.ProbeMessage_Int64Value{Int64Value: int64(it.Value.Num)}
+			case c.integer:
+				pm.Value = &aos.ProbeMessage_Int64Value{Int64Value: int64(math.Round(it.Value.Num))}
 			default:
 				pm.Value = &aos.ProbeMessage_FloatValue{FloatValue: float32(it.Value.Num)}
 			}
@@ -109,21 +131,21 @@ func isInt64(f float64) bool {
 }
 
 // itemIDs returns the stable item ids of a stage's items, computed again
-// only when its items change.
-func (e *Emitter) itemIDs(probeID string, st *probe.Stage) []string {
+// only when its items change, and the stage's wire value type.
+func (e *Emitter) itemIDs(inst *probe.Instance, st *probe.Stage) *itemIDs {
 	c := e.items[st]
 	if c == nil {
-		c = &itemIDs{layout: ^uint64(0)}
+		c = &itemIDs{layout: ^uint64(0), integer: wireInteger(inst, st)}
 		e.items[st] = c
 	}
 	if c.layout != st.Layout() || len(c.ids) != st.Len() {
 		c.ids = make([]string, st.Len())
 		for i := range c.ids {
-			c.ids[i] = probe.ItemID(probeID, st.Name, st.ItemKey(i))
+			c.ids[i] = probe.ItemID(inst.ID(), st.Name, st.ItemKey(i))
 		}
 		c.layout = st.Layout()
 	}
-	return c.ids
+	return c
 }
 
 // Forget drops cached state of a probe's stages (when the probe is removed).

@@ -33,6 +33,9 @@ type Stats struct {
 	// LastTick is the wall-clock time the last evaluated tick ended; zero
 	// before the first.
 	LastTick time.Time
+	// LastProgress is LastTick, or later when the collector last said its
+	// next sample was not due (a replay between recorded ticks).
+	LastProgress time.Time
 	// LastTickDuration is how long the last evaluated tick took, from the
 	// start of collection to the end of evaluation and emission.
 	LastTickDuration time.Duration
@@ -67,6 +70,7 @@ type runStats struct {
 	noDataRun       uint64 // ticks skipped in the current run without data
 	raised          uint64
 	lastTick        time.Time
+	lastNotDue      time.Time
 	lastDuration    time.Duration
 	counts          []uint64 // per bucket of TickDurationBuckets, plus +Inf
 	sum             float64
@@ -75,6 +79,14 @@ type runStats struct {
 func (s *runStats) collectorError() {
 	s.mu.Lock()
 	s.collectorErrors++
+	s.mu.Unlock()
+}
+
+// notDue records a tick skipped because the source's next sample was not
+// due: progress for readiness, not an evaluated tick.
+func (s *runStats) notDue() {
+	s.mu.Lock()
+	s.lastNotDue = time.Now()
 	s.mu.Unlock()
 }
 
@@ -150,8 +162,12 @@ func (a *Agent) Stats() Stats {
 	out := Stats{
 		Ticks: s.ticks, CollectorErrors: s.collectorErrors, AnomaliesRaised: s.raised,
 		NoDataTicks: s.noDataTicks, NoData: s.noDataReason, NoDataSince: s.noDataSince,
+		LastProgress: s.lastTick,
 		LastTick: s.lastTick, LastTickDuration: s.lastDuration,
 		TickDurationCounts: make([]uint64, len(TickDurationBuckets)+1), TickDurationSum: s.sum,
+	}
+	if s.lastNotDue.After(out.LastProgress) && !s.lastTick.IsZero() {
+		out.LastProgress = s.lastNotDue
 	}
 	copy(out.TickDurationCounts, s.counts)
 	s.mu.Unlock()

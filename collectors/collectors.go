@@ -155,6 +155,11 @@ type Batch struct {
 // go stale rather than report values that are not true.
 var ErrNoData = errors.New("no data from the collector")
 
+// ErrNotDue is wrapped by Collect when the source's next sample is not due
+// yet (a recording replayed at its own pace, polled more often than it was
+// recorded): the tick is skipped quietly, the source is healthy.
+var ErrNotDue = errors.New("next sample not due yet")
+
 // Collector is a counter source. Collect fills b with the current counters,
 // reusing b's slices where it can; it must not keep b after returning.
 type Collector interface {

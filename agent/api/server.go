@@ -180,10 +180,10 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		})
 	case st.Ticks == 0:
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "reason": "no tick evaluated yet"})
-	case s.now().Sub(st.LastTick) > stallIntervals*st.Interval:
+	case s.now().Sub(st.LastProgress) > stallIntervals*st.Interval:
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
 			"status": "not ready",
-			"reason": fmt.Sprintf("no tick completed for %s (interval %s)", s.now().Sub(st.LastTick).Round(time.Millisecond), st.Interval),
+			"reason": fmt.Sprintf("no tick completed for %s (interval %s)", s.now().Sub(st.LastProgress).Round(time.Millisecond), st.Interval),
 			"ticks":  st.Ticks, "collector_errors": st.CollectorErrors,
 		})
 	default:

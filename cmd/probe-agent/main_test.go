@@ -127,7 +127,7 @@ func TestRunStreamsToProbectlReceive(t *testing.T) {
 	cfg := fmt.Sprintf(`system_id: leaf1
 blueprint_id: dc1
 interval: 100ms
-collector: {type: replay, replay: {file: %q}}
+collector: {type: replay, replay: {file: %q, pace: interval}}
 probes_dir: %q
 state_dir: ""
 api: {listen: ""}

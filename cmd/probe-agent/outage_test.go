@@ -54,7 +54,7 @@ func TestRunSurvivesReceiverOutage(t *testing.T) {
 	cfg := fmt.Sprintf(`system_id: leaf1
 blueprint_id: dc1
 interval: %s
-collector: {type: replay, replay: {file: %q}}
+collector: {type: replay, replay: {file: %q, pace: interval}}
 probes_dir: %q
 state_dir: ""
 api: {listen: %q}

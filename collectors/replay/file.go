@@ -13,10 +13,10 @@ import (
 
 // FileCollector replays a replay file as a live source, tick for tick like
 // Collector over the file's batches (times shifted so the first tick is
-// "now", looping at the end with counters continuing), but it streams the
-// file instead of holding it: it keeps the current tick's lines, a read
-// buffer and, per interface, its names and its growth over one pass, so its
-// memory does not grow with the length of the recording. A loop seeks back
+// "now", looping at the end as a reset), but it streams the file instead of
+// holding it: it keeps the current tick's lines, a read buffer and, per
+// interface, its names, so its memory does not grow with the length of the
+// recording. A loop seeks back
 // to the start of the file.
 //
 // The lines must be in time order (the lines of one ts together), as
@@ -39,11 +39,24 @@ type FileCollector struct {
 	pairs      pairTable
 	ids        []int32 // pair numbers of the current tick's interfaces
 	layouts    layoutTracker
-	growth     growth
 	clock      timeline
 	tick       int // ticks of this pass already collected
 	loops      uint64
 	err        error // once set, every Collect returns it
+	// paced hands out each tick once the wall clock reaches its replayed
+	// time (Paced).
+	paced bool
+}
+
+// Paced makes the collector replay at the recording's own pace instead of
+// one recorded tick per Collect: a tick is handed out once the clock has
+// reached its replayed time, Collect wraps collectors.ErrNotDue before
+// that, and a caller slower than the recording skips to the latest due
+// tick. Batch times then stay true (never ahead of the clock, at most one
+// recorded step behind it) whatever the caller's interval.
+func (c *FileCollector) Paced() *FileCollector {
+	c.paced = true
+	return c
 }
 
 // NewFileCollector opens a replay file and checks it, streaming, so that a
@@ -97,12 +110,11 @@ func (c *FileCollector) scan(now func() time.Time) error {
 		prevLine = c.lines.n
 		width++
 		c.width = max(c.width, width)
-		c.growth.observe(c.pairs.number(&l.Interface), &l.Interface.Counters)
+		c.pairs.number(&l.Interface)
 	}
 	if c.ticks == 0 {
 		return fmt.Errorf("%s: no samples", c.name)
 	}
-	c.growth.finish(c.ticks)
 	c.clock = newTimeline(first, prev, c.ticks, now)
 	if err := c.checkUnchanged(); err != nil {
 		return err
@@ -110,12 +122,37 @@ func (c *FileCollector) scan(now func() time.Time) error {
 	return c.rewind()
 }
 
-// Collect implements collectors.Collector: it returns the next tick.
+// Collect implements collectors.Collector: it returns the next tick (when
+// paced, the latest tick due).
 func (c *FileCollector) Collect(_ context.Context, b *collectors.Batch) error {
-	if c.err == nil {
-		c.err = c.collect(b)
+	if c.err != nil {
+		return c.err
 	}
-	return c.err
+	if !c.paced || (c.tick == 0 && c.loops == 0) {
+		c.err = c.collect(b)
+		return c.err
+	}
+	now := c.clock.now()
+	if due := c.nextDue(); now.Before(due) {
+		return fmt.Errorf("%w: the recording's next tick is due at %s", collectors.ErrNotDue, due.Format(time.RFC3339Nano))
+	}
+	for {
+		if c.err = c.collect(b); c.err != nil {
+			return c.err
+		}
+		if now.Before(c.nextDue()) {
+			return nil
+		}
+	}
+}
+
+// nextDue is the replayed time of the tick the next collect returns.
+func (c *FileCollector) nextDue() time.Time {
+	if c.tick == c.ticks {
+		// The next pass starts one recorded interval after this one ended.
+		return c.clock.at(c.clock.first, c.loops+1)
+	}
+	return c.clock.at(c.pending.Time, c.loops)
 }
 
 func (c *FileCollector) collect(b *collectors.Batch) error {
@@ -173,7 +210,7 @@ func (c *FileCollector) collect(b *collectors.Batch) error {
 		return c.changed(err)
 	}
 	for i := range b.Interfaces {
-		c.growth.apply(c.ids[i], &b.Interfaces[i], c.loops)
+		newPass(&b.Interfaces[i], c.loops)
 	}
 	b.Layout = c.layouts.next(c.ids)
 	b.Time = c.clock.at(rec, c.loops)

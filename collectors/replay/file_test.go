@@ -126,8 +126,8 @@ func TestFileCollectorMatchesCollector(t *testing.T) {
 	}
 }
 
-// TestFileCollectorLoops: the second pass continues every counter and the
-// clock by one recorded interval, and the interface set of the first tick
+// TestFileCollectorLoops: the second pass is a reset (recorded counters, a
+// new generation), the clock goes on by one recorded interval, and the interface set of the first tick
 // comes back with the first layout.
 func TestFileCollectorLoops(t *testing.T) {
 	name := writeRecording(t, `{"ts": 10, "system_id": "s", "interface": "a", "counters": {"tx_bytes": 1000}}
@@ -145,14 +145,15 @@ func TestFileCollectorLoops(t *testing.T) {
 		at     int64 // seconds after start
 		layout uint64
 		a      uint64 // tx_bytes of a
-	}{{0, 1, 1000}, {2, 2, 1200}, {4, 3, 1400}, {6, 1, 1600}, {8, 2, 1800}, {10, 3, 2000}, {12, 1, 2200}}
+		gen    uint64
+	}{{0, 1, 1000, 0}, {2, 2, 1200, 0}, {4, 3, 1400, 0}, {6, 1, 1000, 1 << 32}, {8, 2, 1200, 1 << 32}, {10, 3, 1400, 1 << 32}, {12, 1, 1000, 2 << 32}}
 	var b collectors.Batch
 	for i, w := range want {
 		if err := c.Collect(context.Background(), &b); err != nil {
 			t.Fatal(err)
 		}
-		if got := b.Time.Sub(start); got != time.Duration(w.at)*time.Second || b.Layout != w.layout || b.Interfaces[0].Counters[collectors.TxBytes] != w.a {
-			t.Errorf("tick %d: +%v layout %d a=%d; want +%ds layout %d a=%d", i, got, b.Layout, b.Interfaces[0].Counters[collectors.TxBytes], w.at, w.layout, w.a)
+		if got := b.Time.Sub(start); got != time.Duration(w.at)*time.Second || b.Layout != w.layout || b.Interfaces[0].Counters[collectors.TxBytes] != w.a || b.Interfaces[0].Generation != w.gen {
+			t.Errorf("tick %d: +%v layout %d a=%d gen %d; want +%ds layout %d a=%d gen %d", i, got, b.Layout, b.Interfaces[0].Counters[collectors.TxBytes], b.Interfaces[0].Generation, w.at, w.layout, w.a, w.gen)
 		}
 	}
 }
@@ -387,5 +388,59 @@ func benchmarkCollect(b *testing.B, c collectors.Collector) {
 	b.ReportAllocs()
 	for b.Loop() {
 		collect()
+	}
+}
+
+// TestPacedFileCollectorKeepsTimeTrue: polled more often than recorded, a
+// paced replay hands out each tick once the clock reaches it (never a time
+// ahead of the clock); polled less often, it skips to the latest due tick.
+func TestPacedFileCollectorKeepsTimeTrue(t *testing.T) {
+	name := writeRecording(t, `{"ts": 100, "system_id": "s", "interface": "a", "counters": {"tx_bytes": 0}}
+{"ts": 110, "system_id": "s", "interface": "a", "counters": {"tx_bytes": 10000}}
+{"ts": 120, "system_id": "s", "interface": "a", "counters": {"tx_bytes": 20000}}
+`)
+	start := time.Unix(5000, 0)
+	now := start
+	c, err := NewFileCollector(name, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Paced()
+	tests := []struct {
+		after   time.Duration // clock, from start
+		due     bool
+		at      time.Duration // the batch's time, from start
+		txBytes uint64
+	}{
+		{0, true, 0, 0},
+		{1 * time.Second, false, 0, 0},
+		{9 * time.Second, false, 0, 0},
+		{10 * time.Second, true, 10 * time.Second, 10000},
+		{15 * time.Second, false, 0, 0},
+		{20 * time.Second, true, 20 * time.Second, 20000},
+		// One interval after the pass ended the next pass starts.
+		{30 * time.Second, true, 30 * time.Second, 0},
+		// A slow caller: 25 s later the ticks at +40 and +50 are due;
+		// it gets the latest.
+		{55 * time.Second, true, 50 * time.Second, 20000},
+		{59 * time.Second, false, 0, 0},
+	}
+	var b collectors.Batch
+	for _, tt := range tests {
+		now = start.Add(tt.after)
+		err := c.Collect(context.Background(), &b)
+		if !tt.due {
+			if !errors.Is(err, collectors.ErrNotDue) {
+				t.Errorf("+%v: %v, want ErrNotDue", tt.after, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("+%v: %v", tt.after, err)
+		}
+		if got := b.Time.Sub(start); got != tt.at || b.Time.After(now) || b.Interfaces[0].Counters[collectors.TxBytes] != tt.txBytes {
+			t.Errorf("+%v: tick at +%v tx_bytes %d; want +%v tx_bytes %d", tt.after, got, b.Interfaces[0].Counters[collectors.TxBytes], tt.at, tt.txBytes)
+		}
 	}
 }

@@ -124,7 +124,11 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	}
 }
 
-func TestCollectorLoopsWithoutResets(t *testing.T) {
+// TestCollectorLoopIsAReset: the clock goes on by one recorded interval
+// at the loop, and the counters start again from their recorded values in
+// a new generation, so no rate is computed across the jump back (a counter
+// that ended below its start would otherwise give a spike).
+func TestCollectorLoopIsAReset(t *testing.T) {
 	var batches []collectors.Batch
 	for i := 0; i < 3; i++ {
 		ifc := collectors.Interface{SystemID: "s", Name: "e"}
@@ -137,25 +141,28 @@ func TestCollectorLoopsWithoutResets(t *testing.T) {
 		t.Fatal(err)
 	}
 	var prevT time.Time
-	var prevV uint64
+	var prev collectors.Interface
 	var b collectors.Batch
 	for i := 0; i < 9; i++ {
 		if err := c.Collect(context.Background(), &b); err != nil {
 			t.Fatal(err)
 		}
-		v := b.Interfaces[0].Counters[collectors.TxBytes]
+		ifc := b.Interfaces[0]
 		if i == 0 && !b.Time.Equal(now) {
 			t.Fatalf("first batch at %v, want now", b.Time)
+		}
+		if want := uint64(1000 + 100*(i%3)); ifc.Counters[collectors.TxBytes] != want {
+			t.Errorf("step %d: tx_bytes %d, want the recorded %d", i, ifc.Counters[collectors.TxBytes], want)
 		}
 		if i > 0 {
 			if dt := b.Time.Sub(prevT); dt != time.Second {
 				t.Errorf("step %d: time advanced by %v, want 1s", i, dt)
 			}
-			if v-prevV != 100 {
-				t.Errorf("step %d: counter advanced by %d, want 100 (no reset at the loop)", i, int64(v-prevV))
+			if newPass := i%3 == 0; (ifc.Generation != prev.Generation) != newPass {
+				t.Errorf("step %d: generation %d after %d; a new one only at a loop", i, ifc.Generation, prev.Generation)
 			}
 		}
-		prevT, prevV = b.Time, v
+		prevT, prev = b.Time, ifc
 	}
 }
 
@@ -182,7 +189,7 @@ func FuzzParseLine(f *testing.F) {
 
 // TestCollectorReplaysExactly: the compact form gives back every recorded
 // batch, counters, validity and metadata included, across changes of the
-// interface set, and the second pass continues every counter.
+// interface set, and the second pass is a reset.
 func TestCollectorReplaysExactly(t *testing.T) {
 	in := `{"ts": 1, "system_id": "s", "interface": "a", "counters": {"tx_bytes": 10, "rx_bytes": 5}, "oper_status": "up", "speed": 1000}
 {"ts": 1, "system_id": "s", "interface": "b", "counters": {"fcs_errors": 3}}
@@ -219,13 +226,12 @@ func TestCollectorReplaysExactly(t *testing.T) {
 			}
 		}
 	}
-	// Second pass: a's tx_bytes grew 30 over 3 intervals, so it continues
-	// from 40 by 30 + 10: 10 + 40 = 50 at the first batch of the pass.
+	// Second pass: a reset, the recorded values in a new generation.
 	if err := c.Collect(context.Background(), &b); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.Interfaces[0].Counters[collectors.TxBytes]; got != 50 {
-		t.Errorf("a tx_bytes on the second pass = %d, want 50", got)
+	if got := b.Interfaces[0]; got.Counters[collectors.TxBytes] != 10 || got.Generation == want[0].Interfaces[0].Generation {
+		t.Errorf("a on the second pass: tx_bytes %d generation %d, want 10 in a new generation", got.Counters[collectors.TxBytes], got.Generation)
 	}
 }
 
