@@ -163,7 +163,7 @@ func (a *Agent) Stats() Stats {
 		Ticks: s.ticks, CollectorErrors: s.collectorErrors, AnomaliesRaised: s.raised,
 		NoDataTicks: s.noDataTicks, NoData: s.noDataReason, NoDataSince: s.noDataSince,
 		LastProgress: s.lastTick,
-		LastTick: s.lastTick, LastTickDuration: s.lastDuration,
+		LastTick:     s.lastTick, LastTickDuration: s.lastDuration,
 		TickDurationCounts: make([]uint64, len(TickDurationBuckets)+1), TickDurationSum: s.sum,
 	}
 	if s.lastNotDue.After(out.LastProgress) && !s.lastTick.IsZero() {
