@@ -321,3 +321,9 @@ func (b *Build) WantedColumns(port string) []string {
 	delete(set, "")
 	return slices.Sorted(maps.Keys(set))
 }
+
+// Connected tells whether output port is mapped to a stage.
+func (b *Build) Connected(port string) bool {
+	_, ok := b.outputs[port]
+	return ok
+}

@@ -317,3 +317,47 @@ func TestRangeCheckFieldForms(t *testing.T) {
 		}
 	})
 }
+
+// TestCentralOnlyFieldProcessors: Apstra 4.x's optical_xcvr and AOS 2.x's
+// headroom validate, type their outputs so that consumers type-check
+// (optical_xcvr's columns come from the probe), and are central-only.
+func TestCentralOnlyFieldProcessors(t *testing.T) {
+	plan, probs := probe.CompileJSON([]byte(`{"label": "x", "dialect": "4.x", "processors": [
+		{"name": "tx", "type": "if_counter", "outputs": {"out": "tx"}, "properties": {"counter_type": "tx_bytes"}},
+		{"name": "rx", "type": "if_counter", "outputs": {"out": "rx"}, "properties": {"counter_type": "rx_bytes"}},
+		{"name": "h", "type": "headroom", "inputs": {"tx_bytes": "tx", "rx_bytes": "rx"}, "outputs": {"min_headroom": "min", "min_headroom_path": "path"},
+		 "properties": {"pairs": [{"src_system": "leaf1", "dst_system": "leaf2"}]}},
+		{"name": "o", "type": "optical_xcvr", "outputs": {"interface": "xi", "lane": "xl"}, "properties": {"system_id": "str(system.system_id)", "device_profile": "str(device_profile.label)"}},
+		{"name": "hot", "type": "range_check", "inputs": {"in": {"stage": "xi", "column": "temperature"}}, "outputs": {"out": "hot"}, "properties": {"range": {"min": 70}}},
+		{"name": "vendor", "type": "match_string", "inputs": {"in": {"stage": "xi", "column": "vendor"}}, "outputs": {"out": "v"}, "properties": {"regexp": "'ACME'"}},
+		{"name": "low", "type": "range_check", "inputs": {"in": {"stage": "xl", "column": "rx_power"}}, "outputs": {"out": "dark"}, "properties": {"range": {"max": -20}}}],
+		"stages": [{"name": "xl", "units": {"rx_power": "dBm", "tx_power": "dBm"}}]}`))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	if got := plan.CentralOnly(); !slices.Equal(got, []string{"h", "o"}) && !slices.Equal(got, []string{"o", "h"}) {
+		t.Errorf("central-only %v, want h and o", got)
+	}
+	inst, err := probe.NewInstance(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xl, _ := inst.Stage("xl")
+	if !slices.Equal(xl.Keys, []string{"system_id", "interface", "lane", "device_profile"}) {
+		t.Errorf("lane keys %v", xl.Keys)
+	}
+	var cols []string
+	for _, c := range xl.Columns {
+		cols = append(cols, c.Name)
+	}
+	if !slices.Equal(cols, []string{"value", "rx_power", "tx_power"}) {
+		t.Errorf("lane columns %v", cols)
+	}
+	xi, _ := inst.Stage("xi")
+	if c, ok := xi.ColumnIndex("vendor"); !ok || xi.Columns[c].Kind != probe.Text {
+		t.Errorf("vendor column %v, want text", xi.Columns)
+	}
+	if err := inst.Tick(&probe.Tick{Time: t0}); err == nil || !strings.Contains(err.Error(), "central-only") {
+		t.Errorf("a device running it: %v, want a central-only error", err)
+	}
+}
