@@ -546,3 +546,37 @@ func TestBuiltins(t *testing.T) {
 		{`dict(a=1)`, `call to dict() is not allowed; allowed calls: ` + allowedCalls},
 	})
 }
+
+// Work that a result does not show (digits %g formats then trims, padding
+// built before the result is measured) is charged, so a loop of them stops
+// at the allocation bound.
+func TestFormatWorkIsBounded(t *testing.T) {
+	for _, src := range []string{
+		"['%.65535g' % 5e-324 for i in [0] * 1000 for j in [0] * 1000]",
+		"[len('%65536s' % '') for i in [0] * 1000 for j in [0] * 1000]",
+	} {
+		t.Run(src, func(t *testing.T) {
+			_, err := eval(t, src, nil)
+			if err == nil || !strings.HasSuffix(err.Error(), "evaluation allocates more than 16777216 bytes: limit exceeded") {
+				t.Fatalf("error %v, want the allocation limit", err)
+			}
+		})
+	}
+}
+
+// Hashing a set's elements scans them, and is charged like a comparison.
+func TestSetWorkIsBounded(t *testing.T) {
+	big := make([]any, MaxListLen)
+	for i := range big {
+		big[i] = int64(0)
+	}
+	env := MapEnv{"big": big, "s": strings.Repeat("x", MaxStringLen)}
+	for _, src := range []string{"len({s for i in big})", "len({(s, 1) for i in big})", "len(set([s for i in big]))"} {
+		t.Run(src, func(t *testing.T) {
+			_, err := eval(t, src, env)
+			if err == nil || !strings.HasSuffix(err.Error(), "evaluation exceeds 1048576 steps: limit exceeded") {
+				t.Fatalf("error %v, want the step limit", err)
+			}
+		})
+	}
+}

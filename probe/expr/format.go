@@ -194,10 +194,10 @@ flags:
 		return 0, fmt.Errorf("unsupported format character '%c' (0x%x) at index %d", shown, r, utf8.RuneCountInString(f[:i]))
 	}
 	i++
-	if sp.width > 0 {
-		if err := ev.charge(sp.width); err != nil {
-			return 0, err
-		}
+	// Padding and digits are built before the result is measured (and %g
+	// trims what it formatted), so width and precision are paid for first.
+	if err := ev.charge(max(sp.width, 0) + max(sp.prec, 0)); err != nil {
+		return 0, err
 	}
 	return i, ev.formatArg(b, sp, arg)
 }

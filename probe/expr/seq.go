@@ -79,7 +79,7 @@ type setBuilder struct {
 	key  strings.Builder
 }
 
-// add adds v unless an equal element is already there.
+// addToSet adds v to sb unless an equal element is already there.
 func (ev *evaluator) addToSet(sb *setBuilder, v Value) error {
 	if err := ev.step(); err != nil {
 		return err
@@ -89,6 +89,7 @@ func (ev *evaluator) addToSet(sb *setBuilder, v Value) error {
 		return err
 	}
 	k := sb.key.String()
+	ev.steps += len(k) / 16 // building the key scanned v, as weigh charges
 	if sb.seen == nil {
 		sb.seen = map[string]struct{}{}
 	}
