@@ -23,9 +23,13 @@ type SplitRun struct {
 	edges    map[string]*edgeDevice
 	template *Instance // an edge instance without devices, for empty stages
 	update   StageUpdate
-	// Crossed is the number of items that crossed the cut in the last tick,
-	// Raw the number of source items all devices evaluated in it.
-	Crossed, Raw int
+	encoded  []byte
+	sources  []string // the edge part's source stages
+	// Crossed is the number of items that crossed the cut in the last tick
+	// and CrossedBytes their size as encoded StageUpdates; Raw is the
+	// number of items of the edge part's source stages over all devices,
+	// what a central-only evaluation would have to receive instead.
+	Crossed, CrossedBytes, Raw int
 }
 
 type edgeDevice struct {
@@ -53,6 +57,13 @@ func NewSplitRun(s *Split) (*SplitRun, error) {
 			return nil, err
 		}
 		r.template = inst
+		for _, pp := range s.Edge.procs {
+			if len(pp.doc.Inputs) == 0 {
+				for _, port := range sortedKeys(pp.doc.Outputs) {
+					r.sources = append(r.sources, pp.doc.Outputs[port])
+				}
+			}
+		}
 	}
 	return r, nil
 }
@@ -111,7 +122,7 @@ func (r *SplitRun) Tick(t time.Time, batch *collectors.Batch) error {
 			}
 		}
 	}
-	r.Crossed, r.Raw = 0, 0
+	r.Crossed, r.CrossedBytes, r.Raw = 0, 0, 0
 	for _, name := range r.devices {
 		d := r.edges[name]
 		d.relayout()
@@ -119,7 +130,11 @@ func (r *SplitRun) Tick(t time.Time, batch *collectors.Batch) error {
 			return fmt.Errorf("device %q: %w", name, err)
 		}
 		d.items.Advance(&d.batch, t)
-		r.Raw += len(d.batch.Interfaces)
+		for _, name := range r.sources {
+			if st, ok := d.inst.Stage(name); ok {
+				r.Raw += st.Len()
+			}
+		}
 		if r.Central == nil {
 			continue
 		}
@@ -131,6 +146,8 @@ func (r *SplitRun) Tick(t time.Time, batch *collectors.Batch) error {
 			UpdateOf(&r.update, st)
 			r.update.Device, r.update.Probe = name, r.Split.Probe.ID
 			r.Crossed += len(r.update.Items)
+			r.encoded = r.update.AppendBinary(r.encoded[:0])
+			r.CrossedBytes += len(r.encoded)
 			if err := r.Central.Feed(&r.update); err != nil {
 				return err
 			}

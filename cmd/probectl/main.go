@@ -44,6 +44,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().String("dialect", "seed", "dialect of probe documents that neither set \"dialect\" nor carry evidence of one: seed (AOS 3.0), 3.x or 4.x")
 	root.AddCommand(newValidateCmd(), newProcessorsCmd(), newSimulateCmd(), newReceiveCmd())
 	addAgentCommands(root) // apply, get, list, delete, watch: agent/control's client
+	root.AddCommand(newPlanCmd())
 	return root
 }
 
