@@ -71,6 +71,12 @@ type Agent struct {
 	// (metrics, probe removal from the APIs) while a reload replaces them.
 	swapMu sync.RWMutex
 
+	// silenced holds probes disabled while they had raised anomalies: the
+	// clears were sent, so when the probe is enabled again the ones still
+	// raised after its first evaluation are sent as raises again. Guarded
+	// by the manager's lock (disableProbe, and step inside Each).
+	silenced map[*probe.Instance]bool
+
 	collectErrs uint64
 	lastErrLog  time.Time
 	stats       runStats // for Stats (metrics.go)
@@ -104,6 +110,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		}
 	}
 	a.manager = NewManager(a.log, store, a.retireProbe)
+	a.manager.OnDisable(a.disableProbe)
 	if opts.Demo {
 		a.manager.SetLocal(OriginDemo, a.validateLocal([]LocalDoc{{Source: "built-in demo", Raw: DemoProbe}}))
 	}
@@ -222,6 +229,12 @@ func (a *Agent) request(ctx context.Context, cfg *Config) error {
 // every anomaly it had raised, so receivers do not keep stale alerts.
 func (a *Agent) retireProbe(inst *probe.Instance) {
 	a.emitter.Forget(inst)
+	delete(a.silenced, inst)
+	a.clearAnomalies(inst)
+}
+
+// clearAnomalies sends a clear for every anomaly inst has raised.
+func (a *Agent) clearAnomalies(inst *probe.Instance) {
 	a.swapMu.RLock()
 	defer a.swapMu.RUnlock()
 	if a.out == nil {
@@ -233,6 +246,40 @@ func (a *Agent) retireProbe(inst *probe.Instance) {
 		c.Raised = false
 		c.LastModified = now
 		a.out.send(chanAlerts, a.emitter.alert(&c, now))
+	}
+}
+
+// disableProbe clears a disabled probe's raised anomalies towards the
+// receivers: a disabled probe provides no data, so its alerts must not
+// stay raised where operators look.
+func (a *Agent) disableProbe(inst *probe.Instance) {
+	if inst.AnomalyCount() == 0 {
+		return
+	}
+	if a.silenced == nil {
+		a.silenced = map[*probe.Instance]bool{}
+	}
+	a.silenced[inst] = true
+	a.clearAnomalies(inst)
+	a.log.Info("probe disabled; its anomalies were cleared", "id", inst.ID(), "anomalies", inst.AnomalyCount())
+}
+
+// reraise sends again, after a re-enabled probe's first evaluation, the
+// anomalies still raised that were cleared when it was disabled (those the
+// evaluation raised anew went out with its transitions).
+func (a *Agent) reraise(inst *probe.Instance) {
+	if !a.silenced[inst] || inst.Plan.Doc.Disabled {
+		return
+	}
+	delete(a.silenced, inst)
+	fresh := map[string]bool{}
+	for _, t := range inst.Transitions() {
+		fresh[t.ID] = true
+	}
+	for _, an := range inst.Anomalies() {
+		if !fresh[an.ID] {
+			a.sendAlert(a.emitter.alert(an, inst.Time()))
+		}
 	}
 }
 
@@ -419,6 +466,7 @@ func (a *Agent) step(ctx context.Context) bool {
 		a.stats.probeTicked(inst, seq)
 		a.emitter.ProbeMessages(inst, a.sendPerfmon)
 		a.emitter.Alerts(inst, a.sendAlert)
+		a.reraise(inst)
 	})
 	a.items.Advance(&a.batch, a.batch.Time)
 	a.manager.NoteTick(a.batch.Time)

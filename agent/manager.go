@@ -106,6 +106,8 @@ type Manager struct {
 	generation uint64
 	probes     []*managedProbe
 	onRemove   func(*probe.Instance)
+	// onDisable is called, with mu held, when a PATCH disables a probe.
+	onDisable  func(*probe.Instance)
 	watchers   map[chan StatusEvent]struct{}
 	dropped    uint64
 }
@@ -120,11 +122,30 @@ type managedProbe struct {
 
 func (mp *managedProbe) info() ProbeInfo {
 	state, msg := mp.inst.State()
+	anomalies := mp.inst.AnomalyCount()
+	if mp.inst.Plan.Doc.Disabled {
+		// A disabled probe provides no data (seed): no anomalies either.
+		state, anomalies = StateDisabled, 0
+	}
 	return ProbeInfo{
 		ID: mp.inst.ID(), Label: mp.inst.Plan.Label(), Origin: mp.origin, Source: mp.source,
-		State: state, LastError: msg, AnomalyCount: mp.inst.AnomalyCount(),
+		State: state, LastError: msg, AnomalyCount: anomalies,
 		Disabled: mp.inst.Plan.Doc.Disabled, Doc: mp.raw,
 	}
+}
+
+// StateDisabled is the state the agent reports for a disabled probe; the
+// engine keeps its last evaluated state, shown again once it is enabled
+// and evaluated.
+const StateDisabled probe.State = "disabled"
+
+// OnDisable sets what happens when a PATCH disables a probe (the agent
+// clears its anomalies towards the receivers). fn runs with the manager
+// locked, between ticks.
+func (m *Manager) OnDisable(fn func(*probe.Instance)) {
+	m.mu.Lock()
+	m.onDisable = fn
+	m.mu.Unlock()
 }
 
 // NewManager makes an empty manager. store may be nil (nothing persisted);
@@ -440,8 +461,12 @@ func (m *Manager) Patch(id string, patch []byte) error {
 	if err := m.persist(m.generation, next); err != nil {
 		return err
 	}
+	wasDisabled := mp.inst.Plan.Doc.Disabled
 	mp.inst.UpdateMetadata(plan.Doc)
 	m.probes = next
+	if plan.Doc.Disabled && !wasDisabled && m.onDisable != nil {
+		m.onDisable(mp.inst)
+	}
 	return nil
 }
 
@@ -600,6 +625,9 @@ func (m *Manager) Anomalies() []*probe.Anomaly {
 	defer m.mu.Unlock()
 	var out []*probe.Anomaly
 	for _, mp := range m.probes {
+		if mp.inst.Plan.Doc.Disabled {
+			continue // cleared when it was disabled
+		}
 		out = append(out, mp.inst.Anomalies()...)
 	}
 	return out
@@ -674,8 +702,7 @@ func (m *Manager) StateCounts() map[probe.State]int {
 	defer m.mu.Unlock()
 	out := map[probe.State]int{}
 	for _, mp := range m.probes {
-		s, _ := mp.inst.State()
-		out[s]++
+		out[mp.info().State]++
 	}
 	return out
 }

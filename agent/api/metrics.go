@@ -42,7 +42,7 @@ var (
 	descConnected = prometheus.NewDesc("probe_agent_stream_connected",
 		"1 while connected to the streaming receiver, else 0.", streamLabels, nil)
 	descProbes = prometheus.NewDesc("probe_agent_probes",
-		"Probes by state (created, operational, error).", []string{"state"}, nil)
+		"Probes by state (created, operational, error, disabled).", []string{"state"}, nil)
 	descRaised = prometheus.NewDesc("probe_agent_anomalies_raised_total",
 		"Anomalies raised (clears not counted) since start.", nil, nil)
 	descActive = prometheus.NewDesc("probe_agent_anomalies_active",
@@ -84,7 +84,7 @@ func (c *agentCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descConnected, prometheus.GaugeValue, connected, s.Channel, s.Receiver)
 	}
-	states := map[probe.State]int{probe.StateCreated: 0, probe.StateOperational: 0, probe.StateError: 0}
+	states := map[probe.State]int{probe.StateCreated: 0, probe.StateOperational: 0, probe.StateError: 0, agent.StateDisabled: 0}
 	active := 0
 	for _, info := range c.agent.Manager().List() {
 		states[info.State]++
