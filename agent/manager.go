@@ -107,9 +107,9 @@ type Manager struct {
 	probes     []*managedProbe
 	onRemove   func(*probe.Instance)
 	// onDisable is called, with mu held, when a PATCH disables a probe.
-	onDisable  func(*probe.Instance)
-	watchers   map[chan StatusEvent]struct{}
-	dropped    uint64
+	onDisable func(*probe.Instance)
+	watchers  map[chan StatusEvent]struct{}
+	dropped   uint64
 }
 
 type managedProbe struct {
