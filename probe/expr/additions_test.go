@@ -580,3 +580,36 @@ func TestSetWorkIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkEvalFormatKey is a third-party probe's item key: a tuple built
+// and formatted per graph match.
+func BenchmarkEvalFormatKey(b *testing.B) {
+	e, err := Parse(`'%s|%s' % (interface.if_name, 'rx_power')`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := corpusEnv()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Eval(env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestItemsAndStr(t *testing.T) {
+	for _, v := range []Value{[]Value{"a", int64(1)}, Tuple{"a", int64(1)}, Set{"a", int64(1)}} {
+		got, ok := Items(v)
+		if !ok || !reflect.DeepEqual(got, []Value{"a", int64(1)}) {
+			t.Errorf("Items(%#v) = %#v, %v", v, got, ok)
+		}
+	}
+	if _, ok := Items("ab"); ok {
+		t.Errorf("Items accepted a string")
+	}
+	for v, want := range map[string]Value{"('a', 1)": Tuple{"a", int64(1)}, "(1,)": Tuple{int64(1)}, "{'a'}": Set{"a"}, "set()": Set{}} {
+		if got := Str(want); got != v {
+			t.Errorf("Str(%#v) = %q, want %q", want, got, v)
+		}
+	}
+}

@@ -1,24 +1,42 @@
 // Package expr is the safe evaluator for the Python expressions that Apstra
 // probe properties hold ("60 * 15", "'up'", "str(link.speed)",
-// "query_result[0]['ps'].values['k']").
+// "query_result[0]['ps'].values['k']", "'%s|%s' % (intf.if_name, 'rx_power')").
 //
 // It is a hand-written lexer and recursive-descent parser for a small subset
 // of Python, and an evaluator over a small value model. Nothing of Python is
 // run: names resolve only through an Env, calls only reach a fixed whitelist
-// (int, str, float, len, functions.speed_to_bits and the string methods
-// split, join, replace, strip, lower, upper, startswith, endswith), and
-// everything else (lambda, other calls, imports, dunder attributes,
-// assignment, statements) is a parse error naming what is not allowed.
-// Expression length, nesting, result sizes and evaluation work are bounded,
-// so no input can exhaust memory or stack.
+// (int, str, float, bool, len, abs, round, sum, min, max, any, all, sorted,
+// list, set, tuple, functions.speed_to_bits and the string methods split,
+// rsplit, join, replace, strip, lstrip, rstrip, lower, upper, title,
+// capitalize, startswith, endswith, partition, rpartition, find, rfind,
+// count, isdigit), and everything else (lambda, other calls, str.format,
+// imports, dunder attributes, assignment, statements) is a parse error
+// naming what is not allowed. Expression length, nesting, result sizes and
+// evaluation work are bounded, so no input can exhaust memory or stack.
 //
 // Supported: string literals ('..', "..", r'..', with Python escapes), int
 // and float literals, True/False/None, + - * / // % with Python precedence
-// and semantics (floor division, sign of %), unary - and +, comparisons (==
-// != < <= > >= in, not in, is, is not; chained), and/or/not with Python
-// truthiness, a if c else b, parentheses, list literals, subscripts and
-// slices x[i], x['k'], x[a:b], attribute access a.b (a key of a map or
-// Object), and list comprehensions [e for v in xs if c].
+// and semantics (floor division, sign of %), printf-style str % args
+// (conversions s r a d i u x X o e E f F g G c and %%, flags - + space 0 #,
+// width, precision, %(name)s with a dict; a tuple operand is unpacked, any
+// other value, a list too, is one argument; * widths are refused), unary -
+// and +, comparisons (== != < <= > >= in, not in, is, is not; chained;
+// lists and tuples order lexicographically, sets by inclusion), and/or/not
+// with Python truthiness, a if c else b, parentheses, tuples ((a, b), (a,),
+// (), a bare a, b), list, set and dict displays and comprehensions ([e for v
+// in xs if c], {e for ...}, {k: v for ...}), a generator expression as the
+// argument of a function that takes an iterable (sum(x for x in xs)),
+// subscripts and slices x[i], x['k'], x[a:b], and attribute access a.b (a
+// key of a map or Object).
+//
+// Values: a tuple is a Tuple and a set a Set, types of their own beside
+// []Value so that (1, 2) != [1, 2] and each prints as Python prints it. A
+// Set is its distinct elements in first-seen order (Python's order depends
+// on hashing); its elements must be hashable (None, bools, numbers, strings,
+// tuples of those). A dict is a map[string]Value: display keys must be
+// strings, and a dict prints and iterates in key order, not insertion
+// order. sum adds left to right (as Python before 3.12); round rounds half
+// to even.
 package expr
 
 import (
@@ -50,8 +68,8 @@ const (
 )
 
 // Value is an expression value. Its dynamic type is one of nil (None), bool,
-// int64, float64, string, []Value (list), map[string]Value (dict or graph
-// node) or Object. Values read from an Env may also be other Go integer and
+// int64, float64, string, []Value (list), Tuple, Set, map[string]Value (dict
+// or graph node) or Object. Values read from an Env may also be other Go integer and
 // float types, []string or map[string]string; they are converted on access.
 type Value = any
 

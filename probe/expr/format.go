@@ -52,6 +52,7 @@ func (ev *evaluator) format(f string, operand Value) (Value, error) {
 		st.args, st.single = []Value{operand}, true
 	}
 	var b strings.Builder
+	b.Grow(len(f) + 16)
 	for i := 0; i < len(f); {
 		k := strings.IndexByte(f[i:], '%')
 		if k < 0 {
@@ -88,7 +89,6 @@ func (ev *evaluator) formatOne(b *strings.Builder, f string, i int, st *fmtState
 	if err := ev.step(); err != nil {
 		return 0, err
 	}
-	incomplete := fmt.Errorf("incomplete format")
 	var arg Value
 	haveArg := false
 	if i < len(f) && f[i] == '(' {
@@ -174,7 +174,7 @@ flags:
 		i++
 	}
 	if i >= len(f) {
-		return 0, incomplete
+		return 0, fmt.Errorf("incomplete format")
 	}
 	sp.conv = f[i]
 	// CPython takes the argument before it looks at the conversion.

@@ -20,12 +20,15 @@ type Tuple []Value
 // subset) and tests membership; it cannot be indexed or sliced.
 type Set []Value
 
-// items returns the elements of a list or tuple.
-func items(v Value) ([]Value, bool) {
+// Items returns the elements of a list, tuple or set, for callers that take
+// any of them as a sequence; ok is false for other values.
+func Items(v Value) (elems []Value, ok bool) {
 	switch x := v.(type) {
 	case []Value:
 		return x, true
 	case Tuple:
+		return x, true
+	case Set:
 		return x, true
 	}
 	return nil, false
