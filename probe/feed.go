@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -104,9 +103,13 @@ func columnList(cols []Column) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
+// compareDevice orders devices by name; a function, not a closure, so a
+// lookup does not allocate.
+func compareDevice(d *feedDevice, name string) int { return strings.Compare(d.name, name) }
+
 func (f *Feed) device(name string) *feedDevice {
-	i := sort.Search(len(f.devices), func(i int) bool { return f.devices[i].name >= name })
-	if i < len(f.devices) && f.devices[i].name == name {
+	i, found := slices.BinarySearchFunc(f.devices, name, compareDevice)
+	if found {
 		return f.devices[i]
 	}
 	d := &feedDevice{name: name}

@@ -91,6 +91,8 @@ type grouping struct {
 	layout uint64
 	group  []int32 // input item -> group
 	acc    []Moments
+	// partial is merge's scratch state for one input item.
+	partial Moments
 }
 
 // groupedOutput declares the output of a grouping processor: N with an empty
@@ -220,11 +222,14 @@ func (g *grouping) merge(cols []int, fields []func(*Moments) *float64) []Moments
 		if !st.Valid(i) {
 			continue
 		}
-		p := Moments{N: st.Num(i, 0)}
+		// The partial is decoded into a field of g, not a local: the field
+		// setters would make a local escape, one allocation per item.
+		p := &g.partial
+		*p = Moments{N: st.Num(i, 0)}
 		for k, c := range cols {
-			*fields[k](&p) = st.Num(i, c)
+			*fields[k](p) = st.Num(i, c)
 		}
-		g.acc[g.group[i]].Merge(p)
+		g.acc[g.group[i]].Merge(*p)
 	}
 	return g.acc
 }
