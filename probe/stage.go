@@ -90,7 +90,7 @@ type Stage struct {
 	// stage whose producer maps numbers to states (a value_map), so that a
 	// range check can compare states as Apstra does; nil otherwise.
 	StateCodes map[string]float64
-	Meta           StageDoc
+	Meta       StageDoc
 	// MaxSamples and MaxDuration bound time-series items (0 = no bound).
 	MaxSamples  int
 	MaxDuration time.Duration
