@@ -79,7 +79,7 @@ func Compile(doc *Document) (*Plan, Problems) {
 		probeName = doc.ID
 	}
 	rep := reporter{probe: probeName, list: &probs}
-	plan := &Plan{Doc: doc, ID: doc.ID}
+	plan := &Plan{Doc: doc, ID: doc.ID, resolution: doc.Resolved}
 	if plan.ID == "" {
 		sum := sha1.Sum(doc.Raw)
 		plan.ID = hex.EncodeToString(sum[:8])
@@ -140,6 +140,16 @@ func Compile(doc *Document) (*Plan, Problems) {
 	}
 	plan.procs = topoSort(procs, producer, rep)
 
+	for i, name := range doc.Export {
+		if _, ok := producer[name]; !ok {
+			rep.addf(fmt.Sprintf("export[%d]", i), "stage %q, which no processor produces%s", name, suggest(name, slices.Sorted(maps.Keys(producer))))
+		}
+	}
+	for name := range doc.Resolved {
+		if _, ok := byName[name]; !ok {
+			rep.addf("resolved", "items for processor %q, which the probe does not have", name)
+		}
+	}
 	for i, sd := range doc.Stages {
 		if _, ok := producer[sd.Name]; !ok && sd.Name != "" {
 			rep.addf(fmt.Sprintf("stages[%d].name", i), "metadata for stage %q, which no processor produces%s", sd.Name, suggest(sd.Name, slices.Sorted(maps.Keys(producer))))

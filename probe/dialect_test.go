@@ -1,6 +1,7 @@
 package probe_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -110,5 +111,39 @@ func TestInlineStageMetadata(t *testing.T) {
 	}
 	if o := byName["other"]; o.Units.Value != "bps" {
 		t.Errorf("other metadata %+v", o)
+	}
+}
+
+// TestControllerExtensions: the "export" and "resolved" fields a controller
+// writes into the part it pushes are read, checked against the probe, and
+// the resolution reaches the sources.
+func TestControllerExtensions(t *testing.T) {
+	doc := `{"label": "p", "export": ["rates"], "resolved": {"c": {"keys": ["group"], "items": [
+		{"system_id": "leaf1", "interface": "eth1", "values": ["spine"]}]}},
+		"processors": [{"name": "c", "type": "if_counter", "outputs": {"out": "rates"}, "properties": {"counter_type": "tx_bytes", "group": "link.role"}}]}`
+	plan, probs := probe.CompileJSON([]byte(doc))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	if len(plan.Doc.Export) != 1 || plan.Doc.Resolved["c"].Len() != 1 {
+		t.Fatalf("export %v, resolved %v", plan.Doc.Export, plan.Doc.Resolved)
+	}
+	if v, ok := plan.Doc.Resolved["c"].Lookup("leaf1", "eth1"); !ok || v[0] != "spine" {
+		t.Errorf("resolved item %v %v", v, ok)
+	}
+	round, err := json.Marshal(plan.Doc.Resolved["c"])
+	if err != nil || !strings.Contains(string(round), `"values":["spine"]`) {
+		t.Errorf("round trip %s %v", round, err)
+	}
+	for _, bad := range []struct{ doc, field, msg string }{
+		{`{"label": "p", "export": ["nope"], "processors": []}`, "export[0]", `stage "nope", which no processor produces`},
+		{`{"label": "p", "export": "rates", "processors": []}`, "export", "expected a list"},
+		{`{"label": "p", "resolved": {"x": {"keys": ["a"], "items": [{"system_id": "s"}]}}, "processors": []}`, "resolved", "0 values for 1 keys"},
+		{`{"label": "p", "resolved": {"x": {"keys": [], "items": []}}, "processors": []}`, "resolved", `processor "x", which the probe does not have`},
+	} {
+		_, probs := probe.CompileJSON([]byte(bad.doc))
+		if len(probs) != 1 || probs[0].Field != bad.field || !strings.Contains(probs[0].Message, bad.msg) {
+			t.Errorf("%s: want %s %q, got %v", bad.doc, bad.field, bad.msg, probs)
+		}
 	}
 }

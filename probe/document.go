@@ -88,6 +88,16 @@ type Document struct {
 	DialectReason string
 	Processors    []ProcessorDoc
 	Stages        []StageDoc
+	// Export lists the stages a device streams to its controller after each
+	// evaluation (our extension, "export": the stages of an edge part that
+	// cross the cut). Non-nil, even empty, marks a part a controller pushed:
+	// the device also forwards its anomalies.
+	Export []string
+	// Resolved gives source processors their graph query's items on this
+	// device (our extension, "resolved", written by a controller):
+	// {"<processor>": {"keys": [extra keys], "items": [{"system_id",
+	// "interface", "values": [...]}]}}.
+	Resolved Resolution
 	// Raw is the document as it was received.
 	Raw json.RawMessage
 }
@@ -202,6 +212,21 @@ func ParseDocumentWith(data []byte, opts Options) (*Document, Problems) {
 		if err := json.Unmarshal(raw, &doc.Disabled); err != nil {
 			rep.addf("disabled", "expected a boolean")
 		}
+	}
+	if raw, ok := top["export"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &doc.Export); err != nil {
+			rep.addf("export", "expected a list of stage names")
+		}
+		if doc.Export == nil {
+			doc.Export = []string{}
+		}
+	}
+	if raw, ok := top["resolved"]; ok && !isNull(raw) {
+		res, err := parseResolution(raw)
+		if err != nil {
+			rep.addf("resolved", "%v", err)
+		}
+		doc.Resolved = res
 	}
 	var dialect string
 	str("dialect", &dialect)

@@ -1,6 +1,11 @@
 package probe
 
-import "maps"
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+)
 
 // SourceItems is what resolving a source processor's graph query gives one
 // device: the items the query selects, by (system_id, interface), each with
@@ -58,4 +63,50 @@ func (p *Plan) Resolve(r Resolution) *Plan {
 	q := *p
 	q.resolution = maps.Clone(r)
 	return &q
+}
+
+// resolvedJSON is the "resolved" extension of a document, as a controller
+// writes it for one device.
+type resolvedJSON struct {
+	Keys  []string           `json:"keys"`
+	Items []resolvedItemJSON `json:"items"`
+}
+
+type resolvedItemJSON struct {
+	SystemID  string   `json:"system_id"`
+	Interface string   `json:"interface,omitempty"`
+	Values    []string `json:"values,omitempty"`
+}
+
+func parseResolution(raw json.RawMessage) (Resolution, error) {
+	var m map[string]resolvedJSON
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf(`expected {"<processor>": {"keys": [...], "items": [{"system_id", "interface", "values"}]}}: %v`, err)
+	}
+	res := Resolution{}
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		r := m[name]
+		si := NewSourceItems(r.Keys)
+		for i, it := range r.Items {
+			if len(it.Values) != len(r.Keys) {
+				return nil, fmt.Errorf("%s.items[%d]: %d values for %d keys", name, i, len(it.Values), len(r.Keys))
+			}
+			si.Add(it.SystemID, it.Interface, it.Values)
+		}
+		res[name] = si
+	}
+	return res, nil
+}
+
+// MarshalJSON renders the items in the form of a document's "resolved"
+// extension.
+func (s *SourceItems) MarshalJSON() ([]byte, error) {
+	out := resolvedJSON{Keys: s.Keys, Items: make([]resolvedItemJSON, 0, len(s.order))}
+	if out.Keys == nil {
+		out.Keys = []string{}
+	}
+	s.Each(func(sys, iface string, values []string) {
+		out.Items = append(out.Items, resolvedItemJSON{SystemID: sys, Interface: iface, Values: values})
+	})
+	return json.Marshal(out)
 }

@@ -659,6 +659,229 @@ func (x *StatusEvent) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+type StreamStagesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamStagesRequest) Reset() {
+	*x = StreamStagesRequest{}
+	mi := &file_probeagent_v1_control_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamStagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamStagesRequest) ProtoMessage() {}
+
+func (x *StreamStagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_probeagent_v1_control_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamStagesRequest.ProtoReflect.Descriptor instead.
+func (*StreamStagesRequest) Descriptor() ([]byte, []int) {
+	return file_probeagent_v1_control_proto_rawDescGZIP(), []int{11}
+}
+
+// StageBatch is one evaluation's exports of one device.
+type StageBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// device is the agent's system_id; session changes when the agent
+	// restarts (its tick numbers start again).
+	Device  string `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	Session string `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	// seq numbers the batches of this stream from 1; dropped counts those
+	// not delivered because the reader was slow.
+	Seq     uint64                 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	Dropped uint64                 `protobuf:"varint,4,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	Time    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	// generation is the probe set the device evaluated.
+	Generation uint64 `protobuf:"varint,6,opt,name=generation,proto3" json:"generation,omitempty"`
+	// updates are probe.StageUpdate values in their binary encoding (PSU1),
+	// each naming its probe and stage.
+	Updates [][]byte `protobuf:"bytes,7,rep,name=updates,proto3" json:"updates,omitempty"`
+	// anomalies are the anomaly transitions of this evaluation.
+	Anomalies     []*AnomalyEvent `protobuf:"bytes,8,rep,name=anomalies,proto3" json:"anomalies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageBatch) Reset() {
+	*x = StageBatch{}
+	mi := &file_probeagent_v1_control_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageBatch) ProtoMessage() {}
+
+func (x *StageBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_probeagent_v1_control_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageBatch.ProtoReflect.Descriptor instead.
+func (*StageBatch) Descriptor() ([]byte, []int) {
+	return file_probeagent_v1_control_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StageBatch) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *StageBatch) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *StageBatch) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *StageBatch) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+func (x *StageBatch) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *StageBatch) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *StageBatch) GetUpdates() [][]byte {
+	if x != nil {
+		return x.Updates
+	}
+	return nil
+}
+
+func (x *StageBatch) GetAnomalies() []*AnomalyEvent {
+	if x != nil {
+		return x.Anomalies
+	}
+	return nil
+}
+
+// AnomalyEvent is an anomaly raised or cleared on a device.
+type AnomalyEvent struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	ProbeId string                 `protobuf:"bytes,1,opt,name=probe_id,json=probeId,proto3" json:"probe_id,omitempty"`
+	Stage   string                 `protobuf:"bytes,2,opt,name=stage,proto3" json:"stage,omitempty"`
+	ItemId  string                 `protobuf:"bytes,3,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	Raised  bool                   `protobuf:"varint,4,opt,name=raised,proto3" json:"raised,omitempty"`
+	// json is the anomaly as the anomalies API renders it.
+	Json          string `protobuf:"bytes,5,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnomalyEvent) Reset() {
+	*x = AnomalyEvent{}
+	mi := &file_probeagent_v1_control_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnomalyEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnomalyEvent) ProtoMessage() {}
+
+func (x *AnomalyEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_probeagent_v1_control_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnomalyEvent.ProtoReflect.Descriptor instead.
+func (*AnomalyEvent) Descriptor() ([]byte, []int) {
+	return file_probeagent_v1_control_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *AnomalyEvent) GetProbeId() string {
+	if x != nil {
+		return x.ProbeId
+	}
+	return ""
+}
+
+func (x *AnomalyEvent) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *AnomalyEvent) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
+func (x *AnomalyEvent) GetRaised() bool {
+	if x != nil {
+		return x.Raised
+	}
+	return false
+}
+
+func (x *AnomalyEvent) GetJson() string {
+	if x != nil {
+		return x.Json
+	}
+	return ""
+}
+
 var File_probeagent_v1_control_proto protoreflect.FileDescriptor
 
 const file_probeagent_v1_control_proto_rawDesc = "" +
@@ -709,14 +932,34 @@ const file_probeagent_v1_control_proto_rawDesc = "" +
 	"last_error\x18\x04 \x01(\tR\tlastError\x12#\n" +
 	"\ranomaly_count\x18\x05 \x01(\rR\fanomalyCount\x12\x18\n" +
 	"\aremoved\x18\x06 \x01(\bR\aremoved\x12.\n" +
-	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time2\x9f\x03\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x15\n" +
+	"\x13StreamStagesRequest\"\x8f\x02\n" +
+	"\n" +
+	"StageBatch\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
+	"\asession\x18\x02 \x01(\tR\asession\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12\x18\n" +
+	"\adropped\x18\x04 \x01(\x04R\adropped\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x06 \x01(\x04R\n" +
+	"generation\x12\x18\n" +
+	"\aupdates\x18\a \x03(\fR\aupdates\x129\n" +
+	"\tanomalies\x18\b \x03(\v2\x1b.probeagent.v1.AnomalyEventR\tanomalies\"\x84\x01\n" +
+	"\fAnomalyEvent\x12\x19\n" +
+	"\bprobe_id\x18\x01 \x01(\tR\aprobeId\x12\x14\n" +
+	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x17\n" +
+	"\aitem_id\x18\x03 \x01(\tR\x06itemId\x12\x16\n" +
+	"\x06raised\x18\x04 \x01(\bR\x06raised\x12\x12\n" +
+	"\x04json\x18\x05 \x01(\tR\x04json2\xf0\x03\n" +
 	"\fProbeControl\x12T\n" +
 	"\vApplyProbes\x12!.probeagent.v1.ApplyProbesRequest\x1a\".probeagent.v1.ApplyProbesResponse\x12Q\n" +
 	"\n" +
 	"ListProbes\x12 .probeagent.v1.ListProbesRequest\x1a!.probeagent.v1.ListProbesResponse\x12@\n" +
 	"\bGetProbe\x12\x1e.probeagent.v1.GetProbeRequest\x1a\x14.probeagent.v1.Probe\x12T\n" +
 	"\vDeleteProbe\x12!.probeagent.v1.DeleteProbeRequest\x1a\".probeagent.v1.DeleteProbeResponse\x12N\n" +
-	"\vWatchStatus\x12!.probeagent.v1.WatchStatusRequest\x1a\x1a.probeagent.v1.StatusEvent0\x01BEZCgithub.com/probe-agent/probe-agent/proto/probeagent/v1;probeagentv1b\x06proto3"
+	"\vWatchStatus\x12!.probeagent.v1.WatchStatusRequest\x1a\x1a.probeagent.v1.StatusEvent0\x01\x12O\n" +
+	"\fStreamStages\x12\".probeagent.v1.StreamStagesRequest\x1a\x19.probeagent.v1.StageBatch0\x01BEZCgithub.com/probe-agent/probe-agent/proto/probeagent/v1;probeagentv1b\x06proto3"
 
 var (
 	file_probeagent_v1_control_proto_rawDescOnce sync.Once
@@ -730,7 +973,7 @@ func file_probeagent_v1_control_proto_rawDescGZIP() []byte {
 	return file_probeagent_v1_control_proto_rawDescData
 }
 
-var file_probeagent_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_probeagent_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_probeagent_v1_control_proto_goTypes = []any{
 	(*ApplyProbesRequest)(nil),    // 0: probeagent.v1.ApplyProbesRequest
 	(*ApplyProbesResponse)(nil),   // 1: probeagent.v1.ApplyProbesResponse
@@ -743,27 +986,34 @@ var file_probeagent_v1_control_proto_goTypes = []any{
 	(*DeleteProbeResponse)(nil),   // 8: probeagent.v1.DeleteProbeResponse
 	(*WatchStatusRequest)(nil),    // 9: probeagent.v1.WatchStatusRequest
 	(*StatusEvent)(nil),           // 10: probeagent.v1.StatusEvent
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*StreamStagesRequest)(nil),   // 11: probeagent.v1.StreamStagesRequest
+	(*StageBatch)(nil),            // 12: probeagent.v1.StageBatch
+	(*AnomalyEvent)(nil),          // 13: probeagent.v1.AnomalyEvent
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
 }
 var file_probeagent_v1_control_proto_depIdxs = []int32{
 	2,  // 0: probeagent.v1.ApplyProbesResponse.results:type_name -> probeagent.v1.ProbeResult
 	6,  // 1: probeagent.v1.ListProbesResponse.probes:type_name -> probeagent.v1.Probe
-	11, // 2: probeagent.v1.StatusEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 3: probeagent.v1.ProbeControl.ApplyProbes:input_type -> probeagent.v1.ApplyProbesRequest
-	3,  // 4: probeagent.v1.ProbeControl.ListProbes:input_type -> probeagent.v1.ListProbesRequest
-	5,  // 5: probeagent.v1.ProbeControl.GetProbe:input_type -> probeagent.v1.GetProbeRequest
-	7,  // 6: probeagent.v1.ProbeControl.DeleteProbe:input_type -> probeagent.v1.DeleteProbeRequest
-	9,  // 7: probeagent.v1.ProbeControl.WatchStatus:input_type -> probeagent.v1.WatchStatusRequest
-	1,  // 8: probeagent.v1.ProbeControl.ApplyProbes:output_type -> probeagent.v1.ApplyProbesResponse
-	4,  // 9: probeagent.v1.ProbeControl.ListProbes:output_type -> probeagent.v1.ListProbesResponse
-	6,  // 10: probeagent.v1.ProbeControl.GetProbe:output_type -> probeagent.v1.Probe
-	8,  // 11: probeagent.v1.ProbeControl.DeleteProbe:output_type -> probeagent.v1.DeleteProbeResponse
-	10, // 12: probeagent.v1.ProbeControl.WatchStatus:output_type -> probeagent.v1.StatusEvent
-	8,  // [8:13] is the sub-list for method output_type
-	3,  // [3:8] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	14, // 2: probeagent.v1.StatusEvent.time:type_name -> google.protobuf.Timestamp
+	14, // 3: probeagent.v1.StageBatch.time:type_name -> google.protobuf.Timestamp
+	13, // 4: probeagent.v1.StageBatch.anomalies:type_name -> probeagent.v1.AnomalyEvent
+	0,  // 5: probeagent.v1.ProbeControl.ApplyProbes:input_type -> probeagent.v1.ApplyProbesRequest
+	3,  // 6: probeagent.v1.ProbeControl.ListProbes:input_type -> probeagent.v1.ListProbesRequest
+	5,  // 7: probeagent.v1.ProbeControl.GetProbe:input_type -> probeagent.v1.GetProbeRequest
+	7,  // 8: probeagent.v1.ProbeControl.DeleteProbe:input_type -> probeagent.v1.DeleteProbeRequest
+	9,  // 9: probeagent.v1.ProbeControl.WatchStatus:input_type -> probeagent.v1.WatchStatusRequest
+	11, // 10: probeagent.v1.ProbeControl.StreamStages:input_type -> probeagent.v1.StreamStagesRequest
+	1,  // 11: probeagent.v1.ProbeControl.ApplyProbes:output_type -> probeagent.v1.ApplyProbesResponse
+	4,  // 12: probeagent.v1.ProbeControl.ListProbes:output_type -> probeagent.v1.ListProbesResponse
+	6,  // 13: probeagent.v1.ProbeControl.GetProbe:output_type -> probeagent.v1.Probe
+	8,  // 14: probeagent.v1.ProbeControl.DeleteProbe:output_type -> probeagent.v1.DeleteProbeResponse
+	10, // 15: probeagent.v1.ProbeControl.WatchStatus:output_type -> probeagent.v1.StatusEvent
+	12, // 16: probeagent.v1.ProbeControl.StreamStages:output_type -> probeagent.v1.StageBatch
+	11, // [11:17] is the sub-list for method output_type
+	5,  // [5:11] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_probeagent_v1_control_proto_init() }
@@ -777,7 +1027,7 @@ func file_probeagent_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_probeagent_v1_control_proto_rawDesc), len(file_probeagent_v1_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,11 +27,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ProbeControl_ApplyProbes_FullMethodName = "/probeagent.v1.ProbeControl/ApplyProbes"
-	ProbeControl_ListProbes_FullMethodName  = "/probeagent.v1.ProbeControl/ListProbes"
-	ProbeControl_GetProbe_FullMethodName    = "/probeagent.v1.ProbeControl/GetProbe"
-	ProbeControl_DeleteProbe_FullMethodName = "/probeagent.v1.ProbeControl/DeleteProbe"
-	ProbeControl_WatchStatus_FullMethodName = "/probeagent.v1.ProbeControl/WatchStatus"
+	ProbeControl_ApplyProbes_FullMethodName  = "/probeagent.v1.ProbeControl/ApplyProbes"
+	ProbeControl_ListProbes_FullMethodName   = "/probeagent.v1.ProbeControl/ListProbes"
+	ProbeControl_GetProbe_FullMethodName     = "/probeagent.v1.ProbeControl/GetProbe"
+	ProbeControl_DeleteProbe_FullMethodName  = "/probeagent.v1.ProbeControl/DeleteProbe"
+	ProbeControl_WatchStatus_FullMethodName  = "/probeagent.v1.ProbeControl/WatchStatus"
+	ProbeControl_StreamStages_FullMethodName = "/probeagent.v1.ProbeControl/StreamStages"
 )
 
 // ProbeControlClient is the client API for ProbeControl service.
@@ -63,6 +64,14 @@ type ProbeControlClient interface {
 	// WatchStatus sends the current status of every probe, then every change
 	// of a probe's state, error or anomaly count, and removals.
 	WatchStatus(ctx context.Context, in *WatchStatusRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StatusEvent], error)
+	// StreamStages sends, after every evaluation, the stages this device's
+	// probes export to the controller (the "export" list of a pushed edge
+	// part): the stages that cross the edge/central cut, lossless, with the
+	// anomalies the device raised and cleared. Batches are numbered per
+	// stream; a slow reader loses the oldest batches, counted in dropped, and
+	// a new stream starts from the current state, so a reconnect resumes
+	// without double counting (each update carries its tick).
+	StreamStages(ctx context.Context, in *StreamStagesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StageBatch], error)
 }
 
 type probeControlClient struct {
@@ -132,6 +141,25 @@ func (c *probeControlClient) WatchStatus(ctx context.Context, in *WatchStatusReq
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProbeControl_WatchStatusClient = grpc.ServerStreamingClient[StatusEvent]
 
+func (c *probeControlClient) StreamStages(ctx context.Context, in *StreamStagesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StageBatch], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ProbeControl_ServiceDesc.Streams[1], ProbeControl_StreamStages_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamStagesRequest, StageBatch]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProbeControl_StreamStagesClient = grpc.ServerStreamingClient[StageBatch]
+
 // ProbeControlServer is the server API for ProbeControl service.
 // All implementations must embed UnimplementedProbeControlServer
 // for forward compatibility.
@@ -161,6 +189,14 @@ type ProbeControlServer interface {
 	// WatchStatus sends the current status of every probe, then every change
 	// of a probe's state, error or anomaly count, and removals.
 	WatchStatus(*WatchStatusRequest, grpc.ServerStreamingServer[StatusEvent]) error
+	// StreamStages sends, after every evaluation, the stages this device's
+	// probes export to the controller (the "export" list of a pushed edge
+	// part): the stages that cross the edge/central cut, lossless, with the
+	// anomalies the device raised and cleared. Batches are numbered per
+	// stream; a slow reader loses the oldest batches, counted in dropped, and
+	// a new stream starts from the current state, so a reconnect resumes
+	// without double counting (each update carries its tick).
+	StreamStages(*StreamStagesRequest, grpc.ServerStreamingServer[StageBatch]) error
 	mustEmbedUnimplementedProbeControlServer()
 }
 
@@ -185,6 +221,9 @@ func (UnimplementedProbeControlServer) DeleteProbe(context.Context, *DeleteProbe
 }
 func (UnimplementedProbeControlServer) WatchStatus(*WatchStatusRequest, grpc.ServerStreamingServer[StatusEvent]) error {
 	return status.Error(codes.Unimplemented, "method WatchStatus not implemented")
+}
+func (UnimplementedProbeControlServer) StreamStages(*StreamStagesRequest, grpc.ServerStreamingServer[StageBatch]) error {
+	return status.Error(codes.Unimplemented, "method StreamStages not implemented")
 }
 func (UnimplementedProbeControlServer) mustEmbedUnimplementedProbeControlServer() {}
 func (UnimplementedProbeControlServer) testEmbeddedByValue()                      {}
@@ -290,6 +329,17 @@ func _ProbeControl_WatchStatus_Handler(srv interface{}, stream grpc.ServerStream
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProbeControl_WatchStatusServer = grpc.ServerStreamingServer[StatusEvent]
 
+func _ProbeControl_StreamStages_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamStagesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ProbeControlServer).StreamStages(m, &grpc.GenericServerStream[StreamStagesRequest, StageBatch]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProbeControl_StreamStagesServer = grpc.ServerStreamingServer[StageBatch]
+
 // ProbeControl_ServiceDesc is the grpc.ServiceDesc for ProbeControl service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -318,6 +368,11 @@ var ProbeControl_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchStatus",
 			Handler:       _ProbeControl_WatchStatus_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "StreamStages",
+			Handler:       _ProbeControl_StreamStages_Handler,
 			ServerStreams: true,
 		},
 	},
