@@ -458,6 +458,7 @@ func (a *Agent) step(ctx context.Context) bool {
 		}
 	}
 	a.tick = probe.Tick{Time: a.batch.Time, Counters: &a.batch, Items: &a.items}
+	gen, exports := a.manager.Generation(), a.manager.Exports()
 	a.manager.Each(func(inst *probe.Instance) {
 		seq := inst.Seq()
 		if err := inst.Tick(&a.tick); err != nil {
@@ -467,7 +468,9 @@ func (a *Agent) step(ctx context.Context) bool {
 		a.emitter.ProbeMessages(inst, a.sendPerfmon)
 		a.emitter.Alerts(inst, a.sendAlert)
 		a.reraise(inst)
+		exports.Add(inst, a.cfg.SystemID, gen)
 	})
+	exports.Flush(a.batch.Time)
 	a.items.Advance(&a.batch, a.batch.Time)
 	a.manager.NoteTick(a.batch.Time)
 	a.emitter.LinkEvents(&a.batch, a.items.For(&a.batch), a.sendEvent)

@@ -100,6 +100,8 @@ type StatusEvent struct {
 // and the REST API all go through it, so the probe set, its persistence and
 // status notifications stay consistent.
 type Manager struct {
+	// exports carries what controller-pushed probes send back to it.
+	exports    *Exports
 	mu         sync.Mutex
 	log        *slog.Logger
 	store      *Store
@@ -154,7 +156,7 @@ func NewManager(log *slog.Logger, store *Store, onRemove func(*probe.Instance)) 
 	if onRemove == nil {
 		onRemove = func(*probe.Instance) {}
 	}
-	return &Manager{log: log, store: store, onRemove: onRemove, watchers: map[chan StatusEvent]struct{}{}}
+	return &Manager{log: log, store: store, onRemove: onRemove, watchers: map[chan StatusEvent]struct{}{}, exports: NewExports()}
 }
 
 // compileForDevice validates one document for this device: the engine's
@@ -208,6 +210,10 @@ func (m *Manager) find(id string) (int, *managedProbe) {
 	}
 	return -1, nil
 }
+
+// Exports is what the probes a controller pushed send back to it after
+// each evaluation (the control plane's StreamStages reads it).
+func (m *Manager) Exports() *Exports { return m.exports }
 
 // Generation is the generation of the last applied set.
 func (m *Manager) Generation() uint64 {
