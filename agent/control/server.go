@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probe-agent/probe-agent/agent"
@@ -201,4 +202,43 @@ func eventMessage(ev agent.StatusEvent) *pb.StatusEvent {
 		Id: ev.ID, Label: ev.Label, State: string(ev.State), LastError: ev.LastError,
 		AnomalyCount: uint32(ev.AnomalyCount), Removed: ev.Removed, Time: timestamppb.New(ev.Time),
 	}
+}
+
+// exportBuffer is the number of batches queued per StreamStages stream; a
+// controller that falls further behind loses the oldest (counted in
+// StageBatch.dropped).
+const exportBuffer = 64
+
+// StreamStages implements pb.ProbeControlServer: every evaluation's
+// exports, until the controller goes away or the agent stops.
+func (s *Server) StreamStages(_ *pb.StreamStagesRequest, stream pb.ProbeControl_StreamStagesServer) error {
+	sub, cancel := s.m.Exports().Subscribe(exportBuffer)
+	defer cancel()
+	ctx := stream.Context()
+	if p, ok := peer.FromContext(ctx); ok {
+		s.log.Info("controller streaming stages", "peer", p.Addr.String())
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.stopping:
+			return nil
+		case b := <-sub.C:
+			if err := stream.Send(batchMessage(b, sub.Dropped())); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func batchMessage(b *agent.ExportBatch, dropped uint64) *pb.StageBatch {
+	m := &pb.StageBatch{
+		Device: b.Device, Session: b.Session, Seq: b.Seq, Dropped: dropped,
+		Time: timestamppb.New(b.Time), Generation: b.Generation, Updates: b.Updates,
+	}
+	for _, a := range b.Anomalies {
+		m.Anomalies = append(m.Anomalies, &pb.AnomalyEvent{ProbeId: a.ProbeID, Stage: a.Stage, ItemId: a.ItemID, Raised: a.Raised, Json: string(a.JSON)})
+	}
+	return m
 }
