@@ -110,8 +110,8 @@ func ParseGraphJSON(data []byte, file string) (*Graph, error) {
 	return g, nil
 }
 
-// member is one key of a JSON object with its raw value and the offset of
-// the value in the input.
+// member is one key of a JSON object with its raw value and the offset at
+// which the value starts.
 type member struct {
 	key string
 	raw json.RawMessage
@@ -146,12 +146,11 @@ func orderedObject(dec *json.Decoder) ([]member, error) {
 			return nil, fmt.Errorf("duplicate key %q", k)
 		}
 		seen[k] = true
-		off := dec.InputOffset()
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return nil, fmt.Errorf("%s: %v", k, err)
 		}
-		out = append(out, member{key: k, raw: raw, off: off})
+		out = append(out, member{key: k, raw: raw, off: dec.InputOffset() - int64(len(raw))})
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, err

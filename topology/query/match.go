@@ -98,6 +98,11 @@ type NodeObject struct{ N *topology.Node }
 // Get implements expr.Object.
 func (o NodeObject) Get(key string) (expr.Value, bool) { return o.N.Get(key), true }
 
+// MaxRows bounds the rows one step of a match may produce, so that a query
+// joining unrelated paths (a cross product) fails instead of exhausting
+// memory.
+const MaxRows = 1 << 20
+
 // row holds one node index per slot, -1 when unbound.
 type row []int32
 
@@ -282,6 +287,10 @@ func (m *matcher) extendPath(p *pathPat, r row, out []row) []row {
 		}
 		if k == len(order) {
 			if m.checkLocal(p.cons, work) {
+				if len(out) >= MaxRows {
+					m.err = fmt.Errorf("the query matches more than %d rows", MaxRows)
+					return
+				}
 				out = append(out, slices.Clone(work))
 			}
 			return
