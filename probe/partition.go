@@ -237,6 +237,16 @@ func Partition(p *Plan, deviceKeys []string) (*Split, error) {
 			return nil, err
 		}
 	}
+	// Sources keep the items their graph queries resolved to: an edge
+	// instance on one device takes that device's, a central source all.
+	if p.resolution != nil {
+		if s.Edge != nil {
+			s.Edge = s.Edge.Resolve(p.resolution)
+		}
+		if s.Central != nil {
+			s.Central = s.Central.Resolve(p.resolution)
+		}
+	}
 	return s, nil
 }
 

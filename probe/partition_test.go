@@ -14,8 +14,9 @@ import (
 	"github.com/probe-agent/probe-agent/probe"
 )
 
-// A holistic processor for the fallback: the median of its input, which
-// has no mergeable partial state. It declares no placement.
+// A holistic processor for the fallback: the median of its input (the last
+// value of a series), which has no mergeable partial state. It declares no
+// placement.
 type median struct {
 	in  *probe.Input
 	out *probe.Stage
@@ -24,7 +25,7 @@ type median struct {
 func init() {
 	probe.Register(&probe.Spec{
 		Name:    "test_median",
-		Inputs:  map[string]probe.Port{"in": {Required: true, Types: []probe.StageType{probe.NS}}},
+		Inputs:  map[string]probe.Port{"in": {Required: true, Types: []probe.StageType{probe.NS, probe.NSTS}}},
 		Outputs: map[string]probe.Port{"out": {Required: true, Types: []probe.StageType{probe.N}}},
 		Schema:  probe.Object(map[string]*probe.Schema{}),
 		New: func(b *probe.Build) (probe.Processor, error) {
@@ -76,6 +77,11 @@ func TestPartition(t *testing.T) {
 			{"name": "m", "type": "test_median", "inputs": {"in": "rates"}, "outputs": {"out": "med"}}]}`,
 			map[string]probe.Side{"rates": probe.Edge, "m": probe.Central},
 			[]string{"rates items not decomposable"}, false},
+		{"a time series crosses item by item with its samples", `{"label": "p", "dialect": "4.x", "processors": [` + counterProc + `,
+			{"name": "history", "type": "accumulate", "inputs": {"in": {"stage": "rates", "column": "value"}}, "outputs": {"out": "history"}, "properties": {"max_samples": 3}},
+			{"name": "m", "type": "test_median", "inputs": {"in": {"stage": "history", "column": "value"}}, "outputs": {"out": "med"}}]}`,
+			map[string]probe.Side{"rates": probe.Edge, "history": probe.Edge, "m": probe.Central},
+			[]string{"history items not decomposable"}, false},
 		{"a per-item processor that also reads a central stage gets the items", `{"label": "p", "processors": [` + counterProc + `,
 			{"name": "total", "type": "sum", "inputs": {"in": "rates"}, "outputs": {"out": "total"}},
 			{"name": "share", "type": "ratio", "inputs": {"numerator": "rates", "denominator": "total"}, "outputs": {"out": "share"}}]}`,
@@ -337,4 +343,65 @@ func FuzzDecodeStageUpdate(f *testing.F) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", data, again)
 		}
 	})
+}
+
+// TestSplitKeepsResolution: a plan whose sources a controller resolved
+// (here: only eth1 and eth3 of each device are items) splits into parts
+// that keep the resolution, and evaluates like the whole.
+func TestSplitKeepsResolution(t *testing.T) {
+	plan, probs := probe.CompileJSON(readFile(t, "testdata/seed_probe.json"))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	items := probe.NewSourceItems(nil)
+	for d := range 6 {
+		items.Add(fmt.Sprintf("leaf%d", d), "eth1", nil)
+		items.Add(fmt.Sprintf("leaf%d", d), "eth3", nil)
+	}
+	resolved := plan.Resolve(probe.Resolution{"server_tx_bytes": items})
+	rng := rand.New(rand.NewPCG(9, 9))
+	for range 10 {
+		s := checkSplitPlan(t, resolved, randomBatches(rng, 8, 6))
+		inst, err := probe.NewInstance(s.Edge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &collectors.Batch{Time: time.Unix(1700000000, 0), Layout: 1}
+		for _, name := range []string{"eth1", "eth2", "eth3"} {
+			ifc := collectors.Interface{SystemID: "leaf1", Name: name}
+			ifc.Set(collectors.TxBytes, 1)
+			b.Interfaces = append(b.Interfaces, ifc)
+		}
+		if err := inst.Tick(&probe.Tick{Time: b.Time, Counters: b}); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := inst.Stage("server_tx_bytes_output"); st.Len() != 2 {
+			t.Fatalf("edge part of a resolved probe has %d items, want the 2 resolved", st.Len())
+		}
+	}
+}
+
+// TestStageGraph checks the seed plan's typed stage graph.
+func TestStageGraph(t *testing.T) {
+	plan, probs := probe.CompileJSON(readFile(t, "testdata/seed_probe.json"))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	var got []string
+	for _, st := range plan.StageGraph() {
+		var cols []string
+		for _, c := range st.Columns {
+			cols = append(cols, c.Name)
+		}
+		got = append(got, fmt.Sprintf("%s %s [%s] (%s) %s/%s -> %s", st.Name, st.Type, strings.Join(st.Keys, ","), strings.Join(cols, ","), st.Producer, st.ProducerType, strings.Join(st.Consumers, ",")))
+	}
+	want := []string{
+		"server_tx_bytes_output ns [interface,system_id] (value) server_tx_bytes/if_counter -> std",
+		"std_dev_output n [] (value) std/std_dev -> server_imbalance",
+		"std_dev_output_in_range ds [] (value) server_imbalance/range_check -> server_imbalance_anomaly",
+		"server_traffic_imbalanced ds [] (value) server_imbalance_anomaly/anomaly -> ",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stage graph:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

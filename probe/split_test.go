@@ -161,6 +161,14 @@ func checkSplitEqualsWhole(t *testing.T, doc []byte, batches []collectors.Batch,
 	if len(probs) > 0 {
 		t.Fatalf("probe does not validate:\n%v\n%s", probs, doc)
 	}
+	return checkSplitPlan(t, plan, batches, extraDevices...)
+}
+
+// checkSplitPlan is checkSplitEqualsWhole for a compiled (possibly
+// resolved) plan.
+func checkSplitPlan(t *testing.T, plan *probe.Plan, batches []collectors.Batch, extraDevices ...string) *probe.Split {
+	t.Helper()
+	doc := plan.Doc.Raw
 	whole, err := probe.NewInstance(plan)
 	if err != nil {
 		t.Fatal(err)
