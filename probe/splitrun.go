@@ -33,11 +33,13 @@ type SplitRun struct {
 }
 
 type edgeDevice struct {
-	inst   *Instance
-	items  ItemCache
-	batch  collectors.Batch
-	names  []string // interface names of the last batch, for its Layout
-	layout uint64
+	// raw and crossed are the device's share of Raw and Crossed.
+	raw, crossed int
+	inst         *Instance
+	items        ItemCache
+	batch        collectors.Batch
+	names        []string // interface names of the last batch, for its Layout
+	layout       uint64
 }
 
 // NewSplitRun prepares the evaluation of s; devices are added as they
@@ -82,6 +84,23 @@ func (r *SplitRun) AddDevice(name string) error {
 	i, _ := slices.BinarySearch(r.devices, name)
 	r.devices = slices.Insert(r.devices, i, name)
 	return nil
+}
+
+// DeviceTick is one device's share of a tick's Raw and Crossed items.
+type DeviceTick struct {
+	Device       string `json:"device"`
+	RawItems     int    `json:"raw_items"`
+	CrossedItems int    `json:"crossing_items"`
+}
+
+// DeviceTicks returns each device's items in the last tick, devices sorted.
+func (r *SplitRun) DeviceTicks() []DeviceTick {
+	out := make([]DeviceTick, len(r.devices))
+	for i, name := range r.devices {
+		d := r.edges[name]
+		out[i] = DeviceTick{Device: name, RawItems: d.raw, CrossedItems: d.crossed}
+	}
+	return out
 }
 
 // Devices lists the devices, sorted.
@@ -130,11 +149,13 @@ func (r *SplitRun) Tick(t time.Time, batch *collectors.Batch) error {
 			return fmt.Errorf("device %q: %w", name, err)
 		}
 		d.items.Advance(&d.batch, t)
+		d.raw, d.crossed = 0, 0
 		for _, name := range r.sources {
 			if st, ok := d.inst.Stage(name); ok {
-				r.Raw += st.Len()
+				d.raw += st.Len()
 			}
 		}
+		r.Raw += d.raw
 		if r.Central == nil {
 			continue
 		}
@@ -146,6 +167,7 @@ func (r *SplitRun) Tick(t time.Time, batch *collectors.Batch) error {
 			UpdateOf(&r.update, st)
 			r.update.Device, r.update.Probe = name, r.Split.Probe.ID
 			r.Crossed += len(r.update.Items)
+			d.crossed += len(r.update.Items)
 			r.encoded = r.update.AppendBinary(r.encoded[:0])
 			r.CrossedBytes += len(r.encoded)
 			if err := r.Central.Feed(&r.update); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/probe-agent/probe-agent/collectors"
 	"github.com/probe-agent/probe-agent/collectors/replay"
 	"github.com/probe-agent/probe-agent/probe"
 )
@@ -24,11 +25,17 @@ func simulateSplit(out io.Writer, opts probe.Options, probeFile, countersFile st
 	if c := plan.CentralOnly(); len(c) > 0 {
 		return fmt.Errorf("%s: processors %v need Apstra telemetry services and cannot be simulated from interface counters", probeFile, c)
 	}
-	split, err := probe.Partition(plan, nil)
-	if err != nil {
-		return fmt.Errorf("%s: %w", probeFile, err)
-	}
 	batches, err := replay.ReadFile(countersFile)
+	if err != nil {
+		return err
+	}
+	return simulateSplitPlan(out, plan, batches, eachTick)
+}
+
+// simulateSplitPlan evaluates a compiled (possibly graph-query resolved)
+// plan split, printing what simulate prints.
+func simulateSplitPlan(out io.Writer, plan *probe.Plan, batches []collectors.Batch, eachTick bool) error {
+	split, err := probe.Partition(plan, nil)
 	if err != nil {
 		return err
 	}
