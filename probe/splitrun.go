@@ -201,19 +201,23 @@ func (d *edgeDevice) relayout() {
 }
 
 // Stages returns the stages of the probe as the whole probe has them:
-// central stages from the centre, edge stages as the union of every
-// device's items. Partial-state stages, internal to the split, are left
-// out.
+// edge stages as the union of every device's items (also those that cross
+// item by item: the devices' stages are the originals, with their possible
+// values), central stages from the centre. Partial-state stages, internal
+// to the split, are left out.
 func (r *SplitRun) Stages() []*Stage {
 	var out []*Stage
 	for _, info := range r.Split.Probe.StageGraph() {
-		if r.Central != nil {
-			if st, ok := r.Central.Stage(info.Name); ok {
-				out = append(out, st)
-				continue
-			}
+		atEdge := false
+		if r.template != nil {
+			_, atEdge = r.template.Stage(info.Name)
 		}
-		if r.template == nil {
+		if !atEdge {
+			if r.Central != nil {
+				if st, ok := r.Central.Stage(info.Name); ok {
+					out = append(out, st)
+				}
+			}
 			continue
 		}
 		parts := []*Stage{}
