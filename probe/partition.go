@@ -217,8 +217,15 @@ func Partition(p *Plan, deviceKeys []string) (*Split, error) {
 				crossed[in] = len(s.Crossings)
 				s.Crossings = append(s.Crossings, Crossing{Stage: in, Kind: CrossItems, From: st.Producer, To: []string{pp.doc.Name},
 					Type: st.Type, Keys: st.Keys, Columns: st.Columns, Reason: reason})
-				crossInputs = append(crossInputs, stageInputJSON(in, st.Type, st.Keys, st.Columns,
-					fmt.Sprintf("items of stage %q from every device", in)))
+				si := stageInputJSON(in, st.Type, st.Keys, st.Columns, fmt.Sprintf("items of stage %q from every device", in))
+				if st.Type.Kind == DiscreteState {
+					props := si["properties"].(map[string]any)
+					props["possible_values"] = anyList(st.PossibleValues)
+					if st.StateCodes != nil {
+						props["state_codes"] = st.StateCodes
+					}
+				}
+				crossInputs = append(crossInputs, si)
 			}
 			centralProcs = append(centralProcs, processorJSON(pp.doc, nil, nil))
 		}

@@ -1,6 +1,9 @@
 package probe
 
-import "slices"
+import (
+	"maps"
+	"slices"
+)
 
 // StageInfo describes one stage of a plan's DAG: its type, keys and
 // columns as type inference found them, the processor that produces it and
@@ -10,6 +13,10 @@ type StageInfo struct {
 	Type    StageType
 	Keys    []string
 	Columns []Column
+	// PossibleValues and StateCodes are a discrete-state stage's states and
+	// the numbers behind them, when its producer knows them.
+	PossibleValues []string           `json:",omitempty"`
+	StateCodes     map[string]float64 `json:",omitempty"`
 	// Producer is the processor writing the stage; ProducerType its type.
 	Producer     string
 	ProducerType string
@@ -37,6 +44,7 @@ func (p *Plan) StageGraph() []StageInfo {
 		at[st.Name] = len(out)
 		out = append(out, StageInfo{
 			Name: st.Name, Type: st.Type, Keys: slices.Clone(st.Keys), Columns: slices.Clone(st.Columns),
+			PossibleValues: slices.Clone(st.PossibleValues), StateCodes: maps.Clone(st.StateCodes),
 			Producer: st.Producer, ProducerType: typeOf[st.Producer],
 		})
 	}

@@ -40,6 +40,9 @@ not interpret it.`,
 				"name": probe.Prop("string").Desc("Column name."),
 				"kind": probe.Prop("string").Def("number").OneOf("number", "discrete_state", "text").Desc("Value kind."),
 			})).Desc("Value columns after \"value\"."),
+			"possible_values": probe.Prop("array").Def([]any{}).Of(probe.Prop("string")).
+				Desc("States of a discrete-state stage (default: true and false)."),
+			"state_codes": probe.Prop("object").Desc("Number behind each state of a discrete-state stage, for range checks on states."),
 			"max_samples": probe.Prop("integer").Def(0).Min(0).
 				Desc("Samples kept per item of a time-series stage (0: the engine's bound)."),
 		}),
@@ -60,7 +63,9 @@ func newStageInput(b *probe.Build) (probe.Processor, error) {
 			Name string `json:"name"`
 			Kind string `json:"kind"`
 		} `json:"columns"`
-		MaxSamples int `json:"max_samples"`
+		MaxSamples     int                `json:"max_samples"`
+		PossibleValues []string           `json:"possible_values"`
+		StateCodes     map[string]float64 `json:"state_codes"`
 	}
 	if err := b.Decode(&cfg); err != nil {
 		return nil, err
@@ -92,6 +97,12 @@ func newStageInput(b *probe.Build) (probe.Processor, error) {
 		return nil, nil
 	}
 	out.MaxSamples = cfg.MaxSamples
+	if t.Kind == probe.DiscreteState {
+		if len(cfg.PossibleValues) > 0 {
+			out.PossibleValues = cfg.PossibleValues
+		}
+		out.StateCodes = cfg.StateCodes
+	}
 	return &stageInput{feed: b.Feed(out)}, nil
 }
 
