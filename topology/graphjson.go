@@ -37,6 +37,9 @@ func ParseGraphJSON(data []byte, file string) (*Graph, error) {
 			if nodes, err = orderedObjectBytes(m.raw); err != nil {
 				return nil, errAt(m.off, "nodes", "expected an object of nodes by id: %v", err)
 			}
+			if nodes == nil {
+				nodes = []member{}
+			}
 			for i := range nodes {
 				nodes[i].off += m.off
 			}
@@ -48,6 +51,9 @@ func ParseGraphJSON(data []byte, file string) (*Graph, error) {
 				rels[i].off += m.off
 			}
 		}
+	}
+	if nodes == nil {
+		return nil, errAt(0, "nodes", "required: a graph document is {\"nodes\": {...}, \"relationships\": {...}}")
 	}
 	for _, m := range nodes {
 		key := "nodes." + m.key

@@ -90,3 +90,24 @@ func TestReleaseFlagsSpareTheHotPaths(t *testing.T) {
 		t.Error("no -gcflags patterns found in packaging/release-flags")
 	}
 }
+
+// TestTopologyImportsNoNetworkCode keeps the topology, graph query and
+// resolution packages pure: the controller, probectl's offline tools and
+// tests share them, and none of them needs the network. (Package net itself
+// is linked through probe's github.com/google/uuid, which reads MAC
+// addresses for node ids; no socket, HTTP or gRPC code is.)
+func TestTopologyImportsNoNetworkCode(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "../../topology/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	forbidden := []string{"net/http", "net/rpc", "crypto/tls", "google.golang.org/grpc", "golang.org/x/net", "github.com/probe-agent/probe-agent/agent",
+		"github.com/probe-agent/probe-agent/collectors/netlink", "github.com/probe-agent/probe-agent/collectors/gnmi"}
+	for _, pkg := range strings.Fields(string(out)) {
+		for _, f := range forbidden {
+			if pkg == f || strings.HasPrefix(pkg, f+"/") {
+				t.Errorf("topology/... links %s", pkg)
+			}
+		}
+	}
+}

@@ -45,6 +45,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newValidateCmd(), newProcessorsCmd(), newSimulateCmd(), newReceiveCmd())
 	addAgentCommands(root) // apply, get, list, delete, watch: agent/control's client
 	root.AddCommand(newPlanCmd())
+	root.AddCommand(newTopologyCmd(), newQueryCmd()) // offline topology and graph query tools
 	return root
 }
 

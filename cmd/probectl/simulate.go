@@ -15,6 +15,7 @@ import (
 func newSimulateCmd() *cobra.Command {
 	var probeFile, countersFile string
 	var eachTick, split bool
+	var topo *simTopology
 	cmd := &cobra.Command{
 		Use:   "simulate --probe FILE --counters FILE [--each-tick]",
 		Short: "Evaluate a probe against recorded counters",
@@ -31,12 +32,17 @@ central part on the stages that cross, and the same document is printed from
 the union of both.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			topo.log = cmd.ErrOrStderr()
+			if split && topo.file != "" {
+				return fmt.Errorf("--topology and --split together are not supported yet")
+			}
 			if split {
 				return simulateSplit(cmd.OutOrStdout(), probeOptions(cmd), probeFile, countersFile, eachTick)
 			}
-			return simulate(cmd.OutOrStdout(), probeOptions(cmd), probeFile, countersFile, eachTick)
+			return simulate(cmd.OutOrStdout(), probeOptions(cmd), probeFile, countersFile, eachTick, topo)
 		},
 	}
+	topo = addSimulateTopologyFlags(cmd) // --topology: items from the probe's graph queries (simulate_topology.go)
 	cmd.Flags().StringVar(&probeFile, "probe", "", "probe document (JSON)")
 	cmd.Flags().StringVar(&countersFile, "counters", "", "recorded counters (JSON lines)")
 	cmd.Flags().BoolVar(&eachTick, "each-tick", false, "print the state after every tick, one JSON document per line")
@@ -52,7 +58,7 @@ type simulationResult struct {
 	Anomalies []*probe.Anomaly        `json:"anomalies"`
 }
 
-func simulate(out io.Writer, opts probe.Options, probeFile, countersFile string, eachTick bool) error {
+func simulate(out io.Writer, opts probe.Options, probeFile, countersFile string, eachTick bool, topo *simTopology) error {
 	data, err := os.ReadFile(probeFile)
 	if err != nil {
 		return err
@@ -63,6 +69,9 @@ func simulate(out io.Writer, opts probe.Options, probeFile, countersFile string,
 	}
 	if c := plan.CentralOnly(); len(c) > 0 {
 		return fmt.Errorf("%s: processors %v need Apstra telemetry services and cannot be simulated from interface counters", probeFile, c)
+	}
+	if plan, err = topo.apply(plan); err != nil {
+		return err
 	}
 	batches, err := replay.ReadFile(countersFile)
 	if err != nil {
