@@ -234,13 +234,20 @@ func Partition(p *Plan, deviceKeys []string) (*Split, error) {
 
 	var err error
 	if len(edgeProcs) > 0 {
-		if s.EdgeDoc, s.Edge, err = partDocument(p, "edge", edgeProcs, func(st string) bool { return edgeStage[st] }); err != nil {
+		// "export": what each device streams to the centre after a tick;
+		// present even when empty, which marks a part a controller pushed
+		// (the device then forwards its anomalies too).
+		export := []any{}
+		for _, c := range s.Crossings {
+			export = append(export, c.Stage)
+		}
+		if s.EdgeDoc, s.Edge, err = partDocument(p, "edge", edgeProcs, func(st string) bool { return edgeStage[st] }, map[string]any{"export": export}); err != nil {
 			return nil, err
 		}
 	}
 	if len(centralProcs) > 0 {
 		central := func(st string) bool { _, c := crossed[st]; return !edgeStage[st] || c }
-		if s.CentralDoc, s.Central, err = partDocument(p, "central", centralProcs, central); err != nil {
+		if s.CentralDoc, s.Central, err = partDocument(p, "central", centralProcs, central, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -334,11 +341,15 @@ func stageInputJSON(stage string, t StageType, keys []string, cols []Column, sou
 }
 
 // partDocument writes one part of a split as a probe document and
-// validates it; keep selects the stage metadata that belongs to the part.
-func partDocument(p *Plan, part string, procs []map[string]any, keep func(stage string) bool) ([]byte, *Plan, error) {
+// validates it; keep selects the stage metadata that belongs to the part,
+// extra adds top-level fields.
+func partDocument(p *Plan, part string, procs []map[string]any, keep func(stage string) bool, extra map[string]any) ([]byte, *Plan, error) {
 	doc := p.Doc
 	m := map[string]any{
 		"id": p.ID, "label": doc.Label, "dialect": string(doc.Dialect), "processors": procs,
+	}
+	for k, v := range extra {
+		m[k] = v
 	}
 	if doc.Description != "" {
 		m["description"] = doc.Description

@@ -122,6 +122,9 @@ func TestPartition(t *testing.T) {
 			if c.edgeOnly && s.CentralDoc != nil {
 				t.Errorf("edge-only probe has a central part:\n%s", s.CentralDoc)
 			}
+			if s.Edge.Doc.Export == nil || len(s.Edge.Doc.Export) != len(s.Crossings) {
+				t.Errorf("edge part exports %q for crossings %v (want them, and a non-nil list when none)", s.Edge.Doc.Export, s.Crossings)
+			}
 			for _, x := range s.Crossings {
 				if x.Kind == probe.CrossItems && !slices.ContainsFunc(s.Notes, func(n string) bool { return strings.Contains(n, x.Stage) }) {
 					t.Errorf("stage %q crosses item by item without a note saying so (notes %q)", x.Stage, s.Notes)
@@ -154,6 +157,12 @@ func TestPartitionKeepsIdentity(t *testing.T) {
 	}
 	if strings.Contains(string(s.EdgeDoc), "range_check") || !strings.Contains(string(s.EdgeDoc), `"partial": "output"`) {
 		t.Errorf("edge document:\n%s", s.EdgeDoc)
+	}
+	if !slices.Equal(s.Edge.Doc.Export, []string{"std_dev_output.partial"}) {
+		t.Errorf("edge part exports %q, want the partial stage", s.Edge.Doc.Export)
+	}
+	if s.Central.Doc.Export != nil {
+		t.Errorf("central part exports %q", s.Central.Doc.Export)
 	}
 	if !strings.Contains(string(s.CentralDoc), `"partial": "merge"`) || !strings.Contains(string(s.CentralDoc), "stage_input") {
 		t.Errorf("central document:\n%s", s.CentralDoc)
