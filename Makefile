@@ -48,6 +48,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzElementPath -fuzztime 30s ./collectors/gnmi/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeFrames -fuzztime 30s ./agent/stream/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./collectors/system/
+	$(GO) test -run '^$$' -fuzz FuzzParseContainerlab -fuzztime 30s ./topology/
+	$(GO) test -run '^$$' -fuzz FuzzParseGraphJSON -fuzztime 30s ./topology/
+	$(GO) test -run '^$$' -fuzz 'FuzzParse$$' -fuzztime 30s ./topology/query/
 
 # The agent on this host's interfaces (netlink) with the built-in demo probe,
 # printing readable lines; Ctrl-C stops it.
