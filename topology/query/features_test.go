@@ -239,3 +239,20 @@ func TestSyntaxErrors(t *testing.T) {
 		t.Errorf("multi-line error %v, want line 3, column 60", err)
 	}
 }
+
+// TestUnsupportedWhereBody: a lambda body the expression evaluator refuses
+// still parses as a query, is listed by Unsupported, and makes Match fail
+// with the evaluator's reason instead of silently matching everything.
+func TestUnsupportedWhereBody(t *testing.T) {
+	q, err := Parse(`node('system', name='s').where(lambda s: s.label.format(1))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Unsupported()) != 1 {
+		t.Fatalf("unsupported %v", q.Unsupported())
+	}
+	_, err = q.Match(feature(t))
+	if err == nil || !strings.Contains(err.Error(), "where(lambda s: s.label.format(1))") {
+		t.Errorf("match error %v", err)
+	}
+}
