@@ -66,3 +66,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Resolution returns the items the plan's sources were resolved to (Resolve,
+// or the document's "resolved"), nil when none were.
+func (p *Plan) Resolution() Resolution {
+	if p.resolution == nil {
+		return nil
+	}
+	return maps.Clone(p.resolution)
+}

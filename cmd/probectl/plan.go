@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,8 +22,9 @@ func newPlanCmd() *cobra.Command {
 	var countersFile string
 	var deviceKeys []string
 	var devices, ports int
+	var topo *simTopology
 	cmd := &cobra.Command{
-		Use:   "plan PROBE.json [--counters FILE | --devices N --ports M] [-o json|yaml|table]",
+		Use:   "plan PROBE.json [--topology FILE] [--counters FILE | --devices N --ports M] [-o json|yaml|table]",
 		Short: "Show how a probe is split between the devices and the centre",
 		Long: `Cut a probe between the devices and the centre as a controller does: the edge
 part every device evaluates on its own items, the central part, the stages that
@@ -31,14 +34,21 @@ one item per group per device), and the fallbacks that ship items instead.
 With --counters (recorded counters, as simulate reads them) or --devices and
 --ports (synthetic counters: N devices with M interfaces each), the split is
 evaluated and each tick reports the items that cross the cut against the raw
-items a central-only evaluation would need, and their encoded size.`,
+items a central-only evaluation would need, and their encoded size.
+
+With --topology (a containerlab file or graph JSON) the probe's graph queries
+are resolved on it first: each device's edge part has exactly the items its
+queries select there, and the report lists per device its raw items and the
+items it sends across the cut (on synthetic counters for those items unless
+--counters is given).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format := cmd.Flags().Lookup("output").Value.String()
 			if err := checkOutput(format); err != nil {
 				return err
 			}
-			rep, err := planProbe(args[0], probeOptions(cmd), deviceKeys, countersFile, devices, ports)
+			topo.log = cmd.ErrOrStderr()
+			rep, err := planProbe(args[0], probeOptions(cmd), deviceKeys, countersFile, devices, ports, topo)
 			if err != nil {
 				return err
 			}
@@ -49,6 +59,7 @@ items a central-only evaluation would need, and their encoded size.`,
 		},
 	}
 	outputFlag(cmd, "table")
+	topo = addSimulateTopologyFlags(cmd) // --topology, --interface-names (simulate_topology.go)
 	cmd.Flags().StringSliceVar(&deviceKeys, "device-keys", []string{"system_id"}, "item keys that identify a device")
 	cmd.Flags().StringVar(&countersFile, "counters", "", "recorded counters (JSON lines) to measure the split on")
 	cmd.Flags().IntVar(&devices, "devices", 0, "synthetic counters: number of devices")
@@ -66,8 +77,10 @@ type planReport struct {
 	Crossings  []planCrossing  `json:"crossings"`
 	Notes      []string        `json:"notes,omitempty"`
 	Ticks      []planTick      `json:"ticks,omitempty"`
-	Edge       json.RawMessage `json:"edge,omitempty"`
-	Central    json.RawMessage `json:"central,omitempty"`
+	// Devices is each device's share of the last tick.
+	Devices []probe.DeviceTick `json:"devices,omitempty"`
+	Edge    json.RawMessage    `json:"edge,omitempty"`
+	Central json.RawMessage    `json:"central,omitempty"`
 }
 
 type planProcessor struct {
@@ -96,7 +109,7 @@ type planTick struct {
 	CrossingBytes int       `json:"crossing_bytes"`
 }
 
-func planProbe(file string, opts probe.Options, deviceKeys []string, countersFile string, devices, ports int) (*planReport, error) {
+func planProbe(file string, opts probe.Options, deviceKeys []string, countersFile string, devices, ports int, topo *simTopology) (*planReport, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
@@ -104,6 +117,9 @@ func planProbe(file string, opts probe.Options, deviceKeys []string, countersFil
 	plan, probs := probe.CompileJSONWith(data, opts)
 	if len(probs) > 0 {
 		return nil, fmt.Errorf("%s: invalid probe:\n%s", file, probs.Error())
+	}
+	if plan, err = topo.apply(plan); err != nil {
+		return nil, err
 	}
 	split, err := probe.Partition(plan, deviceKeys)
 	if err != nil {
@@ -145,7 +161,12 @@ func planProbe(file string, opts probe.Options, deviceKeys []string, countersFil
 		if devices <= 0 || ports <= 0 {
 			return nil, fmt.Errorf("--devices and --ports: both must be positive")
 		}
-		batches = syntheticCounters(devices, ports, 3)
+		if plan.Resolution() != nil {
+			return nil, fmt.Errorf("--devices and --ports make up interfaces; with --topology the probe's graph queries give them")
+		}
+		batches = syntheticCounters(syntheticInterfaces(devices, ports), 3)
+	case plan.Resolution() != nil:
+		batches = syntheticCounters(resolvedInterfaces(plan.Resolution()), 3)
 	}
 	if len(batches) > 0 {
 		if c := plan.CentralOnly(); len(c) > 0 {
@@ -162,26 +183,54 @@ func planProbe(file string, opts probe.Options, deviceKeys []string, countersFil
 			rep.Ticks = append(rep.Ticks, planTick{Time: batches[i].Time.UTC(), Devices: len(run.Devices()),
 				RawItems: run.Raw, CrossingItems: run.Crossed, CrossingBytes: run.CrossedBytes})
 		}
+		if plan.Resolution() != nil {
+			rep.Devices = run.DeviceTicks()
+		}
 	}
 	return rep, nil
 }
 
-// syntheticCounters makes ticks 10 s apart of devices x ports interfaces
-// whose every counter moves.
-func syntheticCounters(devices, ports, ticks int) []collectors.Batch {
+// syntheticInterfaces names devices x ports interfaces.
+func syntheticInterfaces(devices, ports int) [][2]string {
+	var out [][2]string
+	for d := range devices {
+		for p := range ports {
+			out = append(out, [2]string{fmt.Sprintf("leaf%02d", d+1), fmt.Sprintf("eth%d", p+1)})
+		}
+	}
+	return out
+}
+
+// resolvedInterfaces lists every (system_id, interface) some source's graph
+// query selected, in resolution order.
+func resolvedInterfaces(r probe.Resolution) [][2]string {
+	var out [][2]string
+	seen := map[[2]string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(r)) {
+		r[name].Each(func(sys, intf string, _ []string) {
+			if k := [2]string{sys, intf}; !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		})
+	}
+	return out
+}
+
+// syntheticCounters makes ticks 10 s apart of the given interfaces, every
+// counter moving.
+func syntheticCounters(ifaces [][2]string, ticks int) []collectors.Batch {
 	t0 := time.Unix(1700000000, 0).UTC()
 	out := make([]collectors.Batch, ticks)
 	for k := range out {
 		b := &out[k]
 		b.Time, b.Layout = t0.Add(time.Duration(k)*10*time.Second), 1
-		for d := range devices {
-			for p := range ports {
-				ifc := collectors.Interface{SystemID: fmt.Sprintf("leaf%02d", d+1), Name: fmt.Sprintf("eth%d", p+1), SpeedBps: 1e10, Generation: 1}
-				for c := range collectors.NumCounters {
-					ifc.Set(c, uint64(k*(1000+d*48+p)*(int(c)+1)))
-				}
-				b.Interfaces = append(b.Interfaces, ifc)
+		for i, id := range ifaces {
+			ifc := collectors.Interface{SystemID: id[0], Name: id[1], SpeedBps: 1e10, Generation: 1}
+			for c := range collectors.NumCounters {
+				ifc.Set(c, uint64(k*(1000+i)*(int(c)+1)))
 			}
+			b.Interfaces = append(b.Interfaces, ifc)
 		}
 	}
 	return out
@@ -213,6 +262,12 @@ func writePlanTable(w io.Writer, rep *planReport) error {
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(tw, "\nnote: %s\n", n)
+	}
+	if len(rep.Devices) > 0 {
+		fmt.Fprintln(tw, "\nDEVICE\tRAW ITEMS\tCROSSING ITEMS")
+		for _, d := range rep.Devices {
+			fmt.Fprintf(tw, "%s\t%d\t%d\n", d.Device, d.RawItems, d.CrossedItems)
+		}
 	}
 	if len(rep.Ticks) > 0 {
 		fmt.Fprintln(tw, "\nTICK\tDEVICES\tRAW ITEMS\tCROSSING ITEMS\tCROSSING BYTES")

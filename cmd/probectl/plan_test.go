@@ -73,3 +73,31 @@ func TestPlanEdgeOnlyAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanTopology resolves the seed probe on the leaf-spine lab: per
+// device, its server-facing ports are the raw items and one partial
+// crosses.
+func TestPlanTopology(t *testing.T) {
+	out, code := run(t, "plan", "testdata/seed_probe.json", "--topology", leafSpineLab, "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	var rep planReport
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	raw, crossing := 0, 0
+	for _, d := range rep.Devices {
+		if d.CrossedItems != 1 || d.RawItems == 0 {
+			t.Errorf("device %+v: want its server ports and one partial", d)
+		}
+		raw += d.RawItems
+		crossing += d.CrossedItems
+	}
+	if len(rep.Devices) != 4 || raw != 9 || crossing != 4 {
+		t.Errorf("devices %+v: want 4 leaves, 9 server ports, 4 partials", rep.Devices)
+	}
+	if out, code := run(t, "plan", "testdata/seed_probe.json", "--topology", leafSpineLab, "--devices", "2", "--ports", "2"); code == 0 {
+		t.Errorf("--topology with --devices: exit 0\n%s", out)
+	}
+}

@@ -33,11 +33,8 @@ the union of both.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			topo.log = cmd.ErrOrStderr()
-			if split && topo.file != "" {
-				return fmt.Errorf("--topology and --split together are not supported yet")
-			}
 			if split {
-				return simulateSplit(cmd.OutOrStdout(), probeOptions(cmd), probeFile, countersFile, eachTick)
+				return simulateSplit(cmd.OutOrStdout(), probeOptions(cmd), probeFile, countersFile, eachTick, topo)
 			}
 			return simulate(cmd.OutOrStdout(), probeOptions(cmd), probeFile, countersFile, eachTick, topo)
 		},

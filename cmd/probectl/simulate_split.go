@@ -11,9 +11,10 @@ import (
 	"github.com/probe-agent/probe-agent/probe"
 )
 
-// simulateSplit is simulate --split: the probe cut by probe.Partition and
-// evaluated by a probe.SplitRun, printed like the whole evaluation.
-func simulateSplit(out io.Writer, opts probe.Options, probeFile, countersFile string, eachTick bool) error {
+// simulateSplit is simulate --split: the probe (its sources resolved on
+// --topology, if given) cut by probe.Partition and evaluated by a
+// probe.SplitRun, printed like the whole evaluation.
+func simulateSplit(out io.Writer, opts probe.Options, probeFile, countersFile string, eachTick bool, topo *simTopology) error {
 	data, err := os.ReadFile(probeFile)
 	if err != nil {
 		return err
@@ -24,6 +25,9 @@ func simulateSplit(out io.Writer, opts probe.Options, probeFile, countersFile st
 	}
 	if c := plan.CentralOnly(); len(c) > 0 {
 		return fmt.Errorf("%s: processors %v need Apstra telemetry services and cannot be simulated from interface counters", probeFile, c)
+	}
+	if plan, err = topo.apply(plan); err != nil {
+		return err
 	}
 	batches, err := replay.ReadFile(countersFile)
 	if err != nil {

@@ -44,3 +44,20 @@ func TestSimulateSplitReproducesGoldens(t *testing.T) {
 		})
 	}
 }
+
+// TestSimulateSplitTopology: with items from the probe's graph queries, the
+// split evaluation prints what the whole one does.
+func TestSimulateSplitTopology(t *testing.T) {
+	args := []string{"simulate", "--probe", "testdata/seed_probe.json", "--counters", "testdata/topology_counters.jsonl", "--topology", leafSpineLab, "--each-tick"}
+	whole, code := run(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, whole)
+	}
+	split, code := run(t, append(args, "--split")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, split)
+	}
+	if split != whole {
+		t.Errorf("--split differs:\n%s", diffLines(whole, split))
+	}
+}
