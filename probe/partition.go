@@ -148,6 +148,13 @@ func Partition(p *Plan, deviceKeys []string) (*Split, error) {
 				side = Edge
 			}
 		}
+		if side == Central && len(pp.doc.Inputs) == 0 && !pp.spec.CentralOnly {
+			var keys []string
+			for _, port := range outs {
+				keys = append(keys, "["+strings.Join(info[pp.doc.Outputs[port]].Keys, ", ")+"]")
+			}
+			s.Notes = append(s.Notes, fmt.Sprintf("source %q (%s) runs centrally: its items (keys %s) do not carry the device keys [%s], so no device can evaluate it on its own data", pp.doc.Name, pp.spec.Name, strings.Join(keys, ", "), strings.Join(deviceKeys, ", ")))
+		}
 		s.Sides[pp.doc.Name] = side
 		if side == Edge {
 			for _, port := range outs {

@@ -414,3 +414,27 @@ func TestStageGraph(t *testing.T) {
 		t.Errorf("stage graph:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestPartitionSourceWithoutDeviceKeys: device keys that the counters' items
+// do not carry put the source in the centre, which Partition says, and the
+// split still evaluates (on no data) instead of failing.
+func TestPartitionSourceWithoutDeviceKeys(t *testing.T) {
+	plan, probs := probe.CompileJSON([]byte(`{"label": "p", "processors": [` + counterProc + `]}`))
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	s, err := probe.Partition(plan, []string{"rack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Sides["rates"] != probe.Central || s.Edge != nil || len(s.Notes) != 1 || !strings.Contains(s.Notes[0], `source "rates" (if_counter) runs centrally`) {
+		t.Fatalf("sides %v, notes %q", s.Sides, s.Notes)
+	}
+	run, err := probe.NewSplitRun(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Tick(time.Unix(1700000000, 0), &collectors.Batch{}); err != nil {
+		t.Errorf("tick: %v", err)
+	}
+}

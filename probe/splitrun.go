@@ -25,6 +25,9 @@ type SplitRun struct {
 	update   StageUpdate
 	encoded  []byte
 	sources  []string // the edge part's source stages
+	// centralBatch is the centre's (empty) counter batch.
+	centralBatch collectors.Batch
+	centralItems ItemCache
 	// Crossed is the number of items that crossed the cut in the last tick
 	// and CrossedBytes their size as encoded StageUpdates; Raw is the
 	// number of items of the edge part's source stages over all devices,
@@ -176,7 +179,10 @@ func (r *SplitRun) Tick(t time.Time, batch *collectors.Batch) error {
 		}
 	}
 	if r.Central != nil {
-		if err := r.Central.Tick(&Tick{Time: t}); err != nil {
+		// The centre has no interfaces: a counter source placed there (a
+		// probe whose items do not identify devices) sees an empty batch.
+		r.centralBatch.Time = t
+		if err := r.Central.Tick(&Tick{Time: t, Counters: &r.centralBatch, Items: &r.centralItems}); err != nil {
 			return err
 		}
 	}
