@@ -304,8 +304,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent running", "system_id", a.cfg.SystemID, "collector", a.cfg.Collector.Type, "interval", a.cfg.Interval.D(), "probes", len(a.manager.List()), "output", a.out.describe())
 	first := true
 	var lastPing time.Time
+	lastSummary := time.Now()
 	for {
 		ok := a.step(ctx)
+		if every := a.cfg.LogSummary.D(); every > 0 && time.Since(lastSummary) >= every {
+			a.logSummary()
+			lastSummary = time.Now()
+		}
 		if first {
 			first = false
 			if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
@@ -479,6 +484,36 @@ func (a *Agent) step(ctx context.Context) bool {
 		a.opts.OnTick()
 	}
 	return true
+}
+
+// logSummary writes the one-line Info summary that shows the agent is
+// alive in the journal: probes, interfaces, anomalies, and per streaming
+// channel what was sent and dropped.
+func (a *Agent) logSummary() {
+	st := a.Stats()
+	probes, active := 0, 0
+	for _, p := range a.manager.List() {
+		probes++
+		active += p.AnomalyCount
+	}
+	attrs := []any{
+		"probes", probes, "interfaces", len(a.batch.Interfaces), "ticks", st.Ticks,
+		"anomalies_active", active, "anomalies_raised", st.AnomaliesRaised,
+	}
+	if st.NoData != "" {
+		attrs = append(attrs, "no_data", st.NoData)
+	}
+	if st.CollectorErrors > 0 || st.NoDataTicks > 0 {
+		attrs = append(attrs, "collector_errors", st.CollectorErrors, "ticks_without_data", st.NoDataTicks)
+	}
+	for _, s := range st.Streams {
+		state := "connected"
+		if !s.Connected {
+			state = "unreachable"
+		}
+		attrs = append(attrs, s.Channel, fmt.Sprintf("%s sent=%d dropped=%d queued=%d %s", s.Receiver, s.Sent, s.Dropped, s.QueueDepth, state))
+	}
+	a.log.Info("summary", attrs...)
 }
 
 func (a *Agent) sendPerfmon(m *aos.AosMessage) { a.out.send(chanPerfmon, m) }

@@ -38,6 +38,10 @@ type Config struct {
 	Output          string           `yaml:"output"`
 	ShutdownTimeout Duration         `yaml:"shutdown_timeout"`
 	LogLevel        string           `yaml:"log_level"`
+	// LogSummary is how often a one-line Info summary is logged (probes,
+	// interfaces, anomalies, messages sent and dropped per channel); 0
+	// turns it off.
+	LogSummary Duration `yaml:"log_summary"`
 	Control         ControlConfig    `yaml:"control"`
 	API             APIConfig        `yaml:"api"`
 }
@@ -180,6 +184,7 @@ func Defaults() Config {
 		Output:          "json",
 		ShutdownTimeout: Duration(5 * time.Second),
 		LogLevel:        "info",
+		LogSummary:      Duration(5 * time.Minute),
 		API:             APIConfig{Listen: "127.0.0.1:8080"},
 	}
 }

@@ -113,9 +113,17 @@ func (s *senders) send(channel string, m *aos.AosMessage) {
 
 func (s *senders) close(ctx context.Context) error {
 	var errs []error
-	for _, snd := range s.all {
+	for i, snd := range s.all {
 		if unsent, err := snd.Close(ctx); err != nil || unsent > 0 {
-			errs = append(errs, fmt.Errorf("%d messages unsent: %v", unsent, err))
+			channel, receiver, _ := strings.Cut(s.names[i], "->")
+			e := fmt.Sprintf("streaming %s to %s: %d messages unsent", channel, receiver, unsent)
+			if err != nil {
+				e += ": " + err.Error()
+			}
+			if last := snd.Stats().LastError; last != "" {
+				e += " (receiver unreachable: " + last + ")"
+			}
+			errs = append(errs, errors.New(e))
 		}
 	}
 	return errors.Join(errs...)

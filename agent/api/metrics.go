@@ -39,6 +39,8 @@ var (
 		"Messages written to a streaming receiver's connection.", streamLabels, nil)
 	descReconnects = prometheus.NewDesc("probe_agent_stream_reconnects_total",
 		"Successful connections to a streaming receiver after the first.", streamLabels, nil)
+	descConnectFailures = prometheus.NewDesc("probe_agent_stream_connect_failures_total",
+		"Failed attempts to connect to a streaming receiver (the log has the reason: a Warn at the first of an outage, then at most one a minute).", streamLabels, nil)
 	descConnected = prometheus.NewDesc("probe_agent_stream_connected",
 		"1 while connected to the streaming receiver, else 0.", streamLabels, nil)
 	descProbes = prometheus.NewDesc("probe_agent_probes",
@@ -51,7 +53,7 @@ var (
 
 func (c *agentCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTicks, descTickDuration, descLastTick, descCollectorErrors, descNoDataTicks, descHasData,
-		descQueueDepth, descDropped, descSent, descReconnects, descConnected, descProbes, descRaised, descActive} {
+		descQueueDepth, descDropped, descSent, descReconnects, descConnectFailures, descConnected, descProbes, descRaised, descActive} {
 		ch <- d
 	}
 }
@@ -78,6 +80,7 @@ func (c *agentCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), s.Channel, s.Receiver)
 		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(s.Sent), s.Channel, s.Receiver)
 		ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(s.Reconnects), s.Channel, s.Receiver)
+		ch <- prometheus.MustNewConstMetric(descConnectFailures, prometheus.CounterValue, float64(s.ConnectFailures), s.Channel, s.Receiver)
 		connected := 0.0
 		if s.Connected {
 			connected = 1

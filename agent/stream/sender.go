@@ -68,9 +68,17 @@ type Stats struct {
 	Oversize   uint64 // messages refused because their frame would exceed MaxFrameSize
 	Invalid    uint64 // messages that could not be marshaled (e.g. a required field unset)
 	Reconnects uint64 // successful connections after the first
-	Connected  bool
-	QueueDepth int
+	// ConnectFailures counts failed connection attempts; LastError is the
+	// latest one's reason ("" once connected).
+	ConnectFailures uint64
+	LastError       string
+	Connected       bool
+	QueueDepth      int
 }
+
+// connectWarnEvery bounds how often a receiver that stays unreachable is
+// logged at Warn again after the first failure.
+const connectWarnEvery = time.Minute
 
 // Sender streams AosMessages on one channel. Enqueue is safe for concurrent use.
 type Sender struct {
@@ -90,7 +98,8 @@ type Sender struct {
 	connMu sync.Mutex
 	conn   net.Conn // current connection, so an abort can unblock a write
 
-	enqueued, sent, dropped, oversize, invalid, reconnects atomic.Uint64
+	enqueued, sent, dropped, oversize, invalid, reconnects, connectFailures atomic.Uint64
+	lastErr                                                                 atomic.Pointer[string]
 	connected                                              atomic.Bool
 	leftover                                               atomic.Int64 // encoded but unwritten frames when the writer stopped
 
@@ -191,7 +200,56 @@ func (s *Sender) Stats() Stats {
 		Reconnects: s.reconnects.Load(),
 		Connected:  s.connected.Load(),
 		QueueDepth: s.q.len(),
+
+		ConnectFailures: s.connectFailures.Load(),
+		LastError:       s.lastError(),
 	}
+}
+
+func (s *Sender) lastError() string {
+	if p := s.lastErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// outage tracks one run of failed connection attempts for the log: the
+// first failure is a Warn with the reason, repeats are Warns at most every
+// connectWarnEvery (Debug otherwise), and the connection that ends it says
+// how long it lasted.
+type outage struct {
+	failures uint64
+	since    time.Time
+	lastWarn time.Time
+}
+
+func (s *Sender) connectFailed(o *outage, err error, retryIn time.Duration) {
+	now := time.Now()
+	s.connectFailures.Add(1)
+	msg := err.Error()
+	s.lastErr.Store(&msg)
+	o.failures++
+	switch {
+	case o.failures == 1:
+		o.since, o.lastWarn = now, now
+		s.log.Warn("stream receiver unreachable; messages queue until it is (retrying with backoff)", "err", err, "retry_in", retryIn, "queued", s.q.len())
+	case now.Sub(o.lastWarn) >= connectWarnEvery:
+		o.lastWarn = now
+		s.log.Warn("stream receiver still unreachable", "err", err, "failures", o.failures, "for", now.Sub(o.since).Round(time.Second), "queued", s.q.len(), "dropped", s.dropped.Load())
+	default:
+		s.log.Debug("stream connect failed", "err", err, "retry_in", retryIn)
+	}
+}
+
+func (s *Sender) connectedAfter(o *outage) {
+	empty := ""
+	s.lastErr.Store(&empty)
+	if o.failures > 0 {
+		s.log.Info("stream connected", "after_failures", o.failures, "unreachable_for", time.Since(o.since).Round(time.Millisecond))
+	} else {
+		s.log.Info("stream connected")
+	}
+	*o = outage{}
 }
 
 // Close stops accepting messages and keeps sending, reconnecting if it must, until
@@ -250,6 +308,7 @@ func (s *Sender) run() {
 		outFrames int // frames in out, all of which are unwritten
 		batch     = make([]queued, batchSize)
 		attempt   int
+		down      outage
 		ever      bool // connected at least once
 		draining  bool
 		closing   = s.closing
@@ -298,7 +357,7 @@ func (s *Sender) run() {
 			if err != nil {
 				delay := backoff(s.cfg.BackoffMin, s.cfg.BackoffMax, attempt)
 				attempt++
-				s.log.Debug("stream connect failed", "err", err, "retry_in", delay)
+				s.connectFailed(&down, err, delay)
 				t := time.NewTimer(delay)
 				select {
 				case <-t.C:
@@ -316,7 +375,7 @@ func (s *Sender) run() {
 				s.reconnects.Add(1)
 			}
 			ever = true
-			s.log.Info("stream connected")
+			s.connectedAfter(&down)
 			if !write() {
 				continue
 			}
