@@ -394,3 +394,45 @@ func partDocument(p *Plan, part string, procs []map[string]any, keep func(stage 
 	}
 	return data, plan, nil
 }
+
+// EdgeFor returns the edge part as pushed to one device: the edge
+// document with, when the probe's sources were resolved on a topology, the
+// device's own items in "resolved" (the items whose system_id is device),
+// and its plan. Without a resolution every device gets EdgeDoc itself.
+// Devices are named by their system_id.
+func (s *Split) EdgeFor(device string) ([]byte, *Plan, error) {
+	if s.Edge == nil {
+		return nil, nil, fmt.Errorf("probe %q: nothing runs on the devices", s.Probe.Doc.Label)
+	}
+	res := s.Probe.resolution
+	if res == nil {
+		return s.EdgeDoc, s.Edge, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(s.EdgeDoc, &m); err != nil {
+		return nil, nil, err
+	}
+	mine := map[string]*SourceItems{}
+	for _, name := range sortedKeys(res) {
+		if _, ok := s.Sides[name]; !ok || s.Sides[name] != Edge {
+			continue
+		}
+		si := NewSourceItems(res[name].Keys)
+		res[name].Each(func(sys, iface string, values []string) {
+			if sys == device {
+				si.Add(sys, iface, values)
+			}
+		})
+		mine[name] = si
+	}
+	m["resolved"] = mine
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, probs := CompileJSON(data)
+	if len(probs) > 0 {
+		return nil, nil, fmt.Errorf("probe %q: edge part for %q does not validate (a partitioner bug):\n%s", s.Probe.Doc.Label, device, strings.TrimSpace(probs.Error()))
+	}
+	return data, plan, nil
+}

@@ -368,6 +368,21 @@ func TestSplitKeepsResolution(t *testing.T) {
 		items.Add(fmt.Sprintf("leaf%d", d), "eth3", nil)
 	}
 	resolved := plan.Resolve(probe.Resolution{"server_tx_bytes": items})
+	// The part pushed to one device carries that device's items only.
+	whole, err := probe.Partition(resolved, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, leaf2, err := whole.EdgeFor("leaf2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := leaf2.Resolution()["server_tx_bytes"]; got == nil || got.Len() != 2 || !strings.Contains(string(doc), `"resolved"`) {
+		t.Fatalf("leaf2's edge part resolves %v:\n%s", got, doc)
+	}
+	if _, ok := leaf2.Resolution()["server_tx_bytes"].Lookup("leaf1", "eth1"); ok {
+		t.Errorf("leaf2's edge part has leaf1's items")
+	}
 	rng := rand.New(rand.NewPCG(9, 9))
 	for range 10 {
 		s := checkSplitPlan(t, resolved, randomBatches(rng, 8, 6))
