@@ -41,9 +41,9 @@ type Config struct {
 	// LogSummary is how often a one-line Info summary is logged (probes,
 	// interfaces, anomalies, messages sent and dropped per channel); 0
 	// turns it off.
-	LogSummary Duration `yaml:"log_summary"`
-	Control         ControlConfig    `yaml:"control"`
-	API             APIConfig        `yaml:"api"`
+	LogSummary Duration      `yaml:"log_summary"`
+	Control    ControlConfig `yaml:"control"`
+	API        APIConfig     `yaml:"api"`
 }
 
 // ControlConfig configures the gRPC control plane controllers push probes

@@ -100,8 +100,8 @@ type Sender struct {
 
 	enqueued, sent, dropped, oversize, invalid, reconnects, connectFailures atomic.Uint64
 	lastErr                                                                 atomic.Pointer[string]
-	connected                                              atomic.Bool
-	leftover                                               atomic.Int64 // encoded but unwritten frames when the writer stopped
+	connected                                                               atomic.Bool
+	leftover                                                                atomic.Int64 // encoded but unwritten frames when the writer stopped
 
 	lastDropLog  atomic.Int64 // unix nanoseconds
 	droppedSince atomic.Uint64
