@@ -185,6 +185,16 @@ func planProbe(file string, opts probe.Options, deviceKeys []string, countersFil
 		}
 		if plan.Resolution() != nil {
 			rep.Devices = run.DeviceTicks()
+			if split.Edge != nil {
+				rep.EdgePerDevice = map[string]json.RawMessage{}
+				for _, d := range run.Devices() {
+					doc, _, err := split.EdgeFor(d)
+					if err != nil {
+						return nil, err
+					}
+					rep.EdgePerDevice[d] = doc
+				}
+			}
 		}
 	}
 	return rep, nil

@@ -97,6 +97,9 @@ func TestPlanTopology(t *testing.T) {
 	if len(rep.Devices) != 4 || raw != 9 || crossing != 4 {
 		t.Errorf("devices %+v: want 4 leaves, 9 server ports, 4 partials", rep.Devices)
 	}
+	if len(rep.EdgePerDevice) != 4 || !strings.Contains(string(rep.EdgePerDevice["leaf1"]), `"resolved"`) {
+		t.Errorf("edge parts per device: %d, leaf1's:\n%s", len(rep.EdgePerDevice), rep.EdgePerDevice["leaf1"])
+	}
 	if out, code := run(t, "plan", "testdata/seed_probe.json", "--topology", leafSpineLab, "--devices", "2", "--ports", "2"); code == 0 {
 		t.Errorf("--topology with --devices: exit 0\n%s", out)
 	}
