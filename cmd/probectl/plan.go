@@ -80,7 +80,10 @@ type planReport struct {
 	// Devices is each device's share of the last tick.
 	Devices []probe.DeviceTick `json:"devices,omitempty"`
 	Edge    json.RawMessage    `json:"edge,omitempty"`
-	Central json.RawMessage    `json:"central,omitempty"`
+	// EdgePerDevice is, with --topology, the edge part as pushed to each
+	// device: the same processors with the device's own resolved items.
+	EdgePerDevice map[string]json.RawMessage `json:"edge_per_device,omitempty"`
+	Central       json.RawMessage            `json:"central,omitempty"`
 }
 
 type planProcessor struct {
