@@ -59,6 +59,9 @@ type ReceiverStats struct {
 	Lost         uint64 // messages missing across all gaps
 	Resets       uint64 // senders that started a new sequence (restarted)
 	DecodeErrors uint64 // frames that did not decode; the connection goes on
+	// Mismatched counts the frames among DecodeErrors that decode in the
+	// other framing: the sender's sequenced setting differs from ours.
+	Mismatched uint64
 }
 
 // Receiver accepts streaming connections and decodes their frames. The sequence of
@@ -76,7 +79,7 @@ type Receiver struct {
 	seqs      map[string]*seqState
 	wg        sync.WaitGroup
 
-	connections, messages, duplicates, gaps, lost, resets, decodeErrors atomic.Uint64
+	connections, messages, duplicates, gaps, lost, resets, decodeErrors, mismatched atomic.Uint64
 }
 
 type seqState struct {
@@ -167,6 +170,7 @@ func (r *Receiver) Stats() ReceiverStats {
 		Lost:         r.lost.Load(),
 		Resets:       r.resets.Load(),
 		DecodeErrors: r.decodeErrors.Load(),
+		Mismatched:   r.mismatched.Load(),
 	}
 }
 
@@ -188,6 +192,7 @@ func (r *Receiver) serveConn(c net.Conn) {
 
 	br := bufio.NewReaderSize(c, 64<<10)
 	var buf []byte
+	mismatchSaid := false
 	for {
 		frame, err := ReadFrame(br, buf)
 		if err != nil {
@@ -200,6 +205,17 @@ func (r *Receiver) serveConn(c net.Conn) {
 		seq, m, err := DecodeFrame(frame, r.cfg.Sequenced)
 		if err != nil {
 			r.decodeErrors.Add(1)
+			if _, _, otherErr := DecodeFrame(frame, !r.cfg.Sequenced); otherErr == nil {
+				// Said once per connection: every frame would repeat it.
+				r.mismatched.Add(1)
+				if !mismatchSaid {
+					mismatchSaid = true
+					log.Error(mismatchAdvice(r.cfg.Sequenced), "frames_skipped_so_far", r.mismatched.Load())
+				} else {
+					log.Debug("stream frame skipped: sequenced setting differs from the sender's", "bytes", len(frame))
+				}
+				continue
+			}
 			log.Warn("stream frame skipped", "err", err, "bytes", len(frame))
 			continue
 		}
@@ -209,6 +225,15 @@ func (r *Receiver) serveConn(c net.Conn) {
 		r.messages.Add(1)
 		r.cfg.Handle(Received{Seq: seq, Sequenced: r.cfg.Sequenced, Remote: remote, Message: m})
 	}
+}
+
+// mismatchAdvice says which side to change when the sender's framing is
+// the other one: both ends must agree on sequenced.
+func mismatchAdvice(weAreSequenced bool) string {
+	if weAreSequenced {
+		return "the sender is unsequenced but this receiver expects sequenced frames: set sequenced: true on the agent's streaming entry for this channel, or run the receiver without --sequenced; frames are skipped until then"
+	}
+	return "the sender is sequenced but this receiver expects unsequenced frames: run the receiver with --sequenced, or set sequenced: false on the agent's streaming entry for this channel; frames are skipped until then"
 }
 
 // accept checks seq against the sender's sequence and reports whether the message
