@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Feed is the input of a stage whose items come from elsewhere: the stage
@@ -24,6 +25,7 @@ type Feed struct {
 type feedDevice struct {
 	name  string
 	seq   uint64
+	at    time.Time // the tick time of the last update
 	seen  bool
 	fresh bool // an update arrived since the last Apply
 	items []UpdateItem
@@ -74,7 +76,7 @@ func (inst *Instance) Feed(u *StageUpdate) error {
 	if d.seen && u.Seq <= d.seq {
 		return fmt.Errorf("probe %q: stage %q: device %q tick %d (%s), last applied %d: %w", inst.Plan.Doc.Label, u.Stage, u.Device, u.Seq, u.Time.UTC().Format("2006-01-02T15:04:05Z07:00"), d.seq, ErrDuplicateUpdate)
 	}
-	d.seen, d.seq, d.fresh = true, u.Seq, true
+	d.seen, d.seq, d.at, d.fresh = true, u.Seq, u.Time, true
 	if len(d.items) != len(u.Items) {
 		f.relayout = true
 		if cap(d.items) < len(u.Items) {
@@ -118,13 +120,50 @@ func (f *Feed) device(name string) *feedDevice {
 	return d
 }
 
-// Devices lists the devices that sent updates, in name order.
-func (f *Feed) Devices() []string {
-	out := make([]string, len(f.devices))
-	for i, d := range f.devices {
-		out[i] = d.name
+// FedDevice is what a fed stage holds from one device: the tick number
+// and time of its latest update and how many items it sent. A controller
+// reads it to leave out devices whose data is older than its staleness
+// bound (DropDevice).
+type FedDevice struct {
+	Device string
+	Seq    uint64
+	Time   time.Time
+	Items  int
+}
+
+// FedDevices lists, for a stage fed from elsewhere, the devices it holds
+// data from, in name order.
+func (inst *Instance) FedDevices(stage string) []FedDevice {
+	st, ok := inst.stages[stage]
+	if !ok || st.feed == nil {
+		return nil
+	}
+	out := make([]FedDevice, len(st.feed.devices))
+	for i, d := range st.feed.devices {
+		out[i] = FedDevice{Device: d.name, Seq: d.seq, Time: d.at, Items: len(d.items)}
 	}
 	return out
+}
+
+// DropDevice forgets a device's data in every fed stage (a device that
+// left the fabric, or whose data is stale): from the next tick its items
+// and partial states are no longer part of any stage or merge. A later
+// update from it is accepted as new. It reports whether any stage held
+// data from the device.
+func (inst *Instance) DropDevice(device string) bool {
+	dropped := false
+	for _, st := range inst.order {
+		f := st.feed
+		if f == nil {
+			continue
+		}
+		if i, found := slices.BinarySearchFunc(f.devices, device, compareDevice); found {
+			f.devices = slices.Delete(f.devices, i, i+1)
+			f.relayout = true
+			dropped = true
+		}
+	}
+	return dropped
 }
 
 // Apply writes the stored updates into the stage: it lays the stage out

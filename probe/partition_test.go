@@ -453,3 +453,45 @@ func TestPartitionSourceWithoutDeviceKeys(t *testing.T) {
 		t.Errorf("tick: %v", err)
 	}
 }
+
+// TestDropDevice: a device the centre drops (gone, or stale) leaves the
+// merge at the next tick; its next update is accepted again.
+func TestDropDevice(t *testing.T) {
+	s, updates := seedPartials(t, 3, 4)
+	all := centralValue(t, s, updates)
+	without := centralValue(t, s, updates[1:])
+	if all == without {
+		t.Fatalf("fixture: dropping a device does not change the std_dev (%v)", all)
+	}
+	inst, err := probe.NewInstance(s.Central)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range updates {
+		if err := inst.Feed(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stage := s.Crossings[0].Stage
+	if fd := inst.FedDevices(stage); len(fd) != 3 || fd[0].Device != updates[0].Device || fd[0].Seq != updates[0].Seq || !fd[0].Time.Equal(updates[0].Time) || fd[0].Items != 1 {
+		t.Fatalf("fed devices %+v", fd)
+	}
+	tk := &probe.Tick{Time: time.Unix(1700000001, 0)}
+	if err := inst.Tick(tk); err != nil {
+		t.Fatal(err)
+	}
+	if !inst.DropDevice(updates[0].Device) || inst.DropDevice("never-seen") {
+		t.Fatal("DropDevice reports wrongly")
+	}
+	tk.Time = tk.Time.Add(time.Second)
+	if err := inst.Tick(tk); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := inst.Stage("std_dev_output")
+	if got := st.Num(0, 0); got != without {
+		t.Errorf("after dropping %s: %v, want %v", updates[0].Device, got, without)
+	}
+	if err := inst.Feed(updates[0]); err != nil {
+		t.Errorf("update from a dropped device: %v", err)
+	}
+}
