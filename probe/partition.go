@@ -213,12 +213,17 @@ func Partition(p *Plan, deviceKeys []string) (*Split, error) {
 				}
 				st := info[in]
 				reason := fmt.Sprintf("processor %q (%s) reads it", pp.doc.Name, pp.spec.Name)
+				allInEdge := true
+				for _, p := range pp.doc.Inputs {
+					allInEdge = allInEdge && edgeStage[p.Stage]
+				}
 				switch {
-				case len(pp.doc.Inputs) == 0:
+				case !allInEdge:
+					reason += " and also reads a central stage"
 				case PlacementOf(pp.spec.Name) == PlaceWhole:
 					reason += " and has no partial state (not decomposable): its input crosses item by item"
 				default:
-					reason += " and also reads a central stage"
+					reason += " and its output items do not carry the device keys"
 				}
 				s.Notes = append(s.Notes, fmt.Sprintf("stage %q crosses item by item: %s", in, reason))
 				crossed[in] = len(s.Crossings)
