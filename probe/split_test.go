@@ -186,6 +186,9 @@ func checkSplitPlan(t *testing.T, plan *probe.Plan, batches []collectors.Batch, 
 			t.Fatal(err)
 		}
 	}
+	if err := run.AddDevicesOf(batches); err != nil {
+		t.Fatal(err)
+	}
 	var items probe.ItemCache
 	for i := range batches {
 		b := &batches[i]
@@ -250,7 +253,8 @@ func randomBatches(rng *rand.Rand, ticks, maxDevices int) []collectors.Batch {
 	return out
 }
 
-// randomProbe builds a 4.x probe over the grouping processors: a counter,
+// randomProbe builds a 4.x probe over the grouping processors: a counter
+// (possibly averaged over time, or divided by a second counter, per item),
 // a numeric aggregate with a random group_by (and a second aggregate over
 // it), a checker over each, a state count over a per-interface checker,
 // and an aggregate over a time series. Thresholds are not round numbers, so
@@ -277,8 +281,19 @@ func randomProbe(rng *rand.Rand, n int) []byte {
 		}
 		return p
 	}
+	in := "rate"
+	switch rng.IntN(3) {
+	case 1: // a per-item average over time on the devices first
+		add("avg", "periodic_average", "rate", map[string]any{"period": 20})
+		in = "avg"
+	case 2: // a per-item join of two counters on the devices first
+		add("rate2", "if_counter", "", map[string]any{"counter_type": "rx_unicast_packets"})
+		procs = append(procs, map[string]any{"name": "ratio", "type": "ratio", "outputs": map[string]string{"out": "ratio"},
+			"inputs": map[string]any{"numerator": map[string]string{"stage": "rate", "column": "value"}, "denominator": map[string]string{"stage": "rate2", "column": "value"}}})
+		in = "ratio"
+	}
 	g1, g1By := pick(numeric), gb()
-	add("g1", g1, "rate", aggProps(g1, g1By))
+	add("g1", g1, in, aggProps(g1, g1By))
 	add("g1_check", "range_check", "g1", map[string]any{"range": map[string]any{"max": 987.654 + float64(rng.IntN(3000))}, "raise_anomaly": true})
 	if len(g1By) > 0 {
 		g2 := pick(numeric)

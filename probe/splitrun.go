@@ -106,6 +106,23 @@ func (r *SplitRun) DeviceTicks() []DeviceTick {
 	return out
 }
 
+// AddDevicesOf adds every device that has interfaces in any of batches.
+// A controller pushes a probe's edge part to every device at once; adding
+// them all before the first tick does the same, which matters for the
+// processors whose periods start at their first tick (periodic_average,
+// traffic_monitor's average_period): a device whose part started later
+// would close its periods at other times than the whole probe does.
+func (r *SplitRun) AddDevicesOf(batches []collectors.Batch) error {
+	for i := range batches {
+		for j := range batches[i].Interfaces {
+			if err := r.AddDevice(batches[i].Interfaces[j].SystemID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Devices lists the devices, sorted.
 func (r *SplitRun) Devices() []string { return r.devices }
 

@@ -179,6 +179,9 @@ func planProbe(file string, opts probe.Options, deviceKeys []string, countersFil
 		if err != nil {
 			return nil, err
 		}
+		if err := run.AddDevicesOf(batches); err != nil {
+			return nil, err
+		}
 		for i := range batches {
 			if err := run.Tick(batches[i].Time, &batches[i]); err != nil {
 				return nil, err

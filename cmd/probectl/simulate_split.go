@@ -47,6 +47,9 @@ func simulateSplitPlan(out io.Writer, plan *probe.Plan, batches []collectors.Bat
 	if err != nil {
 		return err
 	}
+	if err := run.AddDevicesOf(batches); err != nil {
+		return err
+	}
 	enc := json.NewEncoder(out)
 	if !eachTick {
 		enc.SetIndent("", "  ")
