@@ -104,8 +104,9 @@ type GNMIConfig struct {
 	Password     string    `yaml:"password"`
 	Insecure     bool      `yaml:"insecure"`
 	TLS          TLSConfig `yaml:"tls"`
-	// Encoding asks the target for "proto" (counters as uint_val) or
-	// "json_ietf".
+	// Encoding asks the target for "proto" (counters as uint_val),
+	// "json_ietf" or "json"; a target that refuses it is asked with the
+	// next of these.
 	Encoding string `yaml:"encoding"`
 	// StaleAfter drops an interface nothing was heard about for this long
 	// (default three intervals).
@@ -293,9 +294,9 @@ func (c *Config) validate(lines map[string]int) error {
 			bad("collector.gnmi.target", "want host:port, got %q", c.Collector.GNMI.Target)
 		}
 		switch c.Collector.GNMI.Encoding {
-		case "", "proto", "json_ietf":
+		case "", "proto", "json_ietf", "json":
 		default:
-			bad("collector.gnmi.encoding", "want proto or json_ietf, got %q", c.Collector.GNMI.Encoding)
+			bad("collector.gnmi.encoding", "want proto, json_ietf or json, got %q", c.Collector.GNMI.Encoding)
 		}
 		if m := c.Collector.GNMI.ReconnectMax.D(); m != 0 && m < 500*time.Millisecond {
 			bad("collector.gnmi.reconnect_max", "must be at least 500ms (or 0 for the default, 30s), got %s", m)

@@ -40,7 +40,7 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown nested key", "collector:\n  netlink: {namespace: x}\n", "line 2: field namespace not found"},
 		{"bad queue", "queue: {messages: 0}\n", "queue.messages: must be at least 1"},
 		{"control without certificates", "control:\n  listen: ':50051'\n", "line 1: control.tls: ca, cert and key are required"},
-		{"gnmi encoding", "collector:\n  type: gnmi\n  gnmi: {target: 'a:1', encoding: xml}\n", "collector.gnmi.encoding: want proto or json_ietf"},
+		{"gnmi encoding", "collector:\n  type: gnmi\n  gnmi: {target: 'a:1', encoding: xml}\n", "collector.gnmi.encoding: want proto, json_ietf or json"},
 		{"api bad listen", "api: {listen: 8080}\n", "api.listen: want host:port"},
 		{"api on every address without auth", "api:\n  listen: ':8080'\n", `line 2: api.listen: ":8080" is reachable from the network but nothing authenticates writes`},
 		{"api on a public address without auth", "api: {listen: '10.0.0.1:8080'}\n", "set api.token_file (bearer token) or api.tls.ca (client certificates), or listen on 127.0.0.1"},

@@ -238,6 +238,7 @@ later also ends it with an error rather than repeating old values.`,
 	f.BoolVar(&cfg.Collector.GNMI.Insecure, "insecure", false, "gNMI without TLS (labs)")
 	f.BoolVar(&cfg.Collector.GNMI.TLS.SkipVerify, "tls-skip-verify", false, "accept any gNMI server certificate (labs)")
 	f.StringVar(&cfg.Collector.GNMI.TLS.CA, "tls-ca", "", "CA file for the gNMI target")
+	f.StringVar(&cfg.Collector.GNMI.Encoding, "encoding", "proto", "gNMI encoding to ask for first: proto, json_ietf or json (a refused one falls back to the next)")
 	f.StringVar(&cfg.SystemID, "system-id", cfg.SystemID, "system_id written on every line")
 	f.DurationVar(&interval, "interval", time.Second, "time between samples")
 	f.IntVar(&count, "count", 0, "stop after this many samples (0: until interrupted)")

@@ -227,3 +227,14 @@ func TestCollectFromADownTargetFails(t *testing.T) {
 		t.Errorf("printed %q", out.String())
 	}
 }
+
+// TestCollectEncodingFlag: --encoding reaches the gNMI collector, which
+// refuses what it does not know.
+func TestCollectEncodingFlag(t *testing.T) {
+	cmd := newRootCmd()
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetArgs([]string{"collect", "--collector", "gnmi", "--target", "127.0.0.1:1", "--insecure", "--encoding", "xml"})
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), `unsupported encoding "xml" (want proto, json_ietf or json)`) {
+		t.Errorf("collect --encoding xml: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,7 +44,10 @@ type Stats struct {
 	// (port-speed, Ethernet counters) and the collector subscribed without
 	// them.
 	EthernetDropped bool
-	LastError       string
+	// Encoding is the encoding of the current or last subscription (it
+	// moves on from the configured one when the target refuses it).
+	Encoding  string
+	LastError string
 	LastResponse    time.Time
 }
 
@@ -191,6 +195,8 @@ func (c *Collector) run(ctx context.Context, dec *decoder) {
 	defer close(c.done)
 	log := c.opts.Logger.With("target", c.opts.Target)
 	withEthernet := !c.opts.NoEthernet
+	encodings := fallbackEncodings(c.opts.Encoding)
+	enc := 0
 	failures := 0
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -212,16 +218,20 @@ func (c *Collector) run(ctx context.Context, dec *decoder) {
 		c.mu.Unlock()
 
 		start := time.Now()
-		got, err := c.stream(ctx, dec, withEthernet)
+		got, err := c.stream(ctx, dec, withEthernet, encodings[enc])
 		if ctx.Err() != nil {
 			return
 		}
-		if !got && !(withEthernet && rejectedPath(err)) {
-			// The first attempt failed for a reason a retry with fewer
-			// paths will not fix.
-			c.firstOutcome(err)
-		}
-		if withEthernet && !got && rejectedPath(err) {
+		retryNow := false
+		switch {
+		case got || !rejectedPath(err):
+		case encodingRefused(err) && enc+1 < len(encodings):
+			// Real targets often implement only the JSON encodings and
+			// refuse PROTO; that is not a path problem.
+			log.Warn("gnmi: target refused the encoding; subscribing with the next one", "encoding", encodings[enc], "next", encodings[enc+1], "err", err)
+			enc++
+			retryNow = true
+		case withEthernet:
 			// Many targets refuse a whole subscription for one path they do
 			// not implement; the openconfig-if-ethernet ones are optional.
 			log.Warn("gnmi: target rejected the subscription; retrying without the Ethernet paths", "err", err)
@@ -229,6 +239,23 @@ func (c *Collector) run(ctx context.Context, dec *decoder) {
 			c.mu.Lock()
 			c.stats.EthernetDropped = true
 			c.mu.Unlock()
+			retryNow = true
+		case enc+1 < len(encodings):
+			// Without the optional paths it still refuses: some targets
+			// say "invalid argument" for an encoding they lack.
+			log.Warn("gnmi: target rejected the subscription without the Ethernet paths too; trying the next encoding", "encoding", encodings[enc], "next", encodings[enc+1], "err", err)
+			enc++
+			retryNow = true
+		default:
+			err = fmt.Errorf("target rejected the subscription with every encoding (%s) and without the Ethernet paths: %w", strings.Join(encodings, ", "), err)
+		}
+		c.mu.Lock()
+		c.stats.Encoding = encodings[enc]
+		c.mu.Unlock()
+		if !got && !retryNow {
+			// The first attempt failed for a reason another request will
+			// not fix.
+			c.firstOutcome(err)
 		}
 		if got && time.Since(start) >= c.opts.Backoff.Max {
 			// Only a stream that stayed up for a while counts as a success:
@@ -247,6 +274,25 @@ func (c *Collector) run(ctx context.Context, dec *decoder) {
 	}
 }
 
+// fallbackEncodings is the order encodings are tried in, from the
+// configured one.
+func fallbackEncodings(configured string) []string {
+	all := []string{"proto", "json_ietf", "json"}
+	for i, e := range all {
+		if e == configured {
+			return all[i:]
+		}
+	}
+	return all
+}
+
+// encodingRefused tells a refusal of the requested encoding from one of
+// paths, by the words targets use for it.
+func encodingRefused(err error) bool {
+	msg := strings.ToLower(status.Convert(err).Message())
+	return strings.Contains(msg, "encoding") || strings.Contains(msg, "proto")
+}
+
 func rejectedPath(err error) bool {
 	switch status.Code(err) {
 	case codes.InvalidArgument, codes.NotFound, codes.Unimplemented:
@@ -255,10 +301,13 @@ func rejectedPath(err error) bool {
 	return false
 }
 
-func (c *Collector) request(withEthernet bool) *gnmi.SubscribeRequest {
+func (c *Collector) request(withEthernet bool, encoding string) *gnmi.SubscribeRequest {
 	enc := gnmi.Encoding_PROTO
-	if c.opts.Encoding == "json_ietf" {
+	switch encoding {
+	case "json_ietf":
 		enc = gnmi.Encoding_JSON_IETF
+	case "json":
+		enc = gnmi.Encoding_JSON
 	}
 	sub := func(elems ...string) *gnmi.Subscription {
 		p := &gnmi.Path{}
@@ -295,7 +344,7 @@ func (c *Collector) request(withEthernet bool) *gnmi.SubscribeRequest {
 // stream runs one Subscribe call until it fails. got reports whether any
 // response arrived, which separates a target that is down from one that
 // dropped an established stream.
-func (c *Collector) stream(parent context.Context, dec *decoder, withEthernet bool) (got bool, err error) {
+func (c *Collector) stream(parent context.Context, dec *decoder, withEthernet bool, encoding string) (got bool, err error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	if c.opts.Username != "" || c.opts.Password != "" {
@@ -305,7 +354,7 @@ func (c *Collector) stream(parent context.Context, dec *decoder, withEthernet bo
 	if err != nil {
 		return false, err
 	}
-	if err := cl.Send(c.request(withEthernet)); err != nil {
+	if err := cl.Send(c.request(withEthernet, encoding)); err != nil {
 		// The real reason comes from Recv.
 		_, rerr := cl.Recv()
 		return false, errors.Join(err, rerr)
@@ -335,7 +384,7 @@ func (c *Collector) stream(parent context.Context, dec *decoder, withEthernet bo
 		firstResponse := !got
 		if !got {
 			got = true
-			c.opts.Logger.Info("gnmi: streaming", "target", c.opts.Target, "ethernet_paths", withEthernet)
+			c.opts.Logger.Info("gnmi: streaming", "target", c.opts.Target, "encoding", encoding, "ethernet_paths", withEthernet)
 		}
 		var ups []ifUpdate
 		n := resp.GetUpdate()

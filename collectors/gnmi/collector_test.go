@@ -356,7 +356,7 @@ func TestCollectAfterClose(t *testing.T) {
 func TestOptionsValidation(t *testing.T) {
 	for _, o := range []Options{
 		{},
-		{Target: "x:1", Insecure: true, Encoding: "json"},
+		{Target: "x:1", Insecure: true, Encoding: "xml"},
 		{Target: "x:1", Insecure: true, Backoff: Backoff{Jitter: 2}},
 		{Target: "x:1", TLS: TLSOptions{CAFile: "/nonexistent"}},
 		{Target: "x:1", TLS: TLSOptions{CertFile: "/nonexistent", KeyFile: "/nonexistent"}},
@@ -406,5 +406,33 @@ func TestWaitConnected(t *testing.T) {
 	}
 	if err := up.Collect(ctx, &collectors.Batch{}); err != nil {
 		t.Errorf("Collect once connected: %v", err)
+	}
+}
+
+// TestProtoRefusedFallsBackToJSON: a target that refuses PROTO is asked
+// again with JSON_IETF, keeping the Ethernet paths (the refusal is not
+// about paths), and its data arrives.
+func TestProtoRefusedFallsBackToJSON(t *testing.T) {
+	tg := newCacheTarget(t)
+	tg.rejectProto.Store(true)
+	c := newTestCollector(t, testOptions(tg.addr))
+	tg.counter("eth0", "in-octets", 5)
+	waitFor(t, "data with JSON_IETF", waitLong, hasCounter(t, c, "eth0", collectors.RxBytes, 5))
+	st := c.Stats()
+	tg.mu.Lock()
+	encs := append([]gnmi.Encoding(nil), tg.encodings...)
+	tg.mu.Unlock()
+	if st.Encoding != "json_ietf" || st.EthernetDropped || len(encs) < 2 || encs[0] != gnmi.Encoding_PROTO || encs[1] != gnmi.Encoding_JSON_IETF {
+		t.Errorf("stats %+v, encodings asked %v; want PROTO then JSON_IETF with the Ethernet paths kept", st, encs)
+	}
+}
+
+func TestFallbackEncodings(t *testing.T) {
+	for _, tt := range []struct{ configured, want string }{
+		{"", "proto json_ietf json"}, {"proto", "proto json_ietf json"}, {"json_ietf", "json_ietf json"}, {"json", "json"},
+	} {
+		if got := strings.Join(fallbackEncodings(tt.configured), " "); got != tt.want {
+			t.Errorf("fallbackEncodings(%q) = %q, want %q", tt.configured, got, tt.want)
+		}
 	}
 }

@@ -108,7 +108,14 @@ func (d *decoder) decode(n *gnmi.Notification) []ifUpdate {
 		elems, err := pathElems(u.GetPath(), append(d.elems[:0], prefix...))
 		if err == nil {
 			d.elems = elems[:0]
-			err = d.decodeUpdate(elems, u.GetVal())
+			val := u.GetVal()
+			if js := val.GetJsonVal(); js != nil {
+				// Plain JSON (the fallback for targets without JSON_IETF)
+				// is the same tree without module prefixes, which the
+				// JSON_IETF decoding accepts too.
+				val = &gnmi.TypedValue{Value: &gnmi.TypedValue_JsonIetfVal{JsonIetfVal: js}}
+			}
+			err = d.decodeUpdate(elems, val)
 			if err != nil && !errors.Is(err, errNotInterface) && !errors.Is(err, errUnmapped) {
 				err = fmt.Errorf("%s: %w", pathString(elems), err)
 			}

@@ -33,7 +33,9 @@ type Options struct {
 	// (or "openconfig") for OpenConfig paths.
 	Origin string
 	// Encoding requested from the target: "proto" (the default; counters
-	// arrive as uint_val) or "json_ietf".
+	// arrive as uint_val), "json_ietf" or "json". A target that refuses
+	// the encoding is asked again with the next one of proto, json_ietf,
+	// json (many real targets implement only the JSON ones).
 	Encoding string
 	// SampleInterval is the SAMPLE subscription's interval. Default 10s.
 	SampleInterval time.Duration
@@ -99,9 +101,9 @@ func (o *Options) setDefaults() error {
 		o.Logger = slog.Default()
 	}
 	switch o.Encoding {
-	case "", "proto", "json_ietf":
+	case "", "proto", "json_ietf", "json":
 	default:
-		return fmt.Errorf("gnmi: unsupported encoding %q (want proto or json_ietf)", o.Encoding)
+		return fmt.Errorf("gnmi: unsupported encoding %q (want proto, json_ietf or json)", o.Encoding)
 	}
 	b := &o.Backoff
 	if b.Initial <= 0 {

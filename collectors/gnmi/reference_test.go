@@ -125,6 +125,11 @@ func (d *ygotDecoder) decodeUpdate(prefix []*gnmi.PathElem, u *gnmi.Update) erro
 	if val == nil {
 		return errors.New("update without a value")
 	}
+	if js := val.GetJsonVal(); js != nil {
+		// The JSON encoding is decoded as JSON_IETF (a fallback for
+		// targets that have only JSON).
+		val = &gnmi.TypedValue{Value: &gnmi.TypedValue_JsonIetfVal{JsonIetfVal: js}}
+	}
 	name, rel, ok := splitInterface(elems)
 	if !ok {
 		if js := val.GetJsonIetfVal(); js != nil && (len(elems) == 0 || (len(elems) == 1 && elems[0].GetName() == "interfaces")) {
@@ -357,6 +362,9 @@ func refOperStatus(s oc.E_Interface_OperStatus) collectors.OperStatus {
 func ambiguousJSON(n *gnmi.Notification) bool {
 	for _, u := range n.GetUpdate() {
 		js := u.GetVal().GetJsonIetfVal()
+		if js == nil {
+			js = u.GetVal().GetJsonVal()
+		}
 		if js == nil {
 			continue
 		}

@@ -41,6 +41,10 @@ type cacheTarget struct {
 	// port-speed, as targets without openconfig-if-ethernet do.
 	rejectSpeed atomic.Bool
 	rejected    atomic.Int64
+	// rejectProto makes the server refuse the PROTO encoding, as many
+	// real targets do; encodings records what each Subscribe asked for.
+	rejectProto atomic.Bool
+	encodings   []gnmi.Encoding
 }
 
 func newCacheTarget(t *testing.T) *cacheTarget {
@@ -95,16 +99,23 @@ func (ct *cacheTarget) intercept(srv any, ss grpc.ServerStream, info *grpc.Strea
 	ct.creds = append(ct.creds, first(md, "username")+"/"+first(md, "password"))
 	ct.mu.Unlock()
 	ct.streams.Add(1)
-	if !ct.rejectSpeed.Load() {
+	if !ct.rejectSpeed.Load() && !ct.rejectProto.Load() {
 		return h(srv, ss)
 	}
 	req := new(gnmi.SubscribeRequest)
 	if err := ss.RecvMsg(req); err != nil {
 		return err
 	}
+	enc := req.GetSubscribe().GetEncoding()
+	ct.mu.Lock()
+	ct.encodings = append(ct.encodings, enc)
+	ct.mu.Unlock()
+	if ct.rejectProto.Load() && enc == gnmi.Encoding_PROTO {
+		return status.Error(codes.Unimplemented, "unsupported encoding: PROTO")
+	}
 	for _, sub := range req.GetSubscribe().GetSubscription() {
 		for _, e := range sub.GetPath().GetElem() {
-			if e.GetName() == "port-speed" {
+			if e.GetName() == "port-speed" && ct.rejectSpeed.Load() {
 				ct.rejected.Add(1)
 				return status.Error(codes.InvalidArgument, "unsupported path port-speed")
 			}
