@@ -46,9 +46,9 @@ type Stats struct {
 	EthernetDropped bool
 	// Encoding is the encoding of the current or last subscription (it
 	// moves on from the configured one when the target refuses it).
-	Encoding  string
-	LastError string
-	LastResponse    time.Time
+	Encoding     string
+	LastError    string
+	LastResponse time.Time
 }
 
 // Collector streams interface counters from one gNMI target. It implements
