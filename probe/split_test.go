@@ -301,12 +301,17 @@ func randomProbe(rng *rand.Rand, n int) []byte {
 		add("g2_check", "range_check", "g2", map[string]any{"range": map[string]any{"min": 1234.567 + float64(rng.IntN(500))}, "raise_anomaly": true})
 	}
 	add("busy", "range_check", "rate", map[string]any{"range": map[string]any{"max": 1100.123 + float64(rng.IntN(1000))}})
+	states := "busy"
+	if rng.IntN(2) == 0 { // how long each item was busy, on the devices
+		add("sustained", "time_in_state_check", "busy", map[string]any{"time_window": 40, "state_range": map[string]any{"'true'": []any{map[string]any{"min": 20}}}})
+		states = "sustained"
+	}
 	c := pick(counting)
 	cp := map[string]any{"group_by": gb()}
 	if c != "set_count" {
 		cp["reference_state"] = pick([]string{"true", "false"})
 	}
-	add("count", c, "busy", cp)
+	add("count", c, states, cp)
 	add("count_check", "range_check", "count", map[string]any{"range": map[string]any{"min": 1.5}, "raise_anomaly": true})
 	add("history", "accumulate", "rate", map[string]any{"max_samples": 1 + rng.IntN(4)})
 	ts := pick(numeric)
