@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -173,13 +174,50 @@ func New(opts Options) (*Collector, error) {
 	return c, nil
 }
 
+// nsError names the namespace in an error of entering it, and says what
+// a permission error needs: setns(2) into another network namespace takes
+// CAP_SYS_ADMIN (and the namespace file must be readable).
+func nsError(name, what string, err error) error {
+	if name == "" || err == nil {
+		return err
+	}
+	if permissionDenied(err) {
+		return fmt.Errorf("netlink: %s in network namespace %q: permission denied: entering another namespace needs root or CAP_SYS_ADMIN (the packaged service gets it from the drop-in probe-agent-netns.conf, see docs/packaging.md): %w", what, name, err)
+	}
+	return fmt.Errorf("netlink: %s in network namespace %q: %w", what, name, err)
+}
+
+// permissionDenied recognises EPERM and EACCES, also inside the netlink
+// library's errors, which carry them as text only ("failed to set into
+// network namespace 5 ...: operation not permitted").
+func permissionDenied(err error) bool {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, unix.EPERM.Error()) || strings.Contains(msg, unix.EACCES.Error())
+}
+
 func (c *Collector) open() error {
+	err := c.openIn()
+	if c.opts.Netns != "" && err != nil && permissionDenied(err) && !strings.Contains(err.Error(), "CAP_SYS_ADMIN") {
+		return nsError(c.opts.Netns, "open", err)
+	}
+	return err
+}
+
+func (c *Collector) openIn() error {
 	var err error
 	if c.opts.Netns != "" {
 		if c.ns, err = netns.GetFromName(c.opts.Netns); err != nil {
-			return fmt.Errorf("netlink: open netns %q: %w", c.opts.Netns, err)
+			if errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("netlink: network namespace %q does not exist (see ip netns list): %w", c.opts.Netns, err)
+			}
+			return nsError(c.opts.Netns, "open", err)
 		}
-		c.h, err = vnl.NewHandleAt(c.ns)
+		if c.h, err = vnl.NewHandleAt(c.ns); err != nil {
+			return nsError(c.opts.Netns, "netlink handle", err)
+		}
 	} else {
 		c.h, err = vnl.NewHandle()
 	}
