@@ -1,90 +1,16 @@
 package agent
 
-import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-)
+import "github.com/probe-agent/probe-agent/probestore"
 
-// Store keeps the applied probe set and its generation in state_dir, so a
-// restarted agent comes back with what the controller and the API last
-// applied. The whole set is one file replaced atomically (write a temporary
-// file, fsync it, rename it over the old one, fsync the directory): a crash
-// at any moment leaves the old set or the new one, never a mix.
-type Store struct {
-	dir string
-}
+// Store is the crash-safe probe set in state_dir (probestore, shared with
+// the controller).
+type Store = probestore.Store
 
 // StoredSet is the persisted probe set.
-type StoredSet struct {
-	Generation uint64            `json:"generation"`
-	Probes     []json.RawMessage `json:"probes"`
-}
+type StoredSet = probestore.Set
 
-const storeFile = "probes.json"
+// OpenStore prepares the state directory (probestore.Open).
+var OpenStore = probestore.Open
 
-// OpenStore prepares dir (creating it with mode 0700 when missing).
-func OpenStore(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("state_dir: %w", err)
-	}
-	// Temporary files of saves a crash interrupted are never read; drop them
-	// so they do not pile up.
-	stale, _ := filepath.Glob(filepath.Join(dir, storeFile+".tmp-*"))
-	for _, f := range stale {
-		_ = os.Remove(f)
-	}
-	return &Store{dir: dir}, nil
-}
-
-// Load returns the stored set; an absent file is an empty set.
-func (s *Store) Load() (StoredSet, error) {
-	var set StoredSet
-	data, err := os.ReadFile(filepath.Join(s.dir, storeFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return set, nil
-	}
-	if err != nil {
-		return set, err
-	}
-	if err := json.Unmarshal(data, &set); err != nil {
-		return set, fmt.Errorf("%s: corrupt probe store: %w", filepath.Join(s.dir, storeFile), err)
-	}
-	return set, nil
-}
-
-// Save replaces the stored set atomically and durably.
-func (s *Store) Save(set StoredSet) error {
-	data, err := json.Marshal(set)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(s.dir, storeFile+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, storeFile)); err != nil {
-		return err
-	}
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+// storeFile is the store's file in state_dir.
+const storeFile = probestore.FileName

@@ -16,34 +16,17 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/probe-agent/probe-agent/agent"
+	"github.com/probe-agent/probe-agent/tlsutil"
 )
 
 // serverTLS builds the mutual-TLS configuration: the server presents
 // cert/key and accepts only clients whose certificate chains to ca.
 func serverTLS(c agent.TLSConfig) (*tls.Config, error) {
-	var missing []string
-	for _, k := range []struct{ name, val string }{{"control.tls.ca", c.CA}, {"control.tls.cert", c.Cert}, {"control.tls.key", c.Key}} {
-		if k.val == "" {
-			missing = append(missing, k.name)
-		}
+	tc, err := tlsutil.Server(tlsutil.Files{CA: c.CA, Cert: c.Cert, Key: c.Key}, "control.tls")
+	if err != nil && (c.CA == "" || c.Cert == "" || c.Key == "") {
+		return nil, fmt.Errorf("%w (or set control.insecure: true, labs only)", err)
 	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s must be set for mutual TLS (or set control.insecure: true, labs only)", strings.Join(missing, ", "))
-	}
-	cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
-	if err != nil {
-		return nil, fmt.Errorf("control.tls.cert/key: %w", err)
-	}
-	pool, err := agent.LoadCertPool(c.CA)
-	if err != nil {
-		return nil, fmt.Errorf("control.tls.ca: %w", err)
-	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		ClientCAs:    pool,
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		MinVersion:   tls.VersionTLS12,
-	}, nil
+	return tc, err
 }
 
 // readToken reads a bearer token file; surrounding white space is not part
