@@ -66,6 +66,9 @@ type APIConfig struct {
 	// TokenFile holds a bearer token that POST, PATCH, PUT and DELETE
 	// must present (Authorization: Bearer <token>).
 	TokenFile string `yaml:"token_file"`
+	// StageSeriesLimit bounds the series one streamed stage adds to
+	// /metrics (items beyond it are counted, not shown); 0 means 10000.
+	StageSeriesLimit int `yaml:"stage_series_limit"`
 }
 
 // WritesAuthenticated reports whether the API accepts writes: a token or
@@ -348,6 +351,9 @@ func (c *Config) validate(lines map[string]int) error {
 		}
 		if (c.API.TLS.Cert == "") != (c.API.TLS.Key == "") {
 			bad("api.tls", "cert and key go together")
+		}
+		if c.API.StageSeriesLimit < 0 {
+			bad("api.stage_series_limit", "must be 0 (the default, 10000) or more, got %d", c.API.StageSeriesLimit)
 		}
 		if c.API.TLS.CA != "" && c.API.TLS.Cert == "" {
 			bad("api.tls.ca", "client certificates need HTTPS: set api.tls.cert and api.tls.key too")

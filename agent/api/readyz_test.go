@@ -51,7 +51,7 @@ func TestNotReadyWithoutData(t *testing.T) {
 	}
 	rec = httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	for _, want := range []string{"probe_agent_collector_has_data 0", "probe_agent_collector_errors_total 0"} {
+	for _, want := range []string{"probe_agent_collector_has_data 0", "probe_agent_collector_errors_total 0", "probe_agent_stage_values_withheld 1"} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -63,6 +63,7 @@ func NewServer(a *agent.Agent, cfg agent.Config, reg *prometheus.Registry, log *
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newAgentCollector(a),
+		newStageCollector(a, cfg.API.StageSeriesLimit),
 	} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
