@@ -192,7 +192,9 @@ func TestFieldDeviceTraffic(t *testing.T) {
 	if v, _ := ticks[1].item(t, "Live Interface Counters", "interface=eth2,system_id=leaf1"); v != 3e9 {
 		t.Errorf("live tx_bps of leaf1/eth2 %v, want 3e9", v)
 	}
-	if len(ticks[11].Stages["Average Interface Counters"].Values) != 0 {
-		t.Errorf("averages before the first 120 s period ended: %v", ticks[11].Stages["Average Interface Counters"].Values)
+	// Periods end at multiples of 120 s since the epoch: the first at ts
+	// 1700000040 (tick 4), after a short first period.
+	if len(ticks[3].Stages["Average Interface Counters"].Values) != 0 || len(ticks[4].Stages["Average Interface Counters"].Values) != 3 {
+		t.Errorf("averages at ticks 3 and 4: %v, %v; want none, then one per interface", ticks[3].Stages["Average Interface Counters"].Values, ticks[4].Stages["Average Interface Counters"].Values)
 	}
 }

@@ -14,7 +14,9 @@ func init() {
 
 Every period seconds, each output item becomes the plain mean of the values its
 input item had at each tick of that period (a value held for several ticks
-counts once per tick). Periods start at the first tick. An item gets its first
+counts once per tick). Periods end at multiples of period since the Unix
+epoch, so that every device of a split probe (and one that got the probe
+later) averages over the same intervals; the first period may be shorter. An item gets its first
 value at the end of the first period it was seen in. Input is N or NS; output
 has the same type and keys.`,
 		Inputs:  map[string]probe.Port{"in": {Required: true, Types: numberNowTypes}},
@@ -54,7 +56,9 @@ func (p *periodicAverage) Eval(t *probe.Tick) error {
 	p.out.Mirror(st)
 	acc := p.acc.sync(p.out)
 	if p.start.IsZero() {
-		p.start = t.Time
+		// Align to the epoch: the period holding the first tick.
+		ns, per := t.Time.UnixNano(), int64(p.period)
+		p.start = time.Unix(0, ns-((ns%per)+per)%per)
 	}
 	// A tick at or after the end of the period closes it first, so each
 	// tick counts in exactly one period.

@@ -117,10 +117,11 @@ graph query variables such as functions.speed_to_bits(link.speed) needs the
 graph, and until graph queries are resolved on the device the interface's
 speed reported by the collector is used instead (so is it when null). A
 utilisation column of an interface whose speed is unknown is null.
-period is the averaging period in seconds: an average is the count over at
-least period seconds divided by the time actually elapsed, so an averaged item
-changes about once per period; 0 (the default here; Apstra's export shows
-120) averages over each sample interval. An averaged item has a value from
+period is the averaging period in seconds: periods end at multiples of period
+since the Unix epoch (so every device closes them at the same moments), and an
+average is the count over the period divided by the time actually elapsed
+between its samples, so an averaged item changes once per period; 0 (the
+default here; Apstra's export shows 120) averages over each sample interval. An averaged item has a value from
 the end of its first period, a live one from its second sample. Counter wraps
 and resets are handled as in if_counter: a reset or a re-created interface
 restarts without a value instead of a spike.
@@ -170,6 +171,7 @@ type directionState struct {
 	bytes uint64 // counted since start (bytes, packets or errors)
 	start int64  // start of the current period, Unix nanoseconds
 	at    int64  // time of the previous sample, Unix nanoseconds
+	end   int64  // end of the current period (periodEnd), Unix nanoseconds
 	gen   uint64
 	ok    bool
 }
@@ -374,7 +376,7 @@ func (p *trafficMonitor) set(rateOut, utilOut, slot int, bps, speed float64) {
 // packets or errors) when a period ended with it.
 func (d *directionState) update(cur, gen uint64, now int64, period time.Duration) (float64, bool) {
 	if !d.ok || d.gen != gen {
-		*d = directionState{last: cur, start: now, at: now, gen: gen, ok: true}
+		*d = directionState{last: cur, start: now, at: now, end: periodEnd(now, period), gen: gen, ok: true}
 		return 0, false
 	}
 	if now <= d.at {
@@ -383,15 +385,28 @@ func (d *directionState) update(cur, gen uint64, now int64, period time.Duration
 	delta, ok := CounterDelta(d.last, cur)
 	d.last, d.at = cur, now
 	if !ok { // reset: the bytes of this period are unknown
-		d.bytes, d.start = 0, now
+		d.bytes, d.start, d.end = 0, now, periodEnd(now, period)
 		return 0, false
 	}
 	d.bytes += delta
 	elapsed := time.Duration(now - d.start)
-	if elapsed < period || elapsed <= 0 {
+	if now < d.end || elapsed <= 0 {
 		return 0, false
 	}
 	rate := float64(d.bytes) / elapsed.Seconds()
-	d.bytes, d.start = 0, now
+	d.bytes, d.start, d.end = 0, now, periodEnd(now, period)
 	return rate, true
+}
+
+// periodEnd is the end of the averaging period holding now: the next
+// multiple of period since the Unix epoch, so that every device (and a
+// device that got its probe later) closes its periods at the same moments
+// and a split probe's partials describe the same interval. With no period
+// every sample ends one.
+func periodEnd(now int64, period time.Duration) int64 {
+	p := int64(period)
+	if p <= 0 {
+		return now
+	}
+	return (now/p + 1) * p
 }
