@@ -361,3 +361,38 @@ func TestCentralOnlyFieldProcessors(t *testing.T) {
 		t.Errorf("a device running it: %v, want a central-only error", err)
 	}
 }
+
+// TestPeriodsAlignedToEpoch: two instances of a periodic_average that start
+// at different ticks (a device that got its probe later) close their periods
+// at the same moments, multiples of the period since the Unix epoch.
+func TestPeriodsAlignedToEpoch(t *testing.T) {
+	doc := func(feed string) string {
+		return probeDoc("p", source(feed, "ns"),
+			`{"name": "avg", "type": "periodic_average", "inputs": {"in": "src"}, "outputs": {"out": "avg"}, "properties": {"period": 30}}`)
+	}
+	early, late := newHarness(t, doc("epoch/early")), newHarness(t, doc("epoch/late"))
+	base := time.Unix(1700000020, 0) // 10 s after a multiple of 30 (1700000010)
+	early.now, late.now = base, base.Add(10*time.Second)
+	var closedEarly, closedLate []int64
+	for k := 0; k < 9; k++ {
+		setFeed("epoch/early", item("a", "e1", float64(k)))
+		setFeed("epoch/late", item("a", "e1", float64(k)))
+		at := early.now
+		early.tick(nil, 10*time.Second)
+		if early.stage("avg").ChangedNow(0) {
+			closedEarly = append(closedEarly, at.Unix())
+		}
+		if k == 0 {
+			continue // the late device starts one tick later
+		}
+		at = late.now
+		late.tick(nil, 10*time.Second)
+		if late.stage("avg").ChangedNow(0) {
+			closedLate = append(closedLate, at.Unix())
+		}
+	}
+	want := []int64{1700000040, 1700000070, 1700000100}
+	if !slices.Equal(closedEarly, want) || !slices.Equal(closedLate, want) {
+		t.Errorf("periods closed at %v (early) and %v (late), want %v", closedEarly, closedLate, want)
+	}
+}
