@@ -613,3 +613,33 @@ func TestItemsAndStr(t *testing.T) {
 		}
 	}
 }
+
+// graphNode is a graph node as a query matcher binds it: an Object by pointer.
+type graphNode struct{ id string }
+
+func (n *graphNode) Get(k string) (Value, bool) {
+	if k == "id" {
+		return n.id, true
+	}
+	return nil, false
+}
+
+// TestObjectIdentity: two variables bound to one graph node are equal (and
+// "is" each other); two different nodes are not, whatever their properties.
+func TestObjectIdentity(t *testing.T) {
+	a, b, a2 := &graphNode{"x"}, &graphNode{"y"}, &graphNode{"x"}
+	env := MapEnv{"a": a, "b": b, "same": a, "twin": a2}
+	for src, want := range map[string]bool{
+		"a == same": true, "a != same": false, "a is same": true, "a is not same": false,
+		"a == b": false, "a != b": true, "a == twin": false, "a.id == twin.id": true, "a is b": false,
+	} {
+		e, err := Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Eval(env)
+		if err != nil || got != want {
+			t.Errorf("%s = %v (%v), want %v", src, got, err, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package expr
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -752,8 +753,21 @@ func (ev *evaluator) equal(x, y Value) bool {
 			}
 		}
 		return true
+	case Object:
+		// Objects are equal when they are the same object (a graph node
+		// bound to two query variables), as Python compares nodes by
+		// identity; an Object of an uncomparable type equals nothing.
+		b, ok := y.(Object)
+		return ok && sameObject(a, b)
 	}
 	return false
+}
+
+// sameObject is identity for Objects whose dynamic type Go can compare
+// (pointers, the usual case), false otherwise.
+func sameObject(a, b Object) bool {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	return ta == tb && ta.Comparable() && a == b
 }
 
 func (ev *evaluator) seqEqual(a, b []Value) bool {
@@ -788,8 +802,13 @@ func (ev *evaluator) compare(op string, x, y Value) (bool, error) {
 	case "is", "is not":
 		_, xb := x.(bool)
 		_, yb := y.(bool)
+		xo, xObj := x.(Object)
+		yo, yObj := y.(Object)
+		if xObj && yObj {
+			return sameObject(xo, yo) == (op == "is"), nil
+		}
 		if !(x == nil || y == nil || xb && yb) {
-			return false, fmt.Errorf("%q is only supported with None, True and False", op)
+			return false, fmt.Errorf("%q is only supported with None, True, False and graph nodes", op)
 		}
 		same := x == y
 		return same == (op == "is"), nil
