@@ -475,6 +475,9 @@ func describe(v Value) string {
 	return fmt.Sprintf("the %s %s", typeName(v), s)
 }
 
+// Truthy is Python's truth value of an expression result (bool(v)).
+func Truthy(v Value) bool { return truthy(v) }
+
 func truthy(v Value) bool {
 	switch x := v.(type) {
 	case nil:

@@ -497,29 +497,7 @@ func (m *matcher) holds(c *constraint, r row) bool {
 }
 
 // truthy is Python's truth value of an expression result.
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return x
-	case int64:
-		return x != 0
-	case float64:
-		return x != 0
-	case string:
-		return x != ""
-	case []any:
-		return len(x) > 0
-	case expr.Tuple:
-		return len(x) > 0
-	case expr.Set:
-		return len(x) > 0
-	case map[string]any:
-		return len(x) > 0
-	}
-	return true
-}
+func truthy(v any) bool { return expr.Truthy(v) }
 
 // distinct keeps the first row of each combination of the given slots (all
 // named variables when none are given).
