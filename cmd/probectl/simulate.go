@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/probe-agent/probe-agent/collectors"
 	"github.com/probe-agent/probe-agent/collectors/replay"
 	"github.com/probe-agent/probe-agent/probe"
 )
@@ -55,22 +56,32 @@ type simulationResult struct {
 	Anomalies []*probe.Anomaly        `json:"anomalies"`
 }
 
-func simulate(out io.Writer, opts probe.Options, probeFile, countersFile string, eachTick bool, topo *simTopology) error {
+// loadSimulation reads what simulate evaluates: the probe (validated, with
+// its sources resolved on the topology when one is given) and the counters.
+func loadSimulation(opts probe.Options, probeFile, countersFile string, topo *simTopology) (*probe.Plan, []collectors.Batch, error) {
 	data, err := os.ReadFile(probeFile)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	plan, probs := probe.CompileJSONWith(data, opts)
 	if len(probs) > 0 {
-		return fmt.Errorf("%s: invalid probe:\n%s", probeFile, probs.Error())
+		return nil, nil, fmt.Errorf("%s: invalid probe:\n%s", probeFile, probs.Error())
 	}
 	if c := plan.CentralOnly(); len(c) > 0 {
-		return fmt.Errorf("%s: processors %v need Apstra telemetry services and cannot be simulated from interface counters", probeFile, c)
+		return nil, nil, fmt.Errorf("%s: processors %v need Apstra telemetry services and cannot be simulated from interface counters", probeFile, c)
 	}
 	if plan, err = topo.apply(plan); err != nil {
-		return err
+		return nil, nil, err
 	}
 	batches, err := replay.ReadFile(countersFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	return plan, batches, nil
+}
+
+func simulate(out io.Writer, opts probe.Options, probeFile, countersFile string, eachTick bool, topo *simTopology) error {
+	plan, batches, err := loadSimulation(opts, probeFile, countersFile, topo)
 	if err != nil {
 		return err
 	}

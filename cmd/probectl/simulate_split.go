@@ -2,12 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
-	"os"
 
 	"github.com/probe-agent/probe-agent/collectors"
-	"github.com/probe-agent/probe-agent/collectors/replay"
 	"github.com/probe-agent/probe-agent/probe"
 )
 
@@ -15,21 +12,7 @@ import (
 // --topology, if given) cut by probe.Partition and evaluated by a
 // probe.SplitRun, printed like the whole evaluation.
 func simulateSplit(out io.Writer, opts probe.Options, probeFile, countersFile string, eachTick bool, topo *simTopology) error {
-	data, err := os.ReadFile(probeFile)
-	if err != nil {
-		return err
-	}
-	plan, probs := probe.CompileJSONWith(data, opts)
-	if len(probs) > 0 {
-		return fmt.Errorf("%s: invalid probe:\n%s", probeFile, probs.Error())
-	}
-	if c := plan.CentralOnly(); len(c) > 0 {
-		return fmt.Errorf("%s: processors %v need Apstra telemetry services and cannot be simulated from interface counters", probeFile, c)
-	}
-	if plan, err = topo.apply(plan); err != nil {
-		return err
-	}
-	batches, err := replay.ReadFile(countersFile)
+	plan, batches, err := loadSimulation(opts, probeFile, countersFile, topo)
 	if err != nil {
 		return err
 	}
