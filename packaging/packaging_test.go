@@ -160,17 +160,34 @@ var wantFiles = []string{
 	"/etc/probe-agent",
 	"/etc/probe-agent/agent.yaml",
 	"/etc/probe-agent/probes.d",
+	"/etc/probe-agent/probes.d/demo-interface-health.json",
 	"/usr/bin/probe-agent",
 	"/usr/bin/probectl",
 	"/usr/lib/systemd/system/probe-agent.service",
+	"/usr/share/bash-completion/completions/probe-agent",
+	"/usr/share/bash-completion/completions/probectl",
 	"/usr/share/doc/probe-agent",
 	"/usr/share/doc/probe-agent/LICENSE",
 	"/usr/share/doc/probe-agent/README",
 	"/usr/share/doc/probe-agent/copyright",
 	"/usr/share/doc/probe-agent/examples",
+	"/usr/share/doc/probe-agent/examples/grafana-dashboard.json",
 	"/usr/share/doc/probe-agent/examples/probe-agent-lowport.conf",
 	"/usr/share/doc/probe-agent/examples/probe-agent-netns.conf",
+	"/usr/share/fish/vendor_completions.d/probe-agent.fish",
+	"/usr/share/fish/vendor_completions.d/probectl.fish",
+	"/usr/share/man/man1/probe-agent.1.gz",
 }
+
+// Files only one format installs (zsh completions live in different
+// directories on Debian and on RPM distributions).
+var (
+	wantDebFiles = []string{"/usr/share/zsh/vendor-completions/_probe-agent", "/usr/share/zsh/vendor-completions/_probectl"}
+	wantRPMFiles = []string{"/usr/share/zsh/site-functions/_probe-agent", "/usr/share/zsh/site-functions/_probectl"}
+)
+
+// conffiles are the files upgrades must not overwrite.
+const conffiles = "/etc/probe-agent/agent.yaml\n/etc/probe-agent/probes.d/demo-interface-health.json"
 
 func TestPackageVersionMapping(t *testing.T) {
 	needTool(t, "sh", "git")
@@ -240,8 +257,8 @@ func TestDebMetadata(t *testing.T) {
 			t.Errorf("control archive lacks %s:\n%s", member, info)
 		}
 	}
-	if got := strings.TrimSpace(run(t, "dpkg-deb", "--info", built.deb, "conffiles")); got != "/etc/probe-agent/agent.yaml" {
-		t.Errorf("conffiles = %q, want only /etc/probe-agent/agent.yaml", got)
+	if got := strings.TrimSpace(run(t, "dpkg-deb", "--info", built.deb, "conffiles")); got != conffiles {
+		t.Errorf("conffiles = %q, want %q", got, conffiles)
 	}
 	postinst := run(t, "dpkg-deb", "--info", built.deb, "postinst")
 	if postinst != repoFile(t, "packaging/scripts/postinstall.sh") {
@@ -264,7 +281,7 @@ func TestDebContents(t *testing.T) {
 			modes[p] = f[0] + " " + f[1]
 		}
 	}
-	for _, p := range wantFiles {
+	for _, p := range append(append([]string(nil), wantFiles...), wantDebFiles...) {
 		if _, ok := modes[p]; !ok {
 			t.Errorf("deb lacks %s", p)
 		}
@@ -300,11 +317,13 @@ func TestRPMMetadata(t *testing.T) {
 	needPackages(t)
 	needTool(t, "rpm")
 	files := strings.Fields(run(t, "rpm", "-qpl", "--nosignature", built.rpm))
-	if !slices.Equal(files, wantFiles) {
-		t.Errorf("rpm -qpl:\n got %q\nwant %q", files, wantFiles)
+	want := append(append([]string(nil), wantFiles...), wantRPMFiles...)
+	slices.Sort(want)
+	if !slices.Equal(files, want) {
+		t.Errorf("rpm -qpl:\n got %q\nwant %q", files, want)
 	}
-	if got := strings.TrimSpace(run(t, "rpm", "-qpc", "--nosignature", built.rpm)); got != "/etc/probe-agent/agent.yaml" {
-		t.Errorf("rpm -qpc = %q, want /etc/probe-agent/agent.yaml", got)
+	if got := strings.TrimSpace(run(t, "rpm", "-qpc", "--nosignature", built.rpm)); got != conffiles {
+		t.Errorf("rpm -qpc = %q, want %q", got, conffiles)
 	}
 	// %config(noreplace): flags c (config) and n (noreplace).
 	flags := run(t, "rpm", "-qp", "--nosignature", "--qf", `[%{FILEFLAGS:fflags} %{FILENAMES}\n]`, built.rpm)
@@ -432,6 +451,7 @@ func TestUnitDirectives(t *testing.T) {
 		"User": "probe-agent", "Group": "probe-agent",
 		"StateDirectory": "probe-agent", "ConfigurationDirectory": "probe-agent",
 		"ExecStart":               "/usr/bin/probe-agent run --config /etc/probe-agent/agent.yaml",
+		"ExecReload":              "/bin/kill -HUP $MAINPID",
 		"CapabilityBoundingSet":   "",
 		"AmbientCapabilities":     "",
 		"NoNewPrivileges":         "yes",

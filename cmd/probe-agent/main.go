@@ -50,8 +50,21 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newConfigCmd(), newCollectCmd())
+	root.AddCommand(newRunCmd(), newConfigCmd(), newCollectCmd(), newVersionCmd())
+	root.AddCommand(newDocsCmd(root))
 	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version and the Go version it was built with",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "probe-agent %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return err
+		},
+	}
 }
 
 func newLogger(level string) *slog.Logger {
@@ -141,7 +154,7 @@ SIGTERM and SIGINT flush queued messages and exit.`,
 			return errors.Join(err, waitControl())
 		},
 	}
-	cmd.Flags().StringVar(&configFile, "config", "", "configuration file (YAML; `probe-agent config example` prints one)")
+	cmd.Flags().StringVar(&configFile, "config", "", "configuration `FILE` (YAML; probe-agent config example prints one)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "stdout format when no streaming receiver is configured: json or text")
 	cmd.Flags().BoolVar(&demo, "demo", false, "also run the built-in demo probe")
 	return cmd
@@ -208,6 +221,9 @@ authentication, rejected subscription) when there is none; a stream lost
 later also ends it with an error rather than repeating old values.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.SystemID == "" {
+				cfg.SystemID = agent.Defaults().SystemID
+			}
 			cfg.Interval = agent.Duration(interval)
 			if target != "" {
 				cfg.Collector.GNMI.Target = target
@@ -239,7 +255,7 @@ later also ends it with an error rather than repeating old values.`,
 	f.BoolVar(&cfg.Collector.GNMI.TLS.SkipVerify, "tls-skip-verify", false, "accept any gNMI server certificate (labs)")
 	f.StringVar(&cfg.Collector.GNMI.TLS.CA, "tls-ca", "", "CA file for the gNMI target")
 	f.StringVar(&cfg.Collector.GNMI.Encoding, "encoding", "proto", "gNMI encoding to ask for first: proto, json_ietf or json (a refused one falls back to the next)")
-	f.StringVar(&cfg.SystemID, "system-id", cfg.SystemID, "system_id written on every line")
+	f.StringVar(&cfg.SystemID, "system-id", "", "system_id written on every line (default: the hostname)")
 	f.DurationVar(&interval, "interval", time.Second, "time between samples")
 	f.IntVar(&count, "count", 0, "stop after this many samples (0: until interrupted)")
 	f.DurationVar(&wait, "wait", 10*time.Second, "how long to wait for a gNMI target's first data")

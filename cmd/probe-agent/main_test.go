@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -236,5 +237,71 @@ func TestCollectEncodingFlag(t *testing.T) {
 	cmd.SetArgs([]string{"collect", "--collector", "gnmi", "--target", "127.0.0.1:1", "--insecure", "--encoding", "xml"})
 	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), `unsupported encoding "xml" (want proto, json_ietf or json)`) {
 		t.Errorf("collect --encoding xml: %v", err)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite docs/cli.md")
+
+// TestCLIReferenceUpToDate: docs/cli.md is what `probe-agent docs markdown`
+// prints; -update rewrites it.
+func TestCLIReferenceUpToDate(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeMarkdownReference(&b, newRootCmd()); err != nil {
+		t.Fatal(err)
+	}
+	const path = "../../docs/cli.md"
+	if *update {
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(want, b.Bytes()) {
+		t.Error("docs/cli.md is stale: go test ./cmd/probe-agent -run TestCLIReference -update")
+	}
+	host, _ := os.Hostname()
+	for _, bad := range []string{"`probe-agent config", "(default " + host + ")"} {
+		if strings.Contains(b.String(), bad) {
+			t.Errorf("reference contains %q (a pflag artefact or a host-dependent default)", bad)
+		}
+	}
+}
+
+// TestManPage: the man page names every documented command and escapes
+// its dashes for roff.
+func TestManPage(t *testing.T) {
+	var b bytes.Buffer
+	root := newRootCmd()
+	if err := writeManPage(&b, root); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if !strings.HasPrefix(page, ".TH PROBE-AGENT 1") {
+		t.Errorf("no .TH header: %.40q", page)
+	}
+	for _, c := range documented(root)[1:] {
+		if !strings.Contains(page, ".SS "+roff(c.CommandPath())+"\n") {
+			t.Errorf("man page lacks %s", c.CommandPath())
+		}
+	}
+	if strings.Contains(page, " --config") {
+		t.Error("unescaped dashes in the man page")
+	}
+}
+
+// TestVersionCommand: `probe-agent version` prints the version.
+func TestVersionCommand(t *testing.T) {
+	var out bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"version"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "probe-agent "+version+" (go") {
+		t.Errorf("version: %q", out.String())
 	}
 }
