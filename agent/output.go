@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -158,7 +159,7 @@ func (p *printer) send(channel string, m *aos.AosMessage) {
 	defer p.mu.Unlock()
 	p.buf = p.buf[:0]
 	if p.text {
-		p.buf = appendText(p.buf, channel, m)
+		p.buf = AppendText(p.buf, channel, m)
 	} else {
 		p.buf = append(p.buf, `{"channel":"`...)
 		p.buf = append(p.buf, channel...)
@@ -206,9 +207,25 @@ func (p *printer) describe() string {
 	return "stdout (json)"
 }
 
-// appendText renders one message as a readable line.
-func appendText(b []byte, channel string, m *aos.AosMessage) []byte {
-	b = time.UnixMicro(int64(m.GetTimestamp())).AppendFormat(b, "15:04:05.000 ")
+// ChannelOf names the channel a message belongs on, from its content.
+func ChannelOf(m *aos.AosMessage) string {
+	switch {
+	case m.GetPerfMon() != nil:
+		return chanPerfmon
+	case m.GetAlert() != nil:
+		return chanAlerts
+	case m.GetEvent() != nil:
+		return chanEvents
+	}
+	return "unknown"
+}
+
+// AppendText renders one message as a readable line: local time, channel,
+// probe and stage, item keys, the value in plain decimal (never in
+// scientific notation). `probe-agent run -o text` and `probectl receive -o
+// text` print it.
+func AppendText(b []byte, channel string, m *aos.AosMessage) []byte {
+	b = time.UnixMicro(int64(m.GetTimestamp())).Local().AppendFormat(b, "15:04:05.000 ")
 	switch {
 	case m.GetPerfMon().GetProbeMessage() != nil:
 		pm := m.GetPerfMon().GetProbeMessage()
@@ -222,7 +239,7 @@ func appendText(b []byte, channel string, m *aos.AosMessage) []byte {
 			b = strconv.AppendInt(b, v.Int64Value, 10)
 		case *aos.ProbeMessage_FloatValue:
 			b = append(b, " value="...)
-			b = strconv.AppendFloat(b, float64(v.FloatValue), 'f', -1, 32)
+			b = appendDecimal(b, float64(v.FloatValue), 32)
 		case *aos.ProbeMessage_StringValue:
 			b = append(b, " value="...)
 			b = append(b, v.StringValue...)
@@ -242,7 +259,8 @@ func appendText(b []byte, channel string, m *aos.AosMessage) []byte {
 		case pa.ActualInt != nil:
 			b = fmt.Appendf(b, " actual=%d", pa.GetActualInt())
 		case pa.ActualFloat != nil:
-			b = fmt.Appendf(b, " actual=%g", pa.GetActualFloat())
+			b = append(b, " actual="...)
+			b = appendDecimal(b, pa.GetActualFloat(), 64)
 		case pa.ActualDiscreteState != nil:
 			b = fmt.Appendf(b, " actual=%s", pa.GetActualDiscreteState())
 		}
@@ -253,4 +271,22 @@ func appendText(b []byte, channel string, m *aos.AosMessage) []byte {
 		b = fmt.Appendf(b, "%-7s %v", channel, m)
 	}
 	return append(b, '\n')
+}
+
+// appendDecimal writes v in plain decimal with at most three decimals
+// (rates of 1e10 bits per second read as 10000000000, not 1e+10).
+func appendDecimal(b []byte, v float64, bitSize int) []byte {
+	if v == math.Trunc(v) && math.Abs(v) < 1e18 {
+		return strconv.AppendFloat(b, v, 'f', 0, bitSize)
+	}
+	n := len(b)
+	b = strconv.AppendFloat(b, v, 'f', 3, bitSize)
+	// Trailing zeros of the fraction say nothing.
+	for len(b) > n && b[len(b)-1] == '0' {
+		b = b[:len(b)-1]
+	}
+	if b[len(b)-1] == '.' {
+		b = b[:len(b)-1]
+	}
+	return b
 }

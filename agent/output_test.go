@@ -64,3 +64,33 @@ func TestSummaryLine(t *testing.T) {
 		t.Errorf("summary is more than one line: %q", line)
 	}
 }
+
+// TestAppendTextIsReadable: local time, the channel, plain decimals.
+func TestAppendTextIsReadable(t *testing.T) {
+	const ts = 1700000000123456
+	clock := time.UnixMicro(ts).Local().Format("15:04:05.000")
+	pm := func(set func(*aos.ProbeMessage)) *aos.AosMessage {
+		p := &aos.ProbeMessage{ProbeLabel: proto.String("demo"), StageName: proto.String("tx_bps"),
+			Property: []*aos.ProbeProperty{{Name: proto.String("interface"), Value: proto.String("eth0")}}}
+		set(p)
+		return &aos.AosMessage{Timestamp: proto.Uint64(ts), Data: &aos.AosMessage_PerfMon{PerfMon: &aos.PerfMon{Data: &aos.PerfMon_ProbeMessage{ProbeMessage: p}}}}
+	}
+	float := func(v float32) func(*aos.ProbeMessage) {
+		return func(p *aos.ProbeMessage) { p.Value = &aos.ProbeMessage_FloatValue{FloatValue: v} }
+	}
+	alert := &aos.AosMessage{Timestamp: proto.Uint64(ts), Data: &aos.AosMessage_Alert{Alert: &aos.Alert{Raised: proto.Bool(true),
+		Data: &aos.Alert_ProbeAlert{ProbeAlert: &aos.ProbeAlert{ProbeLabel: proto.String("demo"), StageName: proto.String("errs"), ActualFloat: proto.Float64(1.5e12)}}}}}
+	for _, tt := range []struct {
+		m    *aos.AosMessage
+		want string
+	}{
+		{pm(float(1e10)), clock + " perfmon demo / tx_bps interface=eth0 value=10000000000\n"},
+		{pm(float(0.25)), clock + " perfmon demo / tx_bps interface=eth0 value=0.25\n"},
+		{pm(func(p *aos.ProbeMessage) { p.Value = &aos.ProbeMessage_Int64Value{Int64Value: 3} }), clock + " perfmon demo / tx_bps interface=eth0 value=3\n"},
+		{alert, clock + " alerts  RAISED  demo / errs actual=1500000000000\n"},
+	} {
+		if got := string(AppendText(nil, ChannelOf(tt.m), tt.m)); got != tt.want {
+			t.Errorf("AppendText:\n got %q\nwant %q", got, tt.want)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/probe-agent/probe-agent/agent"
 	"github.com/probe-agent/probe-agent/collectors/replay"
 )
 
@@ -303,5 +304,40 @@ func TestVersionCommand(t *testing.T) {
 	}
 	if !strings.HasPrefix(out.String(), "probe-agent "+version+" (go") {
 		t.Errorf("version: %q", out.String())
+	}
+}
+
+// TestREADMETourMatches: the README's streaming tour config loads, sends
+// all three channels sequenced to the addresses the README's receivers
+// listen on, and those receivers run with --sequenced.
+func TestREADMETourMatches(t *testing.T) {
+	cfg, err := agent.Load("../../docs/examples/tour.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	channels := map[string]bool{}
+	for _, s := range cfg.Streaming {
+		channels[s.Type] = true
+		if !s.Sequenced {
+			t.Errorf("tour: %s is not sequenced", s.Type)
+		}
+		if want := "probectl receive --listen " + s.Address + " --sequenced"; !strings.Contains(string(readme), want) {
+			t.Errorf("README lacks %q", want)
+		}
+	}
+	if len(channels) != 3 {
+		t.Errorf("tour streams %v, want perfmon, alerts and events", channels)
+	}
+	if !strings.Contains(string(readme), "probe-agent run --config docs/examples/tour.yaml --demo") {
+		t.Error("README does not run the tour config with the demo probe")
+	}
+	for _, cmd := range []string{"make run", "make test"} {
+		if !strings.Contains(string(readme), cmd) {
+			t.Errorf("README lost %q", cmd)
+		}
 	}
 }

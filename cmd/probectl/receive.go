@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/probe-agent/probe-agent/agent"
 	"github.com/probe-agent/probe-agent/agent/stream"
 )
 
@@ -88,6 +89,8 @@ func receive(ctx context.Context, l net.Listener, sequenced bool, output string,
 	}
 }
 
+// appendTextMessage renders a received message as the agent's readable
+// line (local time, plain decimal values).
 func appendTextMessage(b []byte, m stream.Received) []byte {
-	return fmt.Appendf(b, "%v\n", m.Message)
+	return agent.AppendText(b, agent.ChannelOf(m.Message), m.Message)
 }
