@@ -341,3 +341,24 @@ func TestREADMETourMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpTextClean: flag help names its value plainly (no text pulled in
+// from backticks) and shows one default.
+func TestHelpTextClean(t *testing.T) {
+	root := newRootCmd()
+	run, _, err := root.Find([]string{"run"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	usage := run.LocalFlags().FlagUsages()
+	if !strings.Contains(usage, "--config FILE ") {
+		t.Errorf("run --config help:\n%s", usage)
+	}
+	for _, c := range documented(root) {
+		for _, line := range strings.Split(c.LocalFlags().FlagUsages(), "\n") {
+			if strings.Count(line, "(default") > 1 {
+				t.Errorf("%s: two defaults in %q", c.CommandPath(), line)
+			}
+		}
+	}
+}

@@ -48,7 +48,7 @@ func addAgentCommands(root *cobra.Command) {
 	if def == "" {
 		def = "127.0.0.1:50051"
 	}
-	f.StringVar(&af.addr, "agent", def, "control plane address HOST:PORT of the agent (default from $PROBECTL_AGENT)")
+	f.StringVar(&af.addr, "agent", def, "control plane address HOST:PORT of the agent; $PROBECTL_AGENT sets the default")
 	f.StringVar(&af.ca, "ca", "", "CA file that signed the agent's certificate (default: system roots)")
 	f.StringVar(&af.cert, "cert", "", "client certificate file (the agent checks it against its CA)")
 	f.StringVar(&af.key, "key", "", "client key file")

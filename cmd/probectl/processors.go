@@ -21,18 +21,40 @@ func newProcessorsCmd() *cobra.Command {
 		Long: `Print the processor catalog: every processor type with its description,
 inputs, outputs and property schema, as the introspection API
 (/api/blueprints/<id>/telemetry/processors) serves it. TYPE may be an alias.
---format markdown renders the reference in docs/processors.md.`,
+-o text prints one line per type; -o markdown renders the reference in
+docs/processors.md.`,
 		Args: cobra.MaximumNArgs(1),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			var out []string
+			for _, n := range processorNames() {
+				if len(args) == 0 && strings.HasPrefix(n, prefix) {
+					out = append(out, n)
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			specs := probe.Catalog()
 			if len(args) == 1 {
 				spec, ok := probe.Lookup(args[0])
 				if !ok {
-					return fmt.Errorf("unknown processor type %q", args[0])
+					return fmt.Errorf("unknown processor type %q%s; probectl processors -o text lists them", args[0], didYouMean(args[0], processorNames()))
 				}
 				specs = []*probe.Spec{spec}
 			}
 			switch format {
+			case "text":
+				for _, sp := range specs {
+					where := ""
+					if sp.CentralOnly {
+						where = "  (central only)"
+					}
+					ports := strings.ReplaceAll(portsSummary(sp.Inputs)+" -> "+portsSummary(sp.Outputs), "`", "")
+					if _, err := fmt.Fprintf(cmd.OutOrStdout(), "%-28s %s: %s%s\n", sp.Name, sp.Label, ports, where); err != nil {
+						return err
+					}
+				}
+				return nil
 			case "json":
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -43,11 +65,25 @@ inputs, outputs and property schema, as the introspection API
 			case "markdown":
 				return writeMarkdown(cmd.OutOrStdout(), specs)
 			}
-			return fmt.Errorf("--format: want json or markdown, got %q", format)
+			return fmt.Errorf("-o: want json, text or markdown, got %q", format)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "json", "json or markdown")
+	cmd.Flags().StringVarP(&format, "output", "o", "json", "output format: json, text or markdown")
+	// --format is the older spelling (make docs uses it).
+	cmd.Flags().StringVar(&format, "format", "json", "same as -o")
+	_ = cmd.Flags().MarkHidden("format")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "text", "markdown"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// processorNames lists the catalog's types and their aliases.
+func processorNames() []string {
+	var names []string
+	for _, sp := range probe.Catalog() {
+		names = append(names, sp.Name)
+		names = append(names, sp.Aliases...)
+	}
+	return names
 }
 
 // writeMarkdown renders the processor reference from the catalog itself, so
