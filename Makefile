@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeStageUpdate -fuzztime 30s ./probe/
 	$(GO) test -run '^$$' -fuzz FuzzParseLine -fuzztime 30s ./collectors/replay/
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 30s ./agent/
+	$(GO) test -run '^$$' -fuzz FuzzLineColumn -fuzztime 30s ./agent/
 	$(GO) test -run '^$$' -fuzz FuzzParseEval -fuzztime 30s ./probe/expr/
 	$(GO) test -run '^$$' -fuzz FuzzParseStats -fuzztime 30s ./collectors/netlink/
 	$(GO) test -run '^$$' -fuzz FuzzParseLink -fuzztime 30s ./collectors/netlink/

@@ -167,6 +167,9 @@ func compileForDevice(raw []byte, id string) (*probe.Plan, []byte, probe.Problem
 	// (and an id derived from them) must not depend on white space, or a
 	// restart would change derived ids and make re-applied documents look
 	// changed.
+	if err := checkJSON(raw); err != nil {
+		return nil, raw, probe.Problems{{Message: "not valid JSON: " + err.Error()}}
+	}
 	var compact bytes.Buffer
 	if json.Compact(&compact, raw) == nil {
 		raw = compact.Bytes()

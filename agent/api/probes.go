@@ -84,7 +84,7 @@ func readObject(w http.ResponseWriter, r *http.Request) ([]byte, map[string]json
 	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
 		msg := "the body must be a JSON object"
 		if err != nil {
-			msg = "bad JSON: " + err.Error()
+			msg = "bad JSON: " + agent.JSONError(body, err).Error()
 		}
 		writeError(w, http.StatusBadRequest, msg)
 		return nil, nil, false
