@@ -1,0 +1,76 @@
+package controller
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/probe-agent/probe-agent/probe"
+)
+
+// Status is the controller's state in one document: what /status serves
+// for operators and tests until the REST API serves the same per path.
+type Status struct {
+	BlueprintID string          `json:"blueprint_id"`
+	Generation  uint64          `json:"generation"`
+	Agents      []AgentStatus   `json:"agents"`
+	Probes      []ProbeStatus   `json:"probes"`
+	Central     []CentralResult `json:"central"`
+	Anomalies   []Anomaly       `json:"anomalies"`
+}
+
+// CentralResult is one probe's central part: the status of its last tick
+// and its stages as the stage API renders them.
+type CentralResult struct {
+	CentralStatus
+	Stages map[string]json.RawMessage `json:"stages"`
+}
+
+// Status gathers the controller's state.
+func (c *Controller) Status() Status {
+	c.mu.Lock()
+	st := Status{BlueprintID: c.cfg.BlueprintID, Generation: c.generation}
+	c.mu.Unlock()
+	st.Agents, st.Probes, st.Anomalies = c.Agents(), c.Probes(), c.Anomalies()
+	for _, cs := range c.CentralStatuses() {
+		r := CentralResult{CentralStatus: cs, Stages: map[string]json.RawMessage{}}
+		c.Central(cs.Probe, func(inst *probe.Instance, _ CentralStatus) {
+			for _, s := range inst.Stages() {
+				if js, err := s.MarshalJSON(); err == nil {
+					r.Stages[s.Name] = js
+				}
+			}
+		})
+		st.Central = append(st.Central, r)
+	}
+	if st.Anomalies == nil {
+		st.Anomalies = []Anomaly{}
+	}
+	return st
+}
+
+// Handler serves the operational endpoints: /metrics (Prometheus),
+// /healthz (the process runs), /readyz (every agent streaming) and
+// /status (Status as JSON). The REST API mounts beside them.
+func (c *Controller) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(c.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		for _, a := range c.Agents() {
+			if a.State != "streaming" {
+				http.Error(w, "agent "+a.Name+" is "+a.State+"\n", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(c.Status())
+	})
+	return mux
+}
