@@ -76,7 +76,7 @@ func TestLostDataIsNotZero(t *testing.T) {
 	if strings.Contains(after, `"raised": false`) || strings.Contains(after, `"raised":false`) {
 		t.Errorf("an anomaly was cleared by the loss of data:\n%s", after)
 	}
-	if strings.Contains(after, `"int64_value":"0"`) {
+	if strings.Contains(after, `"int64_value":"0"`) || strings.Contains(after, `"float_value":0`) {
 		t.Errorf("a value of 0 was sent for lost data:\n%s", after)
 	}
 }

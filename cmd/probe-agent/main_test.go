@@ -198,7 +198,7 @@ streaming:
 	for _, l := range parse(read(perf.stdout)) {
 		pm := l.Message["perf_mon"].(map[string]any)["probe_message"].(map[string]any)
 		if pm["stage_name"] == "std_dev_output" {
-			std = append(std, fmt.Sprint(pm["int64_value"]))
+			std = append(std, fmt.Sprint(pm["float_value"])) // std_dev is a float stage (docs/streaming.md)
 		}
 	}
 	if got := strings.Join(std, ","); !strings.HasPrefix(got, "0,100,150,0") {
