@@ -156,6 +156,7 @@ SIGTERM and SIGINT flush queued messages and exit.`,
 	}
 	cmd.Flags().StringVar(&configFile, "config", "", "configuration `FILE` (YAML; probe-agent config example prints one)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "stdout format when no streaming receiver is configured: json or text")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "text"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().BoolVar(&demo, "demo", false, "also run the built-in demo probe")
 	return cmd
 }

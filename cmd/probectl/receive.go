@@ -42,7 +42,8 @@ AosSequencedMessage and gaps in seq_num are reported on stderr as message loss.`
 	}
 	cmd.Flags().StringVar(&listen, "listen", ":4444", "address to listen on")
 	cmd.Flags().BoolVar(&sequenced, "sequenced", false, "frames are AosSequencedMessage (report seq_num gaps)")
-	cmd.Flags().StringVarP(&output, "output", "o", "json", "json or text")
+	cmd.Flags().StringVarP(&output, "output", "o", "json", "output format: json (one line per message) or text (readable, local time)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"json", "text"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
