@@ -14,7 +14,7 @@ BENCHTIME   ?= 1s
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath $(RELEASE_FLAGS) -ldflags '$(LDFLAGS)' -o bin/ ./cmd/probe-agent ./cmd/probectl
+	CGO_ENABLED=0 $(GO) build -trimpath $(RELEASE_FLAGS) -ldflags '$(LDFLAGS)' -o bin/ ./cmd/probe-agent ./cmd/probectl ./cmd/probe-controller
 
 # The whole suite, as CI runs it: formatting, vet, staticcheck, generated
 # docs up to date, then every test (root-only tests skip when not root).
@@ -52,6 +52,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseContainerlab -fuzztime 30s ./topology/
 	$(GO) test -run '^$$' -fuzz FuzzParseGraphJSON -fuzztime 30s ./topology/
 	$(GO) test -run '^$$' -fuzz 'FuzzParse$$' -fuzztime 30s ./topology/query/
+	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 30s ./controller/
 
 # The agent on this host's interfaces (netlink) with the built-in demo probe,
 # printing readable lines; Ctrl-C stops it.

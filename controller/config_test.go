@@ -35,7 +35,7 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, in string
-		want []string
+		want     []string
 	}{
 		{"unknown key", "topology: {file: x}\nagents: {defaults: {insecure: true}}\nstaleneess: 3\n", []string{"c.yaml: line 3: field staleneess not found"}},
 		{"no topology", "agents: {defaults: {insecure: true}}\n", []string{"c.yaml: topology.file: must name"}},
