@@ -46,6 +46,7 @@ func newRootCmd() *cobra.Command {
 	addAgentCommands(root) // apply, get, list, delete, watch: agent/control's client
 	root.AddCommand(newPlanCmd())
 	root.AddCommand(newTopologyCmd(), newQueryCmd()) // offline topology and graph query tools
+	root.AddCommand(newLabCmd())                     // the fabric as network namespaces (lab/)
 	root.AddCommand(newVersionCmd())
 	return root
 }
