@@ -52,23 +52,42 @@ func (c *stageCollector) Collect(ch chan<- prometheus.Metric) {
 	if withheld {
 		return
 	}
+	// Copy under the probe set's lock, emit after it: the registry reads
+	// the channel at its own pace and must not hold up ticks.
+	var snaps []stageSnapshot
 	c.agent.Manager().Each(func(inst *probe.Instance) {
 		if inst.Plan.Doc.Disabled {
 			return // a disabled probe provides no data
 		}
 		for _, st := range inst.Stages() {
 			if st.Streaming && st.Type.Kind != probe.Text {
-				c.collectStage(ch, inst, st)
+				snaps = append(snaps, c.snapshot(inst, st))
 			}
 		}
 	})
+	for i := range snaps {
+		snaps[i].emit(ch)
+	}
+}
+
+// stageSnapshot is one stage's valid items as read under the lock. Item
+// key values are the stage's own slices, which are replaced, never
+// modified, so they may be read after the lock is released.
+type stageSnapshot struct {
+	desc                  *prometheus.Desc
+	probeID, label, stage string
+	state                 bool
+	props                 [][]string
+	nums                  []float64
+	strs                  []string
+	omitted               int
 }
 
 // constLabels are the labels every stage series carries; an item key of
 // the same name is renamed key_<name>.
 var constLabels = []string{"probe_id", "probe_label", "stage"}
 
-func (c *stageCollector) collectStage(ch chan<- prometheus.Metric, inst *probe.Instance, st *probe.Stage) {
+func (c *stageCollector) snapshot(inst *probe.Instance, st *probe.Stage) stageSnapshot {
 	labels := make([]string, 0, len(constLabels)+len(st.Keys)+1)
 	labels = append(labels, constLabels...)
 	for _, k := range st.Keys {
@@ -88,29 +107,44 @@ func (c *stageCollector) collectStage(ch chan<- prometheus.Metric, inst *probe.I
 	if state {
 		help += "; 1 for the item's current state"
 	}
-	desc := prometheus.NewDesc(StageMetricName(inst.ID(), st.Name), help, labels, nil)
-	values := make([]string, len(labels))
-	values[0], values[1], values[2] = inst.ID(), inst.Plan.Label(), st.Name
-	n, omitted := 0, 0
+	sn := stageSnapshot{
+		desc:    prometheus.NewDesc(StageMetricName(inst.ID(), st.Name), help, labels, nil),
+		probeID: inst.ID(), label: inst.Plan.Label(), stage: st.Name, state: state,
+	}
 	for i := 0; i < st.Len(); i++ {
 		if !st.Valid(i) {
 			continue
 		}
-		if n == c.limit {
-			omitted++
+		if len(sn.props) == c.limit {
+			sn.omitted++
 			continue
 		}
-		n++
-		copy(values[len(constLabels):], st.Props(i))
+		sn.props = append(sn.props, st.Props(i))
 		if state {
-			values[len(values)-1] = st.Str(i, 0)
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, 1, values...)
-			continue
+			sn.strs = append(sn.strs, st.Str(i, 0))
+		} else {
+			sn.nums = append(sn.nums, st.Num(i, 0))
 		}
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, st.Num(i, 0), values...)
 	}
-	if omitted > 0 {
-		ch <- prometheus.MustNewConstMetric(descOmitted, prometheus.GaugeValue, float64(omitted), inst.ID(), st.Name)
+	return sn
+}
+
+func (sn *stageSnapshot) emit(ch chan<- prometheus.Metric) {
+	n := len(constLabels)
+	for i, props := range sn.props {
+		values := make([]string, 0, n+len(props)+1)
+		values = append(values, sn.probeID, sn.label, sn.stage)
+		values = append(values, props...)
+		v := 1.0
+		if sn.state {
+			values = append(values, sn.strs[i])
+		} else {
+			v = sn.nums[i]
+		}
+		ch <- prometheus.MustNewConstMetric(sn.desc, prometheus.GaugeValue, v, values...)
+	}
+	if sn.omitted > 0 {
+		ch <- prometheus.MustNewConstMetric(descOmitted, prometheus.GaugeValue, float64(sn.omitted), sn.probeID, sn.stage)
 	}
 }
 
