@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/probe-agent/probe-agent/agent"
 	"github.com/probe-agent/probe-agent/probe"
@@ -241,8 +242,35 @@ func (s *Server) getStage(w http.ResponseWriter, r *http.Request) {
 	case body == nil:
 		writeError(w, http.StatusNotFound, fmt.Sprintf("probe %q has no stage %q; its stages: %s", id, name, strings.Join(names, ", ")))
 	default:
+		if st := s.agent.Stats(); st.NoData != "" {
+			body = withoutValues(body, st)
+		}
 		writeJSON(w, http.StatusOK, json.RawMessage(body))
 	}
+}
+
+// withoutValues takes the items out of a stage answer while the collector
+// has no data: missing data is missing, not its last value. The answer
+// says why instead.
+func withoutValues(body []byte, st agent.Stats) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return body
+	}
+	_, single := m["value"]
+	delete(m, "value")
+	if !single {
+		m["values"] = json.RawMessage("[]")
+	}
+	m["no_data"], _ = json.Marshal(map[string]any{
+		"reason": "collector has no data: " + st.NoData,
+		"since":  st.NoDataSince.UTC().Format(time.RFC3339),
+	})
+	out, err := json.Marshal(m)
+	if err != nil {
+		return body
+	}
+	return out
 }
 
 // getProcessor answers a processor's configuration as it was posted.

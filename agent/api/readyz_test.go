@@ -44,7 +44,16 @@ func TestNotReadyWithoutData(t *testing.T) {
 	ticks <- time.Now()
 
 	s := NewServer(a, cfg, nil, nil)
+	// A stage answers without items while there is no data.
+	if _, err := a.Manager().Create(readFile(t, "../testdata/seed_streaming.json")); err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/blueprints/"+cfg.BlueprintID+"/probes/seed-streaming/stages/server_tx_bytes_output", nil))
+	if body := rec.Body.String(); rec.Code != http.StatusOK || !strings.Contains(body, `"values":[]`) || !strings.Contains(body, `"no_data":{"reason":"collector has no data: `) {
+		t.Errorf("stage while no data: %d %s", rec.Code, body)
+	}
+	rec = httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "collector has no data: no data from the collector: gnmi target 10.0.0.1:6030: connection refused") {
 		t.Errorf("/readyz: %d %s", rec.Code, rec.Body)
