@@ -110,6 +110,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		}
 	}
 	a.manager = NewManager(a.log, store, a.retireProbe)
+	a.manager.SetProbeOptions(cfg.ProbeOptions())
 	a.manager.OnDisable(a.disableProbe)
 	if opts.Demo {
 		a.manager.SetLocal(OriginDemo, a.validateLocal([]LocalDoc{{Source: "built-in demo", Raw: DemoProbe}}))
@@ -181,7 +182,7 @@ func (a *Agent) loadProbesDir() error {
 func (a *Agent) validateLocal(docs []LocalDoc) []LocalDoc {
 	var out []LocalDoc
 	for _, d := range docs {
-		plan, raw, probs := compileForDevice(d.Raw, "")
+		plan, raw, probs := a.manager.compile(d.Raw, "")
 		if len(probs) > 0 {
 			a.log.Error("probe not run: it does not validate", "file", d.Source, "problems", len(probs), "detail", probs.Error())
 			continue
@@ -388,6 +389,7 @@ func (a *Agent) applyConfig(next Config) error {
 		a.out = out
 	}
 	a.cfg = next
+	a.manager.SetProbeOptions(next.ProbeOptions())
 	a.emitter.id = Identity{SystemID: next.SystemID, Hostname: next.Hostname, Role: next.Role, BlueprintID: next.BlueprintID, BlueprintLabel: next.BlueprintLabel}
 	a.swapMu.Unlock()
 	if out != nil {

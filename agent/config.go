@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/probe-agent/probe-agent/agent/stream"
+	"github.com/probe-agent/probe-agent/probe"
 )
 
 // ExampleConfig is the documented example configuration; every key in it is
@@ -38,6 +39,9 @@ type Config struct {
 	Output          string           `yaml:"output"`
 	ShutdownTimeout Duration         `yaml:"shutdown_timeout"`
 	LogLevel        string           `yaml:"log_level"`
+	// Dialect is the dialect of probe documents that neither set
+	// "dialect" nor carry evidence of one (docs/probes.md).
+	Dialect string `yaml:"dialect"`
 	// LogSummary is how often a one-line Info summary is logged (probes,
 	// interfaces, anomalies, messages sent and dropped per channel); 0
 	// turns it off.
@@ -375,6 +379,11 @@ func (c *Config) validate(lines map[string]int) error {
 	default:
 		bad("log_level", "want debug, info, warn or error, got %q", c.LogLevel)
 	}
+	if c.Dialect != "" {
+		if _, err := probe.ParseDialect(c.Dialect); err != nil {
+			bad("dialect", "%v", err)
+		}
+	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "\n"))
 	}
@@ -386,4 +395,10 @@ func parentKey(k string) string {
 		return k[:i]
 	}
 	return ""
+}
+
+// ProbeOptions are the engine's options the configuration sets.
+func (c Config) ProbeOptions() probe.Options {
+	d, _ := probe.ParseDialect(c.Dialect)
+	return probe.Options{DefaultDialect: d}
 }

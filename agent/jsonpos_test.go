@@ -3,6 +3,8 @@ package agent
 import (
 	"strings"
 	"testing"
+
+	"github.com/probe-agent/probe-agent/probe"
 )
 
 // TestJSONErrorsHaveLineAndColumn: a broken probe file says where.
@@ -15,7 +17,7 @@ func TestJSONErrorsHaveLineAndColumn(t *testing.T) {
 		{"truncated", "{\"label\": ", "line 1, column 10: unexpected end of JSON input"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, probs := compileForDevice([]byte(tt.doc), "")
+			_, _, probs := compileForDevice(probe.Options{}, []byte(tt.doc), "")
 			if len(probs) != 1 || !strings.Contains(probs[0].Message, tt.want) {
 				t.Errorf("problems %v, want one containing %q", probs, tt.want)
 			}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -101,7 +102,9 @@ type StatusEvent struct {
 // status notifications stay consistent.
 type Manager struct {
 	// exports carries what controller-pushed probes send back to it.
-	exports    *Exports
+	exports *Exports
+	// opts are how documents are read (SetProbeOptions).
+	opts       atomic.Pointer[probe.Options]
 	mu         sync.Mutex
 	log        *slog.Logger
 	store      *Store
@@ -159,10 +162,23 @@ func NewManager(log *slog.Logger, store *Store, onRemove func(*probe.Instance)) 
 	return &Manager{log: log, store: store, onRemove: onRemove, watchers: map[chan StatusEvent]struct{}{}, exports: NewExports()}
 }
 
+// SetProbeOptions sets how documents are read from now on (the dialect of
+// documents that carry no evidence of one: the configuration's dialect).
+func (m *Manager) SetProbeOptions(opts probe.Options) { m.opts.Store(&opts) }
+
+// compile is compileForDevice with the manager's probe options.
+func (m *Manager) compile(raw []byte, id string) (*probe.Plan, []byte, probe.Problems) {
+	var opts probe.Options
+	if o := m.opts.Load(); o != nil {
+		opts = *o
+	}
+	return compileForDevice(opts, raw, id)
+}
+
 // compileForDevice validates one document for this device: the engine's
 // checks plus the refusal of central-only processors, which a device cannot
 // evaluate. When id is not empty it is set as the document's id.
-func compileForDevice(raw []byte, id string) (*probe.Plan, []byte, probe.Problems) {
+func compileForDevice(opts probe.Options, raw []byte, id string) (*probe.Plan, []byte, probe.Problems) {
 	// Compact first: the store writes documents compacted, so the raw bytes
 	// (and an id derived from them) must not depend on white space, or a
 	// restart would change derived ids and make re-applied documents look
@@ -182,7 +198,7 @@ func compileForDevice(raw []byte, id string) (*probe.Plan, []byte, probe.Problem
 		m["id"], _ = json.Marshal(id)
 		raw, _ = json.Marshal(m)
 	}
-	plan, probs := probe.CompileJSON(raw)
+	plan, probs := probe.CompileJSONWith(raw, opts)
 	if len(probs) > 0 {
 		return nil, raw, probs
 	}
@@ -238,7 +254,7 @@ func (m *Manager) Restore() error {
 	defer m.mu.Unlock()
 	m.generation = set.Generation
 	for i, raw := range set.Probes {
-		plan, raw, probs := compileForDevice(raw, "")
+		plan, raw, probs := m.compile(raw, "")
 		if len(probs) > 0 {
 			m.log.Error("stored probe no longer validates; not running it", "index", i, "detail", probs.Error())
 			continue
@@ -291,7 +307,7 @@ func (m *Manager) Apply(gen uint64, docs [][]byte) ([]ApplyResult, error) {
 	raws := make([][]byte, len(docs))
 	seen := map[string]int{}
 	for i, raw := range docs {
-		plan, canon, probs := compileForDevice(raw, "")
+		plan, canon, probs := m.compile(raw, "")
 		if len(probs) == 0 {
 			if j, dup := seen[plan.ID]; dup {
 				probs = probe.Problems{{Probe: plan.Label(), Field: "id", Message: fmt.Sprintf("id %q is also used by document %d", plan.ID, j)}}
@@ -388,7 +404,7 @@ func (m *Manager) Create(raw []byte) (string, error) {
 	if _, mp := m.find(id); mp != nil {
 		return "", fmt.Errorf("%w: %s", ErrExists, id)
 	}
-	plan, canon, probs := compileForDevice(raw, id)
+	plan, canon, probs := m.compile(raw, id)
 	if len(probs) > 0 {
 		return "", &ValidationError{Docs: []DocError{{Problems: probs}}}
 	}
@@ -412,7 +428,7 @@ func (m *Manager) Replace(id string, raw []byte) error {
 	if err != nil {
 		return err
 	}
-	plan, canon, probs := compileForDevice(raw, id)
+	plan, canon, probs := m.compile(raw, id)
 	if len(probs) > 0 {
 		return &ValidationError{Docs: []DocError{{ID: id, Problems: probs}}}
 	}
@@ -461,7 +477,7 @@ func (m *Manager) Patch(id string, patch []byte) error {
 		}
 	}
 	raw, _ := json.Marshal(doc)
-	plan, canon, probs := compileForDevice(raw, "")
+	plan, canon, probs := m.compile(raw, "")
 	if len(probs) > 0 {
 		return &ValidationError{Docs: []DocError{{ID: id, Problems: probs}}}
 	}
