@@ -97,7 +97,7 @@ func Compile(doc *Document) (*Plan, Problems) {
 		spec, ok := Lookup(pd.Type)
 		if !ok {
 			if pd.Type != "" {
-				r.addf("type", "unknown processor type %q (probectl processors lists the catalog)", pd.Type)
+				r.addf("type", "unknown processor type %q%s (probectl processors lists the catalog)", pd.Type, suggest(pd.Type, catalogNames()))
 			}
 			continue
 		}
@@ -293,4 +293,14 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// catalogNames lists the registered processor types and aliases.
+func catalogNames() []string {
+	var out []string
+	for _, s := range Catalog() {
+		out = append(out, s.Name)
+		out = append(out, s.Aliases...)
+	}
+	return out
 }

@@ -100,6 +100,8 @@ func TestValidationProblems(t *testing.T) {
 		{"missing label", `{"processors": []}`, "", "label", "required"},
 		{"unknown processor type", `{"label": "p", "processors": [{"name": "x", "type": "frobnicate", "outputs": {"out": "s"}}]}`,
 			"x", "type", `unknown processor type "frobnicate"`},
+		{"mistyped processor type", `{"label": "p", "processors": [{"name": "x", "type": "std_deb", "outputs": {"out": "s"}}]}`,
+			"x", "type", `unknown processor type "std_deb" (did you mean "std_dev"?)`},
 		{"unknown property", `{"label": "p", "processors": [` + counter + `, {"name": "s", "type": "std_dev", "inputs": {"in": "rates"}, "outputs": {"out": "o"}, "properties": {"dof": 1}}]}`,
 			"s", "properties.dof", "unknown property"},
 		{"wrong property type", `{"label": "p", "processors": [` + counter + `, {"name": "s", "type": "std_dev", "inputs": {"in": "rates"}, "outputs": {"out": "o"}, "properties": {"ddof": "one"}}]}`,
