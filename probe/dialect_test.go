@@ -147,3 +147,16 @@ func TestControllerExtensions(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONSyntaxErrorPosition: a broken document says where, by line and
+// column, not by byte offset.
+func TestJSONSyntaxErrorPosition(t *testing.T) {
+	_, probs := probe.CompileJSON([]byte("{\n  \"label\": \"p\"\n  \"processors\": []\n}"))
+	if len(probs) != 1 || !strings.Contains(probs[0].Message, "not valid JSON: line 3, column 3: invalid character") {
+		t.Errorf("problems %v", probs)
+	}
+	_, probs = probe.CompileJSON([]byte(`["a list"]`))
+	if len(probs) != 1 || !strings.Contains(probs[0].Message, "not a JSON object: line 1, column") {
+		t.Errorf("problems %v", probs)
+	}
+}

@@ -3,6 +3,7 @@ package probe
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -183,7 +184,11 @@ func ParseDocumentWith(data []byte, opts Options) (*Document, Problems) {
 	doc := &Document{Raw: append(json.RawMessage(nil), bytes.TrimSpace(data)...)}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return doc, Problems{{Message: "not a JSON object: " + err.Error()}}
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return doc, Problems{{Message: "not valid JSON: " + JSONError(data, err).Error()}}
+		}
+		return doc, Problems{{Message: "not a JSON object: " + JSONError(data, err).Error()}}
 	}
 	rep := reporter{list: &probs}
 	str := func(field string, dst *string) {

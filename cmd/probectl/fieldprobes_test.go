@@ -198,3 +198,29 @@ func TestFieldDeviceTraffic(t *testing.T) {
 		t.Errorf("averages at ticks 3 and 4: %v, %v; want none, then one per interface", ticks[3].Stages["Average Interface Counters"].Values, ticks[4].Stages["Average Interface Counters"].Values)
 	}
 }
+
+// TestValidateJSONOutput: validate -o json gives one object per file with
+// the dialect and why, or the problems; the exit status still says invalid.
+func TestValidateJSONOutput(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte("{\n  \"label\": \"x\"\n  \"processors\": []\n}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := run(t, "validate", "-o", "json", "testdata/seed_probe.json", bad)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	var got []struct {
+		File, Dialect string
+		Valid         bool
+		Reason        string `json:"dialect_reason"`
+		Problems      []struct{ Message string }
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if len(got) != 2 || !got[0].Valid || got[0].Dialect != "seed" || !strings.Contains(got[0].Reason, "anomaly") ||
+		got[1].Valid || len(got[1].Problems) != 1 || !strings.Contains(got[1].Problems[0].Message, "line 3, column 3") {
+		t.Errorf("validate -o json: %+v", got)
+	}
+}
