@@ -52,6 +52,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseContainerlab -fuzztime 30s ./topology/
 	$(GO) test -run '^$$' -fuzz FuzzParseGraphJSON -fuzztime 30s ./topology/
 	$(GO) test -run '^$$' -fuzz 'FuzzParse$$' -fuzztime 30s ./topology/query/
+	$(GO) test -run '^$$' -fuzz FuzzParseFlow -fuzztime 30s ./lab/
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 30s ./controller/
 
 # The agent on this host's interfaces (netlink) with the built-in demo probe,

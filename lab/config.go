@@ -72,15 +72,18 @@ func ControllerConfig(p *Plan, topologyFile string, l Layout) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# probe-controller for lab %s (written by probectl lab up).\n", p.Lab)
 	fmt.Fprintf(&b, "blueprint_id: %q\n", p.Lab)
-	fmt.Fprintf(&b, "topology: {file: %q, roles: {}}\n", topologyFile)
+	b.WriteString("# The agents read netlink inside each node, so they report the Linux\n# names (e1-1), not the NOS ones (ethernet-1/1).\n")
+	fmt.Fprintf(&b, "topology: {file: %q, roles: {}, interface_names: node}\n", topologyFile)
 	b.WriteString("agents:\n")
-	fmt.Fprintf(&b, "  defaults: {tls: {ca: %q, cert: %q, key: %q}}\n", l.CA(), l.Cert("controller"), l.Key("controller"))
+	b.WriteString("  # A restarted agent is reached again within 2s.\n")
+	fmt.Fprintf(&b, "  defaults: {tls: {ca: %q, cert: %q, key: %q}, reconnect_max: 2s}\n", l.CA(), l.Cert("controller"), l.Key("controller"))
 	b.WriteString("  systems:\n")
 	for _, n := range p.Switches() {
 		fmt.Fprintf(&b, "    %s: {address: %q}\n", n.Name, n.Agent.Control)
 	}
 	fmt.Fprintf(&b, "api: {listen: %q}\n", p.Controller.API)
 	fmt.Fprintf(&b, "state_dir: %q\n", filepath.Join(l.ControllerDir(), "state"))
-	b.WriteString("staleness: 3\nstreaming: []\n")
+	fmt.Fprintf(&b, "probes_dir: %q\n", filepath.Join(l.ControllerDir(), "probes.d"))
+	b.WriteString("interval: 1s\nstaleness: 3\nstreaming: []\nlog_level: info\n")
 	return b.Bytes()
 }

@@ -82,8 +82,10 @@ func Up(ctx context.Context, p *Plan, l Layout, opts UpOptions) (*State, error) 
 			return st, err
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(l.ControllerDir(), "state"), 0o755); err != nil {
-		return st, err
+	for _, d := range []string{"state", "probes.d"} {
+		if err := os.MkdirAll(filepath.Join(l.ControllerDir(), d), 0o755); err != nil {
+			return st, err
+		}
 	}
 	if err := os.WriteFile(l.ControllerConfig(), ControllerConfig(p, opts.File, l), 0o644); err != nil {
 		return st, err

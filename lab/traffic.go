@@ -52,7 +52,7 @@ func ParseRate(s string) (float64, error) {
 		mult, l = 1e9, strings.TrimSuffix(l, "g")
 	}
 	v, err := strconv.ParseFloat(strings.TrimSpace(l), 64)
-	if err != nil || v <= 0 || v*mult > 100e9 {
+	if err != nil || !(v > 0 && v*mult <= 100e9) { // also refuses NaN
 		return 0, fmt.Errorf("rate %q: want a positive bit rate up to 100Gbps such as 10Mbps, 500Kbps or 1Gbps", s)
 	}
 	return v * mult, nil
