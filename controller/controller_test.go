@@ -210,7 +210,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 type harness struct {
 	t      *testing.T
 	pki    *controltest.PKI
-	cfg    Config
 	agents map[string]*fakeAgent
 	ctl    *Controller
 	clock  *fakeClock

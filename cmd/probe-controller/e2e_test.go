@@ -435,4 +435,10 @@ max_missing_share: 0.2
 	if _, err := c.ApplyProbes(ctx, &pb.ApplyProbesRequest{Generation: gen + 100}); err == nil {
 		t.Fatal("an agent accepted ApplyProbes from a client without a certificate")
 	}
+
+	// SIGTERM stops the controller cleanly.
+	ctl.signal(t, syscall.SIGTERM)
+	if code := ctl.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("probe-controller exited with %d on SIGTERM\n%s", code, diag())
+	}
 }
