@@ -21,9 +21,10 @@ const certValidity = 365 * 24 * time.Hour
 
 // WritePKI writes a fresh CA and, for every name, an ECDSA P-256 key and a
 // certificate from that CA valid for both server and client
-// authentication, with 127.0.0.1, localhost and the name itself as
-// subject alternative names: every member of the lab (agents, the
-// controller, the user's probectl) is reached on loopback and may dial the
+// authentication, with 127.0.0.1, localhost, the name itself and
+// SharedServerName as subject alternative names: every member of the lab
+// (agents, the controller, the user's probectl) is reached on loopback, or
+// by a management address verified as SharedServerName, and may dial the
 // others. Keys are written 0600.
 func WritePKI(l Layout, names []string) error {
 	if err := os.MkdirAll(filepath.Dir(l.CA()), 0o700); err != nil {
@@ -70,7 +71,7 @@ func WritePKI(l Layout, names []string) error {
 			KeyUsage:     x509.KeyUsageDigitalSignature,
 			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-			DNSNames:     []string{"localhost", name},
+			DNSNames:     []string{"localhost", name, SharedServerName},
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 		if err != nil {

@@ -311,3 +311,12 @@ func TestPlanAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeCommandsGolden(t *testing.T) {
+	p := loadPlan(t, "../containerlab/leaf-spine-small.clab.yml", Options{PortBase: 30000})
+	lines := NodeCommands(p)
+	if len(lines) != len(p.Nodes) {
+		t.Fatalf("%d lines for %d nodes", len(lines), len(p.Nodes))
+	}
+	golden(t, "testdata/leaf-spine-small.commands.sh", []byte(strings.Join(lines, "\n")+"\n"))
+}

@@ -73,24 +73,73 @@ switch's namespace, control plane and API on 127.0.0.1, mutual TLS from a
 lab CA) and one probe-controller. Everything is written into the lab folder
 (--dir, default ./lab-<name>). See containerlab/README.md.`,
 	}
-	cmd.AddCommand(newLabUpCmd(), newLabDownCmd(), newLabStatusCmd(), newLabPlanCmd(), newLabTrafficCmd())
+	cmd.AddCommand(newLabUpCmd(), newLabDownCmd(), newLabStatusCmd(), newLabPlanCmd(), newLabTrafficCmd(), newLabCertsCmd())
 	return cmd
 }
 
 func newLabPlanCmd() *cobra.Command {
-	var lf labFlags
+	var (
+		lf     labFlags
+		output string
+	)
 	cmd := &cobra.Command{
-		Use:   "plan FILE.clab.yml",
-		Short: "Print what lab up would build (JSON), without building it",
-		Args:  cobra.ExactArgs(1),
+		Use:   "plan FILE.clab.yml [-o json|commands]",
+		Short: "Print what lab up would build, without building it",
+		Long: `Print the lab's plan: namespaces, veths, addresses, routes, ports (-o json),
+or (-o commands) the addresses, sysctls and routes as one
+"docker exec clab-<lab>-<node> sh -c '...'" line per node, to configure a
+fabric containerlab deployed (containerlab/README.md).`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, _, _, err := lf.load(args[0], cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
+			switch output {
+			case "commands":
+				for _, line := range lab.NodeCommands(p) {
+					fmt.Fprintln(cmd.OutOrStdout(), line)
+				}
+				return nil
+			case "json":
+			default:
+				return fmt.Errorf("-o %q: want json or commands", output)
+			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
 			return enc.Encode(p)
+		},
+	}
+	lf.add(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "json", "json or commands")
+	return cmd
+}
+
+func newLabCertsCmd() *cobra.Command {
+	var lf labFlags
+	cmd := &cobra.Command{
+		Use:   "certs FILE.clab.yml [--dir LABDIR]",
+		Short: "Write the lab's CA and certificates (every switch, controller, probectl) into LABDIR/pki",
+		Long: `Write a fresh CA and an ECDSA certificate per switch node, for the
+controller and for probectl into LABDIR/pki: what lab up does, for a
+containerlab deployment that bind-mounts the folder into its nodes. Every
+certificate also names "` + lab.SharedServerName + `", the server_name a
+controller dialling agents by management address checks.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, layout, _, err := lf.load(args[0], cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			names := []string{"controller", "probectl"}
+			for _, n := range p.Switches() {
+				names = append(names, n.Name)
+			}
+			if err := lab.WritePKI(layout, names); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "CA and %d certificates in %s\n", len(names), filepath.Dir(layout.CA()))
+			return nil
 		},
 	}
 	lf.add(cmd)
