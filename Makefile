@@ -9,7 +9,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 RELEASE_FLAGS := $(shell grep -v '^\#' packaging/release-flags)
 BENCHTIME   ?= 1s
 
-.PHONY: all build test unit lint bench run proto package docs fuzz footprint clean
+.PHONY: all build test unit lint bench run proto package docs fuzz footprint clean lab-image
 
 all: build
 
@@ -74,6 +74,17 @@ docs:
 
 package:
 	./packaging/build.sh dist
+
+# The containerlab image of containerlab/leaf-spine-probe.clab.yml: Debian
+# with the newest amd64 packages from dist/ (make package). Needs Docker.
+LAB_IMAGE ?= probe-agent-lab:latest
+lab-image: package
+	@command -v docker >/dev/null 2>&1 || { echo "make lab-image needs Docker (docker build)"; exit 1; }
+	rm -rf build/lab-image && mkdir -p build/lab-image
+	cp containerlab/image/Dockerfile containerlab/image/entrypoint.sh build/lab-image/
+	cp "$$(ls -t dist/probe-agent_*_amd64.deb | head -1)" build/lab-image/
+	c="$$(ls -t dist/probe-controller_*_amd64.deb 2>/dev/null | head -1)"; [ -z "$$c" ] || cp "$$c" build/lab-image/
+	docker build -t $(LAB_IMAGE) build/lab-image
 
 clean:
 	rm -rf bin dist
