@@ -25,7 +25,29 @@ type UpOptions struct {
 func Up(context.Context, *Plan, Layout, UpOptions) (*State, error) { return nil, errLinuxOnly }
 
 // DownReport says what Down removed.
-type DownReport struct{ Stopped, Killed []Process }
+type DownReport struct {
+	Stopped, Killed []Process
+	Namespaces      []string
+}
+
+// NodeStatus is one node as Status sees it.
+type NodeStatus struct {
+	Name, Netns         string
+	Present             bool
+	Interfaces, Planned int
+	Process             *ProcessStatus
+}
+
+// ProcessStatus is one daemon as Status sees it.
+type ProcessStatus struct {
+	Name  string
+	PID   int
+	Alive bool
+	Ready string
+}
+
+// Status fails: Linux only.
+func Status(*Plan, Layout) ([]NodeStatus, *ProcessStatus, error) { return nil, nil, errLinuxOnly }
 
 // Down fails: Linux only.
 func Down(string, Layout, time.Duration) (DownReport, error) { return DownReport{}, errLinuxOnly }
