@@ -30,12 +30,14 @@ const (
 // built describes the packages TestMain built; skipReason or buildErr is set
 // when there are none.
 var built struct {
-	repo       string
-	deb, rpm   string
-	arch       string // Go architecture of the packages
-	skipReason string
-	buildErr   error
-	buildLog   string
+	repo     string
+	deb, rpm string
+	// The probe-controller packages (controller_test.go).
+	ctlDeb, ctlRPM string
+	arch           string // Go architecture of the packages
+	skipReason     string
+	buildErr       error
+	buildLog       string
 }
 
 func TestMain(m *testing.M) {
@@ -49,8 +51,9 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(dir)
 		buildPackages(dir)
 		if built.buildErr == nil && built.skipReason == "" {
-			fmt.Fprintf(os.Stderr, "packaging: built %s and %s in %s\n",
-				filepath.Base(built.deb), filepath.Base(built.rpm), time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "packaging: built %s, %s, %s and %s in %s\n",
+				filepath.Base(built.deb), filepath.Base(built.rpm), filepath.Base(built.ctlDeb), filepath.Base(built.ctlRPM),
+				time.Since(start).Round(time.Millisecond))
 		}
 		return m.Run()
 	}()
@@ -100,13 +103,17 @@ func buildPackages(dir string) {
 		built.buildErr = fmt.Errorf("packaging/build.sh: %v", err)
 		return
 	}
-	debs, _ := filepath.Glob(filepath.Join(out, "*.deb"))
-	rpms, _ := filepath.Glob(filepath.Join(out, "*.rpm"))
-	if len(debs) != 1 || len(rpms) != 1 {
-		built.buildErr = fmt.Errorf("want one .deb and one .rpm in %s, got %v %v", out, debs, rpms)
+	debs, _ := filepath.Glob(filepath.Join(out, "probe-agent_*.deb"))
+	rpms, _ := filepath.Glob(filepath.Join(out, "probe-agent-[0-9]*.rpm"))
+	ctlDebs, _ := filepath.Glob(filepath.Join(out, "probe-controller_*.deb"))
+	ctlRPMs, _ := filepath.Glob(filepath.Join(out, "probe-controller-[0-9]*.rpm"))
+	all, _ := filepath.Glob(filepath.Join(out, "*"))
+	if len(debs) != 1 || len(rpms) != 1 || len(ctlDebs) != 1 || len(ctlRPMs) != 1 || len(all) != 4 {
+		built.buildErr = fmt.Errorf("want one .deb and one .rpm each of probe-agent and probe-controller in %s, got %v", out, all)
 		return
 	}
 	built.deb, built.rpm = debs[0], rpms[0]
+	built.ctlDeb, built.ctlRPM = ctlDebs[0], ctlRPMs[0]
 }
 
 // needPackages skips or fails t when TestMain could not build the packages.
