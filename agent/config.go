@@ -15,6 +15,7 @@ import (
 
 	"github.com/probe-agent/probe-agent/agent/stream"
 	"github.com/probe-agent/probe-agent/probe"
+	"github.com/probe-agent/probe-agent/restapi"
 )
 
 // ExampleConfig is the documented example configuration; every key in it is
@@ -79,15 +80,9 @@ type APIConfig struct {
 // client certificates authenticate them.
 func (c APIConfig) WritesAuthenticated() bool { return c.TokenFile != "" || c.TLS.CA != "" }
 
-// isLoopback reports whether a listen host only accepts local connections.
-// An empty host (":8080") listens on every address.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// isLoopback reports whether a listen host only accepts local connections
+// (restapi.IsLoopback: the controller applies the same rule).
+func isLoopback(host string) bool { return restapi.IsLoopback(host) }
 
 // CollectorConfig selects and configures the counter source.
 type CollectorConfig struct {

@@ -4,34 +4,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/probe-agent/probe-agent/agent"
 	"github.com/probe-agent/probe-agent/probe"
+	"github.com/probe-agent/probe-agent/restapi"
 )
 
-// writeJSON answers v as JSON with the status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		body, _ = json.Marshal(map[string]string{"errors": "encoding the answer: " + err.Error()})
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
-}
+// writeJSON and writeError answer JSON (restapi).
+func writeJSON(w http.ResponseWriter, status int, v any) { restapi.WriteJSON(w, status, v) }
 
-// writeError answers {"errors": detail}: a message string, or an object
-// for validation problems.
 func writeError(w http.ResponseWriter, status int, detail any) {
-	writeJSON(w, status, map[string]any{"errors": detail})
+	restapi.WriteError(w, status, detail)
 }
 
 // writeManagerError maps the Manager's errors to statuses.
@@ -60,60 +46,14 @@ func (s *Server) writeManagerError(w http.ResponseWriter, r *http.Request, id st
 	}
 }
 
-// readObject reads a JSON object body: 415 for a declared non-JSON content
-// type, 413 over MaxBodyBytes, 400 for anything but one JSON object. It
-// reports false after answering.
-func readObject(w http.ResponseWriter, r *http.Request) ([]byte, map[string]json.RawMessage, bool) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not JSON; send Content-Type: application/json", ct))
-			return nil, nil, false
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", MaxBodyBytes))
-			return nil, nil, false
-		}
-		writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
-		return nil, nil, false
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
-		msg := "the body must be a JSON object"
-		if err != nil {
-			msg = "bad JSON: " + agent.JSONError(body, err).Error()
-		}
-		writeError(w, http.StatusBadRequest, msg)
-		return nil, nil, false
-	}
-	return body, obj, true
-}
-
-// validID checks an id given in a POST body: a string usable as one path
-// segment.
-func validID(raw json.RawMessage) (string, error) {
-	var id string
-	if err := json.Unmarshal(raw, &id); err != nil {
-		return "", errors.New(`"id" must be a string`)
-	}
-	if id == "" || strings.ContainsAny(id, "/?#%") || strings.TrimSpace(id) != id {
-		return "", fmt.Errorf(`"id" %q must be non-empty, without surrounding spaces and without / ? # %%`, id)
-	}
-	return id, nil
-}
-
 func (s *Server) createProbe(w http.ResponseWriter, r *http.Request) {
-	body, obj, ok := readObject(w, r)
+	body, obj, ok := restapi.ReadObject(w, r)
 	if !ok {
 		return
 	}
 	given := ""
 	if raw, has := obj["id"]; has {
-		id, err := validID(raw)
+		id, err := restapi.ValidID(raw)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
@@ -181,7 +121,7 @@ func (s *Server) getProbe(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) patchProbe(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	body, _, ok := readObject(w, r)
+	body, _, ok := restapi.ReadObject(w, r)
 	if !ok {
 		return
 	}
@@ -195,7 +135,7 @@ func (s *Server) patchProbe(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) replaceProbe(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	body, obj, ok := readObject(w, r)
+	body, obj, ok := restapi.ReadObject(w, r)
 	if !ok {
 		return
 	}
@@ -281,27 +221,15 @@ func (s *Server) getProcessor(w http.ResponseWriter, r *http.Request) {
 		s.writeManagerError(w, r, id, err)
 		return
 	}
-	var doc struct {
-		Processors []json.RawMessage `json:"processors"`
-	}
-	if err := json.Unmarshal(info.Doc, &doc); err != nil {
+	raw, names, err := restapi.Processor(info.Doc, name)
+	switch {
+	case err != nil:
 		s.writeManagerError(w, r, id, err)
-		return
+	case raw == nil:
+		writeError(w, http.StatusNotFound, fmt.Sprintf("probe %q has no processor %q; its processors: %s", id, name, strings.Join(names, ", ")))
+	default:
+		writeJSON(w, http.StatusOK, raw)
 	}
-	var names []string
-	for _, raw := range doc.Processors {
-		var head struct {
-			Name string `json:"name"`
-		}
-		_ = json.Unmarshal(raw, &head)
-		if head.Name == name {
-			writeJSON(w, http.StatusOK, raw)
-			return
-		}
-		names = append(names, head.Name)
-	}
-	sort.Strings(names)
-	writeError(w, http.StatusNotFound, fmt.Sprintf("probe %q has no processor %q; its processors: %s", id, name, strings.Join(names, ", ")))
 }
 
 func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {
@@ -323,9 +251,4 @@ func (s *Server) listAnomalies(w http.ResponseWriter, r *http.Request) {
 		items = append(items, s.manager.Anomalies()...)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
-}
-
-// listProcessorTypes answers the processor catalog (introspection).
-func (s *Server) listProcessorTypes(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"items": probe.Catalog()})
 }

@@ -5,9 +5,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,10 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/probe-agent/probe-agent/agent"
+	"github.com/probe-agent/probe-agent/restapi"
 )
 
 // MaxBodyBytes bounds request bodies; larger ones are refused with 413.
-const MaxBodyBytes = 4 << 20
+const MaxBodyBytes = restapi.MaxBodyBytes
 
 // stallIntervals is how many intervals without a completed tick make the
 // agent not ready.
@@ -39,7 +38,7 @@ type Server struct {
 	mux      *http.ServeMux
 	handler  http.Handler
 	now      func() time.Time
-	auth     writeAuth
+	auth     restapi.WriteAuth
 }
 
 // NewServer builds the server of agent a. Its metrics, with the Go runtime
@@ -57,7 +56,7 @@ func NewServer(a *agent.Agent, cfg agent.Config, reg *prometheus.Registry, log *
 		messages: newMessageLog(MessagesPerProbe),
 		mux:      http.NewServeMux(),
 		now:      time.Now,
-		auth:     newWriteAuth(cfg.API.TokenFile, cfg.API.TLS.CA != ""),
+		auth:     restapi.NewWriteAuth(cfg.API.TokenFile, cfg.API.TLS.CA != "", "probe-agent"),
 	}
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -73,7 +72,7 @@ func NewServer(a *agent.Agent, cfg agent.Config, reg *prometheus.Registry, log *
 		}
 	}
 	s.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{log}}))
-	s.handler = s.jsonMuxErrors(s.mux)
+	s.handler = restapi.JSONMuxErrors(s.mux)
 	return s
 }
 
@@ -97,69 +96,13 @@ func (s *Server) routes(metrics http.Handler) {
 	m.HandleFunc("GET "+bp+"/probes/{id}/processors/{name}", s.inBlueprint(s.getProcessor))
 	m.HandleFunc("GET "+bp+"/probes/{id}/messages", s.inBlueprint(s.getMessages))
 	m.HandleFunc("GET "+bp+"/anomalies", s.inBlueprint(s.listAnomalies))
-	m.HandleFunc("GET "+bp+"/telemetry/processors", s.inBlueprint(s.listProcessorTypes))
+	m.HandleFunc("GET "+bp+"/telemetry/processors", s.inBlueprint(restapi.ListProcessorTypes))
 }
 
-// inBlueprint refuses paths naming another blueprint than the agent's.
+// inBlueprint refuses paths naming another blueprint than the agent's
+// (read through the agent: a reloaded configuration may rename it).
 func (s *Server) inBlueprint(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		// Read through the agent: a reloaded configuration may rename it.
-		if bp, want := r.PathValue("bp"), s.agent.BlueprintID(); bp != want {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("blueprint %q not found: this agent serves blueprint %q", bp, want))
-			return
-		}
-		h(w, r)
-	}
-}
-
-// jsonMuxErrors turns the mux's own plain-text 404 and 405 answers into
-// JSON errors, keeping their status and Allow header.
-func (s *Server) jsonMuxErrors(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r) // sets the path values
-			return
-		}
-		rec := &recorder{header: http.Header{}}
-		h.ServeHTTP(rec, r)
-		if allow := rec.header.Get("Allow"); allow != "" {
-			w.Header().Set("Allow", allow)
-		}
-		switch rec.status {
-		case http.StatusMethodNotAllowed:
-			writeError(w, rec.status, fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rec.header.Get("Allow")))
-		case http.StatusNotFound, 0:
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
-		default:
-			// Redirects (e.g. path cleaning) and anything else pass as they are.
-			for k, v := range rec.header {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(rec.status)
-			_, _ = w.Write(rec.body.Bytes())
-		}
-	})
-}
-
-// recorder captures a response of the mux's built-in handlers.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-}
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.body.Write(b)
+	return restapi.InBlueprint(s.agent.BlueprintID, "this agent", h)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -195,34 +138,15 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 // Listen opens the configured api.listen address, with TLS when api.tls
 // names a certificate and key.
 func (s *Server) Listen() (net.Listener, error) {
-	if s.auth.loadErr != nil {
-		return nil, s.auth.loadErr
+	if s.auth.LoadErr != nil {
+		return nil, s.auth.LoadErr
 	}
-	var tc *tls.Config
-	if t := s.cfg.API.TLS; t.Cert != "" || t.Key != "" {
-		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
-		if err != nil {
-			return nil, fmt.Errorf("api.tls: %w", err)
-		}
-		tc = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-		if t.CA != "" {
-			// Reads stay open (scrapers, health checks); writes need a
-			// verified certificate (auth.go).
-			pool, err := agent.LoadCertPool(t.CA)
-			if err != nil {
-				return nil, fmt.Errorf("api.tls.ca: %w", err)
-			}
-			tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
-		}
-	}
-	l, err := net.Listen("tcp", s.cfg.API.Listen)
+	t := s.cfg.API.TLS
+	tc, err := restapi.ServerTLS(restapi.TLSFiles{Cert: t.Cert, Key: t.Key, CA: t.CA})
 	if err != nil {
-		return nil, fmt.Errorf("api.listen: %w", err)
+		return nil, err
 	}
-	if tc != nil {
-		l = tls.NewListener(l, tc)
-	}
-	return l, nil
+	return restapi.Listen(s.cfg.API.Listen, tc)
 }
 
 // Serve listens on api.listen and serves until ctx ends.
@@ -252,7 +176,7 @@ func (s *Server) ServeListener(ctx context.Context, l net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
-	s.log.Info("REST API listening", "addr", l.Addr().String(), "tls", s.cfg.API.TLS.Cert != "", "blueprint", s.cfg.BlueprintID, "writes", s.auth.describe())
+	s.log.Info("REST API listening", "addr", l.Addr().String(), "tls", s.cfg.API.TLS.Cert != "", "blueprint", s.cfg.BlueprintID, "writes", s.auth.Describe())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("api: %w", err)
