@@ -47,6 +47,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newPlanCmd())
 	root.AddCommand(newTopologyCmd(), newQueryCmd()) // offline topology and graph query tools
 	root.AddCommand(newLabCmd())                     // the fabric as network namespaces (lab/)
+	root.AddCommand(newBenchCmd())                   // the central-load benchmark (bench/fabric)
 	root.AddCommand(newVersionCmd())
 	return root
 }
