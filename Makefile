@@ -86,5 +86,14 @@ lab-image: package
 	c="$$(ls -t dist/probe-controller_*_amd64.deb 2>/dev/null | head -1)"; [ -z "$$c" ] || cp "$$c" build/lab-image/
 	docker build -t $(LAB_IMAGE) build/lab-image
 
+# The leaf-spine fabric as network namespaces, with an agent per switch and
+# the controller (root; containerlab/README.md goes on from here).
+.PHONY: lab
+LAB_DIR ?= /tmp/probe-lab
+lab: build
+	bin/probectl lab up containerlab/leaf-spine-probe.clab.yml --dir $(LAB_DIR)
+	@echo "lab up in $(LAB_DIR): push a probe, send traffic and watch /status as containerlab/README.md shows;"
+	@echo "bin/probectl lab down containerlab/leaf-spine-probe.clab.yml --dir $(LAB_DIR) removes it"
+
 clean:
 	rm -rf bin dist
