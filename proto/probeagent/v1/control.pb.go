@@ -882,6 +882,103 @@ func (x *AnomalyEvent) GetJson() string {
 	return ""
 }
 
+type GetStageRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProbeId       string                 `protobuf:"bytes,1,opt,name=probe_id,json=probeId,proto3" json:"probe_id,omitempty"`
+	Stage         string                 `protobuf:"bytes,2,opt,name=stage,proto3" json:"stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStageRequest) Reset() {
+	*x = GetStageRequest{}
+	mi := &file_probeagent_v1_control_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStageRequest) ProtoMessage() {}
+
+func (x *GetStageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_probeagent_v1_control_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStageRequest.ProtoReflect.Descriptor instead.
+func (*GetStageRequest) Descriptor() ([]byte, []int) {
+	return file_probeagent_v1_control_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetStageRequest) GetProbeId() string {
+	if x != nil {
+		return x.ProbeId
+	}
+	return ""
+}
+
+func (x *GetStageRequest) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+type GetStageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// json is the stage as the stage API renders it.
+	Json          string `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStageResponse) Reset() {
+	*x = GetStageResponse{}
+	mi := &file_probeagent_v1_control_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStageResponse) ProtoMessage() {}
+
+func (x *GetStageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_probeagent_v1_control_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStageResponse.ProtoReflect.Descriptor instead.
+func (*GetStageResponse) Descriptor() ([]byte, []int) {
+	return file_probeagent_v1_control_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetStageResponse) GetJson() string {
+	if x != nil {
+		return x.Json
+	}
+	return ""
+}
+
 var File_probeagent_v1_control_proto protoreflect.FileDescriptor
 
 const file_probeagent_v1_control_proto_rawDesc = "" +
@@ -951,7 +1048,12 @@ const file_probeagent_v1_control_proto_rawDesc = "" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x17\n" +
 	"\aitem_id\x18\x03 \x01(\tR\x06itemId\x12\x16\n" +
 	"\x06raised\x18\x04 \x01(\bR\x06raised\x12\x12\n" +
-	"\x04json\x18\x05 \x01(\tR\x04json2\xf0\x03\n" +
+	"\x04json\x18\x05 \x01(\tR\x04json\"B\n" +
+	"\x0fGetStageRequest\x12\x19\n" +
+	"\bprobe_id\x18\x01 \x01(\tR\aprobeId\x12\x14\n" +
+	"\x05stage\x18\x02 \x01(\tR\x05stage\"&\n" +
+	"\x10GetStageResponse\x12\x12\n" +
+	"\x04json\x18\x01 \x01(\tR\x04json2\xbd\x04\n" +
 	"\fProbeControl\x12T\n" +
 	"\vApplyProbes\x12!.probeagent.v1.ApplyProbesRequest\x1a\".probeagent.v1.ApplyProbesResponse\x12Q\n" +
 	"\n" +
@@ -959,7 +1061,8 @@ const file_probeagent_v1_control_proto_rawDesc = "" +
 	"\bGetProbe\x12\x1e.probeagent.v1.GetProbeRequest\x1a\x14.probeagent.v1.Probe\x12T\n" +
 	"\vDeleteProbe\x12!.probeagent.v1.DeleteProbeRequest\x1a\".probeagent.v1.DeleteProbeResponse\x12N\n" +
 	"\vWatchStatus\x12!.probeagent.v1.WatchStatusRequest\x1a\x1a.probeagent.v1.StatusEvent0\x01\x12O\n" +
-	"\fStreamStages\x12\".probeagent.v1.StreamStagesRequest\x1a\x19.probeagent.v1.StageBatch0\x01BEZCgithub.com/probe-agent/probe-agent/proto/probeagent/v1;probeagentv1b\x06proto3"
+	"\fStreamStages\x12\".probeagent.v1.StreamStagesRequest\x1a\x19.probeagent.v1.StageBatch0\x01\x12K\n" +
+	"\bGetStage\x12\x1e.probeagent.v1.GetStageRequest\x1a\x1f.probeagent.v1.GetStageResponseBEZCgithub.com/probe-agent/probe-agent/proto/probeagent/v1;probeagentv1b\x06proto3"
 
 var (
 	file_probeagent_v1_control_proto_rawDescOnce sync.Once
@@ -973,7 +1076,7 @@ func file_probeagent_v1_control_proto_rawDescGZIP() []byte {
 	return file_probeagent_v1_control_proto_rawDescData
 }
 
-var file_probeagent_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_probeagent_v1_control_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_probeagent_v1_control_proto_goTypes = []any{
 	(*ApplyProbesRequest)(nil),    // 0: probeagent.v1.ApplyProbesRequest
 	(*ApplyProbesResponse)(nil),   // 1: probeagent.v1.ApplyProbesResponse
@@ -989,13 +1092,15 @@ var file_probeagent_v1_control_proto_goTypes = []any{
 	(*StreamStagesRequest)(nil),   // 11: probeagent.v1.StreamStagesRequest
 	(*StageBatch)(nil),            // 12: probeagent.v1.StageBatch
 	(*AnomalyEvent)(nil),          // 13: probeagent.v1.AnomalyEvent
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*GetStageRequest)(nil),       // 14: probeagent.v1.GetStageRequest
+	(*GetStageResponse)(nil),      // 15: probeagent.v1.GetStageResponse
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_probeagent_v1_control_proto_depIdxs = []int32{
 	2,  // 0: probeagent.v1.ApplyProbesResponse.results:type_name -> probeagent.v1.ProbeResult
 	6,  // 1: probeagent.v1.ListProbesResponse.probes:type_name -> probeagent.v1.Probe
-	14, // 2: probeagent.v1.StatusEvent.time:type_name -> google.protobuf.Timestamp
-	14, // 3: probeagent.v1.StageBatch.time:type_name -> google.protobuf.Timestamp
+	16, // 2: probeagent.v1.StatusEvent.time:type_name -> google.protobuf.Timestamp
+	16, // 3: probeagent.v1.StageBatch.time:type_name -> google.protobuf.Timestamp
 	13, // 4: probeagent.v1.StageBatch.anomalies:type_name -> probeagent.v1.AnomalyEvent
 	0,  // 5: probeagent.v1.ProbeControl.ApplyProbes:input_type -> probeagent.v1.ApplyProbesRequest
 	3,  // 6: probeagent.v1.ProbeControl.ListProbes:input_type -> probeagent.v1.ListProbesRequest
@@ -1003,14 +1108,16 @@ var file_probeagent_v1_control_proto_depIdxs = []int32{
 	7,  // 8: probeagent.v1.ProbeControl.DeleteProbe:input_type -> probeagent.v1.DeleteProbeRequest
 	9,  // 9: probeagent.v1.ProbeControl.WatchStatus:input_type -> probeagent.v1.WatchStatusRequest
 	11, // 10: probeagent.v1.ProbeControl.StreamStages:input_type -> probeagent.v1.StreamStagesRequest
-	1,  // 11: probeagent.v1.ProbeControl.ApplyProbes:output_type -> probeagent.v1.ApplyProbesResponse
-	4,  // 12: probeagent.v1.ProbeControl.ListProbes:output_type -> probeagent.v1.ListProbesResponse
-	6,  // 13: probeagent.v1.ProbeControl.GetProbe:output_type -> probeagent.v1.Probe
-	8,  // 14: probeagent.v1.ProbeControl.DeleteProbe:output_type -> probeagent.v1.DeleteProbeResponse
-	10, // 15: probeagent.v1.ProbeControl.WatchStatus:output_type -> probeagent.v1.StatusEvent
-	12, // 16: probeagent.v1.ProbeControl.StreamStages:output_type -> probeagent.v1.StageBatch
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
+	14, // 11: probeagent.v1.ProbeControl.GetStage:input_type -> probeagent.v1.GetStageRequest
+	1,  // 12: probeagent.v1.ProbeControl.ApplyProbes:output_type -> probeagent.v1.ApplyProbesResponse
+	4,  // 13: probeagent.v1.ProbeControl.ListProbes:output_type -> probeagent.v1.ListProbesResponse
+	6,  // 14: probeagent.v1.ProbeControl.GetProbe:output_type -> probeagent.v1.Probe
+	8,  // 15: probeagent.v1.ProbeControl.DeleteProbe:output_type -> probeagent.v1.DeleteProbeResponse
+	10, // 16: probeagent.v1.ProbeControl.WatchStatus:output_type -> probeagent.v1.StatusEvent
+	12, // 17: probeagent.v1.ProbeControl.StreamStages:output_type -> probeagent.v1.StageBatch
+	15, // 18: probeagent.v1.ProbeControl.GetStage:output_type -> probeagent.v1.GetStageResponse
+	12, // [12:19] is the sub-list for method output_type
+	5,  // [5:12] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -1027,7 +1134,7 @@ func file_probeagent_v1_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_probeagent_v1_control_proto_rawDesc), len(file_probeagent_v1_control_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

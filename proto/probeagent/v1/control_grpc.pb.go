@@ -33,6 +33,7 @@ const (
 	ProbeControl_DeleteProbe_FullMethodName  = "/probeagent.v1.ProbeControl/DeleteProbe"
 	ProbeControl_WatchStatus_FullMethodName  = "/probeagent.v1.ProbeControl/WatchStatus"
 	ProbeControl_StreamStages_FullMethodName = "/probeagent.v1.ProbeControl/StreamStages"
+	ProbeControl_GetStage_FullMethodName     = "/probeagent.v1.ProbeControl/GetStage"
 )
 
 // ProbeControlClient is the client API for ProbeControl service.
@@ -72,6 +73,11 @@ type ProbeControlClient interface {
 	// a new stream starts from the current state, so a reconnect resumes
 	// without double counting (each update carries its tick).
 	StreamStages(ctx context.Context, in *StreamStagesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StageBatch], error)
+	// GetStage renders one stage of a running probe as the stage API does
+	// (GET .../probes/{id}/stages/{stage}): what a controller gathers on
+	// demand from the devices that evaluate a stage and merges into one
+	// answer. NOT_FOUND for an unknown probe or stage.
+	GetStage(ctx context.Context, in *GetStageRequest, opts ...grpc.CallOption) (*GetStageResponse, error)
 }
 
 type probeControlClient struct {
@@ -160,6 +166,16 @@ func (c *probeControlClient) StreamStages(ctx context.Context, in *StreamStagesR
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProbeControl_StreamStagesClient = grpc.ServerStreamingClient[StageBatch]
 
+func (c *probeControlClient) GetStage(ctx context.Context, in *GetStageRequest, opts ...grpc.CallOption) (*GetStageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStageResponse)
+	err := c.cc.Invoke(ctx, ProbeControl_GetStage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProbeControlServer is the server API for ProbeControl service.
 // All implementations must embed UnimplementedProbeControlServer
 // for forward compatibility.
@@ -197,6 +213,11 @@ type ProbeControlServer interface {
 	// a new stream starts from the current state, so a reconnect resumes
 	// without double counting (each update carries its tick).
 	StreamStages(*StreamStagesRequest, grpc.ServerStreamingServer[StageBatch]) error
+	// GetStage renders one stage of a running probe as the stage API does
+	// (GET .../probes/{id}/stages/{stage}): what a controller gathers on
+	// demand from the devices that evaluate a stage and merges into one
+	// answer. NOT_FOUND for an unknown probe or stage.
+	GetStage(context.Context, *GetStageRequest) (*GetStageResponse, error)
 	mustEmbedUnimplementedProbeControlServer()
 }
 
@@ -224,6 +245,9 @@ func (UnimplementedProbeControlServer) WatchStatus(*WatchStatusRequest, grpc.Ser
 }
 func (UnimplementedProbeControlServer) StreamStages(*StreamStagesRequest, grpc.ServerStreamingServer[StageBatch]) error {
 	return status.Error(codes.Unimplemented, "method StreamStages not implemented")
+}
+func (UnimplementedProbeControlServer) GetStage(context.Context, *GetStageRequest) (*GetStageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStage not implemented")
 }
 func (UnimplementedProbeControlServer) mustEmbedUnimplementedProbeControlServer() {}
 func (UnimplementedProbeControlServer) testEmbeddedByValue()                      {}
@@ -340,6 +364,24 @@ func _ProbeControl_StreamStages_Handler(srv interface{}, stream grpc.ServerStrea
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProbeControl_StreamStagesServer = grpc.ServerStreamingServer[StageBatch]
 
+func _ProbeControl_GetStage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProbeControlServer).GetStage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProbeControl_GetStage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProbeControlServer).GetStage(ctx, req.(*GetStageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProbeControl_ServiceDesc is the grpc.ServiceDesc for ProbeControl service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -362,6 +404,10 @@ var ProbeControl_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteProbe",
 			Handler:    _ProbeControl_DeleteProbe_Handler,
+		},
+		{
+			MethodName: "GetStage",
+			Handler:    _ProbeControl_GetStage_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
