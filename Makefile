@@ -9,7 +9,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 RELEASE_FLAGS := $(shell grep -v '^\#' packaging/release-flags)
 BENCHTIME   ?= 1s
 
-.PHONY: all build test unit lint bench run proto package docs fuzz footprint clean lab-image
+.PHONY: all build test unit lint bench run proto package docs fuzz footprint clean lab-image bench-fabric
 
 all: build
 
@@ -32,6 +32,13 @@ lint:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+# The central-load benchmark (docs/PERFORMANCE.md): pushdown against raw
+# streaming on 32, 256 and 1,024 devices x 48 server ports; writes the table
+# (docs/central-load.md) and the plot (docs/central-load.png).
+bench-fabric:
+	$(GO) run ./cmd/probectl bench --devices 32,256,1024 --ports 48 --png docs/central-load.png > docs/central-load.md
+	@cat docs/central-load.md
 
 # Short fuzzing passes over every parser; the seed corpora also run in `make test`.
 fuzz:

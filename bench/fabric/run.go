@@ -69,7 +69,9 @@ type Probe struct {
 
 // Shape is the simulated fabric.
 type Shape struct {
-	Devices, Ports, Uplinks int
+	Devices int `json:"devices"`
+	Ports   int `json:"ports"`
+	Uplinks int `json:"uplinks"`
 }
 
 // jitter is a small deterministic deviation per port and tick (within
@@ -196,12 +198,16 @@ type Result struct {
 	// within the detecting interval: the slowest device's work plus the
 	// centre's (network transit and interval alignment left out).
 	Latency time.Duration `json:"latency_ns"`
+	// Aggregate is the central value of the probe's cross-device grouping
+	// (its std_dev or sum over the fabric) at the last tick: both modes
+	// must agree on it.
+	Aggregate float64 `json:"aggregate"`
 }
 
 // Run evaluates every probe in both modes on cfg's fabric.
 func Run(cfg Config, probes []Probe) ([]Result, error) {
 	if cfg.Ticks == 0 {
-		cfg.Ticks = 8
+		cfg.Ticks = 16
 	}
 	if cfg.ChangeAt == 0 {
 		cfg.ChangeAt = cfg.Ticks / 2
@@ -377,9 +383,28 @@ func runMode(cfg Config, p Probe, plan *probe.Plan, mode string) (Result, error)
 			res.EdgeMax = max(res.EdgeMax, edgeMax)
 		}
 	}
+	if res.Aggregate, err = aggregate(plan, centre); err != nil {
+		return res, err
+	}
 	res.CentralCPU = cpu / time.Duration(measured)
 	res.Bytes, res.Messages = bytesSum/measured, msgsSum/measured
 	return res, nil
+}
+
+// aggregate is the value of the output of the probe's first grouping
+// processor (std_dev, sum, ...) in the centre.
+func aggregate(plan *probe.Plan, centre *probe.Instance) (float64, error) {
+	for _, p := range plan.Processors() {
+		if probe.PlacementOf(p.Type) != probe.PlaceGrouping {
+			continue
+		}
+		st, ok := centre.Stage(p.Outputs["out"])
+		if !ok || st.Len() != 1 || !st.Valid(0) {
+			return 0, fmt.Errorf("the centre has no single valid item in stage %q of processor %q", p.Outputs["out"], p.Name)
+		}
+		return st.Item(0).Value.Num, nil
+	}
+	return 0, fmt.Errorf("probe %q has no grouping processor", plan.Label())
 }
 
 func tickCentre(c *probe.Instance, at time.Time) error {

@@ -70,7 +70,7 @@ plot of central bytes and CPU against N.`,
 	cmd.Flags().IntSliceVar(&devices, "devices", []int{32, 256, 1024}, "numbers of simulated devices, one run each")
 	cmd.Flags().IntVar(&ports, "ports", 48, "server ports per device")
 	cmd.Flags().IntVar(&uplinks, "uplinks", 4, "spine uplinks per device (the ECMP probe's items)")
-	cmd.Flags().IntVar(&ticks, "ticks", 8, "ticks per run; the traffic changes at the middle one")
+	cmd.Flags().IntVar(&ticks, "ticks", 16, "ticks per run; the traffic changes at the middle one")
 	cmd.Flags().StringVar(&root, "root", ".", "repository root holding cmd/probectl/testdata and testdata/fabric-probes")
 	cmd.Flags().StringVar(&pngPath, "png", "", "write the plot of central bytes and CPU against devices to this PNG file")
 	cmd.Flags().StringVarP(&format, "output", "o", "markdown", "output format: markdown or json")
