@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/probe-agent/probe-agent/bench/fabric"
 	"github.com/probe-agent/probe-agent/collectors"
 	"github.com/probe-agent/probe-agent/probe"
 	"github.com/probe-agent/probe-agent/proto/aos"
@@ -17,31 +18,6 @@ const (
 	benchLeaves = 32
 	benchPorts  = 48
 )
-
-// fabricBatches are one tick of counters for leaves x ports server ports,
-// one batch per leaf, and the same interfaces in one batch.
-func fabricBatches(leaves, ports int) ([]*collectors.Batch, *collectors.Batch) {
-	all := &collectors.Batch{Layout: 1}
-	var per []*collectors.Batch
-	for l := range leaves {
-		b := &collectors.Batch{Layout: 1}
-		for p := range ports {
-			ifc := collectors.Interface{SystemID: fmt.Sprintf("leaf%d", l+1), Name: fmt.Sprintf("eth%d", p+3)}
-			ifc.Set(collectors.TxBytes, uint64(l*p))
-			b.Interfaces = append(b.Interfaces, ifc)
-		}
-		per = append(per, b)
-		all.Interfaces = append(all.Interfaces, b.Interfaces...)
-	}
-	return per, all
-}
-
-func advance(b *collectors.Batch, at time.Time) {
-	b.Time = at
-	for i := range b.Interfaces {
-		b.Interfaces[i].Counters[collectors.TxBytes] += uint64(1000 + i%13*50)
-	}
-}
 
 func seedSplit(tb testing.TB) (*probe.Plan, *probe.Split) {
 	tb.Helper()
@@ -78,7 +54,7 @@ func encodedPartials(tb testing.TB, split *probe.Split, per []*collectors.Batch,
 	for k := range ticks {
 		at := t0.Add(time.Duration(k) * time.Second)
 		for i, b := range per {
-			advance(b, at)
+			fabric.Advance(b, at)
 			if err := edges[i].Tick(&probe.Tick{Time: at, Counters: b}); err != nil {
 				tb.Fatal(err)
 			}
@@ -91,24 +67,6 @@ func encodedPartials(tb testing.TB, split *probe.Split, per []*collectors.Batch,
 	return out
 }
 
-// rawMessageBytes is what raw per-interface streaming costs for one item
-// of the source stage: an Apstra AosMessage with one PerfMon
-// ProbeMessage, as the agent's emitter builds it, plus the 2-byte length
-// of the streaming framing.
-func rawMessageBytes(probeID, label, stage, system, iface string, value int64) int {
-	pm := &aos.ProbeMessage{
-		ProbeId: proto.String(probeID), StageName: proto.String(stage), BlueprintId: proto.String("dc1"),
-		ItemId:     proto.String(probe.ItemID(probeID, stage, system+"\x1f"+iface)),
-		ProbeLabel: proto.String(label),
-		Property: []*aos.ProbeProperty{{Name: proto.String("system_id"), Value: proto.String(system)},
-			{Name: proto.String("interface"), Value: proto.String(iface)}},
-		Value: &aos.ProbeMessage_Int64Value{Int64Value: value},
-	}
-	m := &aos.AosMessage{Timestamp: proto.Uint64(uint64(time.Unix(1_700_000_000, 0).UnixMicro())), OriginName: proto.String("dc1"),
-		Data: &aos.AosMessage_PerfMon{PerfMon: &aos.PerfMon{Data: &aos.PerfMon_ProbeMessage{ProbeMessage: pm}}}}
-	return proto.Size(m) + 2
-}
-
 // BenchmarkCentralIngest is the centre's hot path: decode every leaf's
 // PSU1 partial, feed it (Instance.Feed through the controller's central
 // part, with its session/generation and staleness bookkeeping) and run the
@@ -116,7 +74,7 @@ func rawMessageBytes(probeID, label, stage, system, iface string, value int64) i
 // partials per second on one core.
 func BenchmarkCentralIngest(b *testing.B) {
 	_, split := seedSplit(b)
-	per, _ := fabricBatches(benchLeaves, benchPorts)
+	per, _ := fabric.Batches(benchLeaves, benchPorts)
 	const ticks = 64
 	enc := encodedPartials(b, split, per, ticks)
 	ce, err := newCentral(&compiled{id: split.Probe.ID, split: split})
@@ -156,7 +114,7 @@ func BenchmarkCentralIngest(b *testing.B) {
 // counters of all 1,536 ports.
 func BenchmarkPushdownVsRaw(b *testing.B) {
 	plan, split := seedSplit(b)
-	per, all := fabricBatches(benchLeaves, benchPorts)
+	per, all := fabric.Batches(benchLeaves, benchPorts)
 	const ticks = 64
 	enc := encodedPartials(b, split, per, ticks)
 	pushBytes := 0
@@ -165,7 +123,8 @@ func BenchmarkPushdownVsRaw(b *testing.B) {
 	}
 	rawBytes := 0
 	for _, ifc := range all.Interfaces {
-		rawBytes += rawMessageBytes(plan.ID, plan.Label(), "server_tx_bytes_output", ifc.SystemID, ifc.Name, 1_000_000)
+		// Raw per-interface streaming: one framed Apstra ProbeMessage per port.
+		rawBytes += proto.Size(fabric.RawMessage(plan.ID, plan.Label(), "server_tx_bytes_output", ifc.SystemID, ifc.Name, 1_000_000)) + fabric.FrameOverhead
 	}
 	b.Logf("bytes per tick reaching the centre: pushdown %d, raw %d (%.0fx fewer)", pushBytes, rawBytes, float64(rawBytes)/float64(pushBytes))
 
@@ -196,13 +155,7 @@ func BenchmarkPushdownVsRaw(b *testing.B) {
 	// out, to show where the difference lies).
 	rawMsgs := make([][]byte, len(all.Interfaces))
 	for i, ifc := range all.Interfaces {
-		m := &aos.AosMessage{Timestamp: proto.Uint64(1), OriginName: proto.String("dc1"), Data: &aos.AosMessage_PerfMon{PerfMon: &aos.PerfMon{
-			Data: &aos.PerfMon_ProbeMessage{ProbeMessage: &aos.ProbeMessage{ProbeId: proto.String(plan.ID), StageName: proto.String("server_tx_bytes_output"),
-				BlueprintId: proto.String("dc1"), ItemId: proto.String(probe.ItemID(plan.ID, "server_tx_bytes_output", ifc.SystemID+"\x1f"+ifc.Name)),
-				ProbeLabel: proto.String(plan.Label()),
-				Property: []*aos.ProbeProperty{{Name: proto.String("system_id"), Value: proto.String(ifc.SystemID)},
-					{Name: proto.String("interface"), Value: proto.String(ifc.Name)}},
-				Value: &aos.ProbeMessage_Int64Value{Int64Value: int64(ifc.Counters[collectors.TxBytes])}}}}}}
+		m := fabric.RawMessage(plan.ID, plan.Label(), "server_tx_bytes_output", ifc.SystemID, ifc.Name, int64(ifc.Counters[collectors.TxBytes]))
 		rawMsgs[i], _ = proto.Marshal(m)
 	}
 	for _, decode := range []bool{true, false} {
@@ -230,7 +183,7 @@ func BenchmarkPushdownVsRaw(b *testing.B) {
 					}
 					all.Time = at
 				} else {
-					advance(all, at)
+					fabric.Advance(all, at)
 				}
 				if err := inst.Tick(&probe.Tick{Time: at, Counters: all}); err != nil {
 					b.Fatal(err)
