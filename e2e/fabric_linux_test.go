@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -88,6 +90,8 @@ type fabric struct {
 	file  string
 	state *lab.State
 	api   string
+	// token authenticates writes to the controller's REST API.
+	token string
 	// st is the last /status the test read.
 	st controller.Status
 }
@@ -129,6 +133,11 @@ func TestFabricEndToEnd(t *testing.T) {
 		f.edit(f.dir.AgentConfig(n.Name), "interval: 1s\n", "interval: "+interval+"\n")
 	}
 	f.edit(f.dir.ControllerConfig(), "interval: 1s\n", "interval: "+interval+"\n")
+	tokenFile := filepath.Join(f.dir.ControllerDir(), "api.token")
+	if err := os.WriteFile(tokenFile, []byte(f.token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.edit(f.dir.ControllerConfig(), fmt.Sprintf("api: {listen: %q}\n", f.api), fmt.Sprintf("api: {listen: %q, token_file: %q}\n", f.api, tokenFile))
 	f.edit(f.dir.ControllerConfig(), "streaming: []\n",
 		fmt.Sprintf("streaming:\n  - {type: alerts, address: %q, sequenced: true, reconnect_max: 1s}\n", ln.Addr()))
 	for _, n := range f.plan.Switches() {
@@ -353,7 +362,7 @@ func newFabric(t *testing.T) *fabric {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fabric{t: t, plan: p, dir: lab.Layout{Dir: filepath.Join(root, "lab")}, file: file, api: p.Controller.API}
+	f := &fabric{t: t, plan: p, dir: lab.Layout{Dir: filepath.Join(root, "lab")}, file: file, api: p.Controller.API, token: fmt.Sprintf("e2e-%d", os.Getpid())}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("controller log:\n%s", tail(f.dir.Log("controller"), 30))
@@ -394,10 +403,28 @@ func (f *fabric) pushSeed() string {
 		}
 	}
 	out, _ := json.Marshal(doc)
-	if err := os.WriteFile(filepath.Join(f.dir.ControllerDir(), "probes.d", "seed.json"), out, 0o644); err != nil {
+	// The controller's REST API when it has one; else probes_dir.
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://%s/api/blueprints/%s/probes", f.api, f.plan.Lab), bytes.NewReader(out))
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	f.signal("controller", syscall.SIGHUP)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
+		t.Logf("the controller has no POST /api/blueprints/{bp}/probes (%s): pushing through probes_dir and SIGHUP", resp.Status)
+		if err := os.WriteFile(filepath.Join(f.dir.ControllerDir(), "probes.d", "seed.json"), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f.signal("controller", syscall.SIGHUP)
+	case resp.StatusCode/100 != 2:
+		t.Fatalf("POST the seed probe: %s: %s", resp.Status, body)
+	default:
+		t.Logf("seed probe pushed with POST /api/blueprints/%s/probes: %s", f.plan.Lab, resp.Status)
+	}
 	f.waitUntil(20*time.Second, "the controller holding the seed probe", func() bool {
 		return f.poll() && len(f.st.Probes) == 1 && f.st.Probes[0].Error == ""
 	})
