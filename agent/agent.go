@@ -390,7 +390,7 @@ func (a *Agent) applyConfig(next Config) error {
 	}
 	a.cfg = next
 	a.manager.SetProbeOptions(next.ProbeOptions())
-	a.emitter.id = Identity{SystemID: next.SystemID, Hostname: next.Hostname, Role: next.Role, BlueprintID: next.BlueprintID, BlueprintLabel: next.BlueprintLabel}
+	a.emitter.SetIdentity(Identity{SystemID: next.SystemID, Hostname: next.Hostname, Role: next.Role, BlueprintID: next.BlueprintID, BlueprintLabel: next.BlueprintLabel})
 	a.swapMu.Unlock()
 	if out != nil {
 		// Flush what the old outputs still hold, without holding up ticks.

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"strings"
 	"sync"
 	"time"
 
@@ -175,9 +174,8 @@ func (a *Agent) Stats() Stats {
 	defer a.swapMu.RUnlock()
 	out.Interval = a.cfg.Interval.D()
 	if so, ok := a.out.(*senders); ok {
-		for i, snd := range so.all {
-			channel, receiver, _ := strings.Cut(so.names[i], "->")
-			out.Streams = append(out.Streams, StreamStats{Channel: channel, Receiver: receiver, Stats: snd.Stats()})
+		for _, st := range so.Streams() {
+			out.Streams = append(out.Streams, StreamStats{Channel: st.Channel, Receiver: st.Receiver, Stats: st.Sender.Stats()})
 		}
 	}
 	return out

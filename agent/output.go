@@ -12,13 +12,13 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/probe-agent/probe-agent/agent/stream"
+	"github.com/probe-agent/probe-agent/aosout"
 	"github.com/probe-agent/probe-agent/proto/aos"
 )
 
@@ -40,30 +40,25 @@ func newOutput(cfg Config, stdout io.Writer, log *slog.Logger) (output, error) {
 	if len(cfg.Streaming) == 0 {
 		return &printer{w: bufio.NewWriter(stdout), text: cfg.Output == "text"}, nil
 	}
-	so := &senders{byChannel: map[string][]*stream.Sender{}}
+	entries := make([]aosout.Entry, len(cfg.Streaming))
 	for i, e := range cfg.Streaming {
-		key := fmt.Sprintf("streaming[%d]", i)
-		var tc *tls.Config
+		entries[i] = aosout.Entry{Type: e.Type, Address: e.Address, Sequenced: e.Sequenced, ReconnectMax: e.ReconnectMax.D()}
 		if e.TLS != nil {
 			var err error
-			if tc, err = clientTLS(*e.TLS); err != nil {
-				so.close(context.Background())
-				return nil, fmt.Errorf("line %d: %s.tls: %w", e.line, key, err)
+			if entries[i].TLS, err = clientTLS(*e.TLS); err != nil {
+				return nil, fmt.Errorf("line %d: streaming[%d].tls: %w", e.line, i, err)
 			}
 		}
-		s, err := stream.NewSender(stream.Config{
-			Name: e.Type, Address: e.Address, TLS: tc, Sequenced: e.Sequenced,
-			QueueSize: cfg.Queue.Messages, BackoffMax: e.ReconnectMax.D(), Logger: log,
-		})
-		if err != nil {
-			so.close(context.Background())
-			return nil, fmt.Errorf("line %d: %s: %w", e.line, key, err)
-		}
-		so.byChannel[e.Type] = append(so.byChannel[e.Type], s)
-		so.all = append(so.all, s)
-		so.names = append(so.names, e.Type+"->"+e.Address)
 	}
-	return so, nil
+	s, err := aosout.NewSenders(entries, cfg.Queue.Messages, log)
+	if err != nil {
+		var ee *aosout.EntryError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("line %d: %w", cfg.Streaming[ee.Index].line, err)
+		}
+		return nil, err
+	}
+	return &senders{s}, nil
 }
 
 // LoadCertPool reads a PEM bundle of CA certificates; the control plane and
@@ -100,46 +95,12 @@ func clientTLS(c TLSConfig) (*tls.Config, error) {
 	return tc, nil
 }
 
-type senders struct {
-	byChannel map[string][]*stream.Sender
-	all       []*stream.Sender
-	names     []string
-}
+// senders is the streaming output: aosout's per-channel senders.
+type senders struct{ *aosout.Senders }
 
-func (s *senders) send(channel string, m *aos.AosMessage) {
-	for _, snd := range s.byChannel[channel] {
-		snd.Enqueue(m)
-	}
-}
-
-func (s *senders) close(ctx context.Context) error {
-	var errs []error
-	for i, snd := range s.all {
-		if unsent, err := snd.Close(ctx); err != nil || unsent > 0 {
-			channel, receiver, _ := strings.Cut(s.names[i], "->")
-			e := fmt.Sprintf("streaming %s to %s: %d messages unsent", channel, receiver, unsent)
-			if err != nil {
-				e += ": " + err.Error()
-			}
-			if last := snd.Stats().LastError; last != "" {
-				e += " (receiver unreachable: " + last + ")"
-			}
-			errs = append(errs, errors.New(e))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (s *senders) describe() string { return strings.Join(s.names, ", ") }
-
-// Stats returns each sender's counters, for metrics.
-func (s *senders) Stats() map[string]stream.Stats {
-	out := map[string]stream.Stats{}
-	for i, snd := range s.all {
-		out[s.names[i]] = snd.Stats()
-	}
-	return out
-}
+func (s *senders) send(channel string, m *aos.AosMessage) { s.Send(channel, m) }
+func (s *senders) close(ctx context.Context) error        { return s.Close(ctx) }
+func (s *senders) describe() string                       { return s.Describe() }
 
 // printer writes messages to stdout: protobuf JSON per line, or a readable
 // line per message. Lines are flushed once per message batch by the caller
