@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/probe-agent/probe-agent/restapi"
 )
 
 // ExampleConfig is the annotated configuration printed by
@@ -281,6 +283,11 @@ func (c *Config) validate(file string, lines map[string]int) error {
 	if c.API.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
 			bad("api.listen", "%q is not HOST:PORT", c.API.Listen)
+		} else if err := restapi.CheckListen(c.API.Listen, c.API.TokenFile != "" || c.API.TLS.CA != ""); err != nil {
+			bad("api.listen", "%v", err)
+		}
+		if c.API.TLS.CA != "" && c.API.TLS.Cert == "" {
+			bad("api.tls.ca", "client certificates need HTTPS: set api.tls.cert and api.tls.key too")
 		}
 	}
 	if c.StateDir == "" {

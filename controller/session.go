@@ -67,6 +67,11 @@ type session struct {
 	// lastSeq and lastDropped are the current stream's, for gaps and the
 	// agent's dropped counter (cumulative per stream).
 	lastSeq, lastDropped uint64
+	// client is the agent's control plane while connected (the REST API
+	// reads edge stages through it, api.go); results are what the last
+	// successful ApplyProbes did with each probe.
+	client  pb.ProbeControlClient
+	results []*pb.ProbeResult
 }
 
 func newSession(c *Controller, a AgentInfo, d AgentDefaults) *session {
@@ -168,6 +173,8 @@ func (s *session) connect(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
+	s.setClient(client)
+	defer s.setClient(nil)
 	s.setState("connecting", nil)
 	applied, err := s.apply(ctx, client)
 	if err != nil {
@@ -235,6 +242,7 @@ func (s *session) apply(ctx context.Context, client pb.ProbeControlClient) (uint
 			s.c.metrics.pushes.WithLabelValues("ok").Inc()
 			s.mu.Lock()
 			s.st.Generation = resp.GetGeneration()
+			s.results = resp.GetResults()
 			s.mu.Unlock()
 			s.c.log.Info("part applied", "agent", s.info.Name, "generation", gen, "probes", len(docs))
 			return gen, nil

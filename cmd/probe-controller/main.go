@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -129,17 +128,17 @@ configuration file, the topology and probes_dir; SIGTERM and SIGINT stop.`,
 
 			var srv *http.Server
 			if cfg.API.Listen != "" {
-				lis, err := net.Listen("tcp", cfg.API.Listen)
+				lis, err := ctl.ListenAPI()
 				if err != nil {
-					return fmt.Errorf("api.listen: %w", err)
+					return err
 				}
-				srv = &http.Server{Handler: ctl.Handler(), ReadHeaderTimeout: 10 * time.Second}
+				srv = &http.Server{Handler: ctl.APIHandler(), ReadHeaderTimeout: 10 * time.Second}
 				go func() {
 					if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 						log.Error("HTTP listener failed", "err", err)
 					}
 				}()
-				log.Info("listening", "addr", lis.Addr().String(), "paths", "/metrics /healthz /readyz /status")
+				log.Info("listening", "addr", lis.Addr().String(), "paths", "/api/blueprints/"+cfg.BlueprintID+"/... /metrics /healthz /readyz /status")
 			}
 			done := make(chan error, 1)
 			go func() { done <- ctl.Run(ctx) }()
