@@ -654,8 +654,8 @@ type deviceStage struct {
 
 // ingest is the centre's work for raw streaming: read and decode every
 // frame, update the item's latest value, and feed every device's items.
-// A centre needs one latest-value table per probe, but holds the centre
-// instance passed here as a second reader of the same table.
+// The latest-value table is shared by the two centres of a run (the timed
+// one and the early one), which receive the same frames.
 func (s *raw) ingest(c *probe.Instance, wires [][]byte, k uint64, at time.Time) error {
 	var frame []byte
 	for d, w := range wires {
