@@ -118,17 +118,22 @@ func TestFabricEndToEnd(t *testing.T) {
 	t.Cleanup(func() { _ = recv.Close() })
 
 	ctx := context.Background()
-	st, err := lab.Up(ctx, f.plan, f.dir, lab.UpOptions{File: f.file, Bin: bin, Log: testWriter{t}})
+	// The agents as lab up starts them; the controller once its
+	// configuration has what the test needs (below).
+	st, err := lab.Up(ctx, f.plan, f.dir, lab.UpOptions{File: f.file, Bin: bin, NoController: true, Log: testWriter{t}})
 	f.state = st
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Processes) != len(f.plan.Switches())+1 {
-		t.Fatalf("%d processes started, want an agent per switch (%d) and the controller", len(st.Processes), len(f.plan.Switches()))
+	if len(st.Processes) != len(f.plan.Switches()) {
+		t.Fatalf("%d processes started, want an agent per switch (%d)", len(st.Processes), len(f.plan.Switches()))
 	}
 
-	// A short interval everywhere, and the controller's streaming entry to
-	// the receiver: the configurations lab up wrote, edited and reloaded.
+	// A short interval everywhere; the controller's REST API writable with
+	// a token and its streaming entry to the receiver. The agents reload
+	// the configurations lab up wrote; the controller starts on its own,
+	// as lab up would have started it (it reads its API's write policy
+	// and streaming entries at start).
 	for _, n := range f.plan.Switches() {
 		f.edit(f.dir.AgentConfig(n.Name), "interval: 1s\n", "interval: "+interval+"\n")
 	}
@@ -143,6 +148,7 @@ func TestFabricEndToEnd(t *testing.T) {
 	for _, n := range f.plan.Switches() {
 		f.signal(n.Name, syscall.SIGHUP)
 	}
+	f.startController(bin)
 	f.waitUntil(20*time.Second, "every agent reloaded with interval "+interval, func() bool {
 		for _, n := range f.plan.Switches() {
 			if !logHas(f.dir.Log(n.Name), "configuration reloaded", interval) {
@@ -253,6 +259,19 @@ func TestFabricEndToEnd(t *testing.T) {
 		t.Errorf("anomaly expected %v, want the range max %d it crossed", expected, threshold)
 	}
 	centralStd, _ := f.stdDev()
+	// The leaves' own rates, read from each agent: their std_dev is the
+	// controller's, up to the traffic's jitter between two ticks.
+	var leafRates []float64
+	for _, leaf := range []string{"leaf1", "leaf2", "leaf3", "leaf4"} {
+		vals, err := f.agentStage(leaf, probeID, "server_tx_bytes_output")
+		if err != nil || len(vals) != 2 {
+			t.Fatalf("%s: server_tx_bytes_output %v %v, want its 2 server ports", leaf, vals, err)
+		}
+		leafRates = append(leafRates, vals...)
+	}
+	if fromLeaves := stdDev(leafRates); math.Abs(centralStd-fromLeaves) > tolerance*fromLeaves {
+		t.Errorf("central std_dev %.0f, the leaves' own rates %v give %.0f: not within %.0f%%", centralStd, leafRates, fromLeaves, tolerance*100)
+	}
 	wired := recv.Stats().Connections > 0
 	if wired {
 		f.waitUntil(10*time.Second, "the receiver getting the raised alert", func() bool { return alerts.has(probeID, true) })
@@ -429,6 +448,39 @@ func (f *fabric) pushSeed() string {
 		return f.poll() && len(f.st.Probes) == 1 && f.st.Probes[0].Error == ""
 	})
 	return f.st.Probes[0].ID
+}
+
+// startController starts probe-controller as lab up does (own session,
+// log in the lab folder, reaped when it exits), records it in state.json
+// so lab down stops it, and waits until its API answers.
+func (f *fabric) startController(bin string) {
+	t := f.t
+	logf, err := os.OpenFile(f.dir.Log("controller"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(filepath.Join(bin, "probe-controller"), "run", "--config", f.dir.ControllerConfig())
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	f.state.Processes = append(f.state.Processes, lab.Process{Name: "controller", Binary: cmd.Path,
+		Config: f.dir.ControllerConfig(), Log: f.dir.Log("controller"), PID: cmd.Process.Pid})
+	if err := f.state.Save(f.dir); err != nil {
+		t.Fatal(err)
+	}
+	f.waitUntil(20*time.Second, "the controller's API answering", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("probe-controller exited at start:\n%s", tail(f.dir.Log("controller"), 20))
+		default:
+		}
+		return f.poll()
+	})
 }
 
 // edit replaces one line of a configuration file lab up wrote.
