@@ -276,7 +276,8 @@ func (a *api) deleteProbe(w http.ResponseWriter, r *http.Request) {
 // DeviceState is one device's side of a fabric probe.
 type DeviceState struct {
 	// State is operational (the device runs the current generation's
-	// part), pending (not applied yet), or error.
+	// part), pending (not applied yet), or error (the agent refused its
+	// part, is down, or runs the part in error; Error says which).
 	State      string `json:"state"`
 	Generation uint64 `json:"generation"`
 	Error      string `json:"error,omitempty"`
@@ -341,6 +342,10 @@ func (c *Controller) probeJSON(id string, details bool) (map[string]any, bool) {
 			st := s.status()
 			ds.Generation = st.Generation
 			switch {
+			case st.State == "down":
+				// Refused its part, or unreachable: either way the device
+				// does not run it now.
+				ds.State, ds.Error = "error", firstNonEmpty(st.LastError, "the agent is down")
 			case st.Generation >= gen && s.result(id) == "error":
 				ds.State, ds.Error = "error", "the probe is in error on the device"
 				if details {
@@ -348,8 +353,6 @@ func (c *Controller) probeJSON(id string, details bool) (map[string]any, bool) {
 				}
 			case st.Generation >= gen:
 				ds.State = "operational"
-			case st.State != "streaming" && st.LastError != "":
-				ds.State, ds.Error = "error", st.LastError
 			}
 			devices[dev] = ds
 		}
