@@ -13,6 +13,13 @@ import (
 	"github.com/probe-agent/probe-agent/proto/aos"
 )
 
+// The streaming channels, as `streaming:` entries name them.
+const (
+	ChannelPerfMon = stream.ChannelPerfMon
+	ChannelAlerts  = stream.ChannelAlerts
+	ChannelEvents  = stream.ChannelEvents
+)
+
 // Entry is one receiver of one channel, as both daemons' `streaming:`
 // entries describe it once parsed.
 type Entry struct {

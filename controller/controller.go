@@ -50,6 +50,7 @@ type Controller struct {
 	cmu       sync.Mutex
 	centrals  map[string]*central
 	edgeAnoms map[string]Anomaly // by probe id + item id
+	stream    *streamOut         // the streaming receivers (streaming.go)
 }
 
 // Anomaly is an active anomaly of a fabric probe: raised by the central
@@ -115,6 +116,9 @@ func New(cfg Config, log *slog.Logger) (*Controller, error) {
 		return nil, err
 	}
 	c.recompileLocked()
+	if err := c.startStreaming(cfg); err != nil {
+		return nil, err
+	}
 	c.log.Info("fabric loaded", "topology", cfg.Topology.File, "agents", len(fabric.Agents), "probes", len(c.probes), "generation", c.generation)
 	return c, nil
 }
@@ -367,6 +371,9 @@ func (c *Controller) Reload(cfg Config) error {
 		c.syncSessionsLocked(old)
 	}
 	c.kickLocked()
+	if err := c.restartStreaming(old, cfg); err != nil {
+		c.log.Error("streaming not reconfigured; keeping the previous receivers", "err", err)
+	}
 	c.log.Info("reloaded", "topology", cfg.Topology.File, "agents", len(fabric.Agents), "probes", len(c.probes), "generation", c.generation)
 	return nil
 }
@@ -394,6 +401,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 			c.mu.Unlock()
 			c.wg.Wait()
+			c.stopStreaming(5 * time.Second)
 			return nil
 		case <-t.C:
 			c.EvaluateCentral(c.now())
@@ -456,6 +464,9 @@ func (c *Controller) EvaluateCentral(now time.Time) {
 		ce := c.centrals[id]
 		before := ce.status.Skipped
 		evaluated := ce.tick(now, staleAfter, maxMissing)
+		if evaluated {
+			c.streamCentralLocked(ce)
+		}
 		c.metrics.staleDevices.WithLabelValues(id).Set(float64(len(ce.status.Missing)))
 		partial := 0.0
 		if ce.status.Partial {

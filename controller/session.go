@@ -352,6 +352,7 @@ func (c *Controller) ingestBatch(dev string, b *pb.StageBatch, newSession bool, 
 		}
 	}
 	for _, a := range b.GetAnomalies() {
+		c.streamEdgeAnomalyLocked(dev, a)
 		key := a.GetProbeId() + "\x00" + a.GetItemId()
 		if a.GetRaised() {
 			c.edgeAnoms[key] = Anomaly{Origin: "edge", Probe: a.GetProbeId(), Stage: a.GetStage(), ItemID: a.GetItemId(), Device: dev, JSON: []byte(a.GetJson())}
