@@ -83,6 +83,8 @@ func (c *Controller) APIHandler() http.Handler {
 	const bp = "/api/blueprints/{bp}"
 	m.HandleFunc("POST "+bp+"/probes", in(w(a.createProbe)))
 	m.HandleFunc("GET "+bp+"/probes", in(a.listProbes))
+	m.HandleFunc("PUT "+bp+"/probes", in(w(a.setProbes)))
+	m.HandleFunc("GET /api/blueprints", a.listBlueprints)
 	m.HandleFunc("GET "+bp+"/probes/{id}", in(a.getProbe))
 	m.HandleFunc("PATCH "+bp+"/probes/{id}", in(w(a.patchProbe)))
 	m.HandleFunc("PUT "+bp+"/probes/{id}", in(w(a.replaceProbe)))
@@ -175,6 +177,65 @@ func (a *api) createProbe(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", r.URL.Path+"/"+id)
 	restapi.WriteJSON(w, http.StatusCreated, map[string]string{"id": id})
+}
+
+// setProbes makes the fabric probe set exactly the documents of the body
+// {"probes": [...]}, atomically (probectl apply --controller): every
+// document is validated and resolved first, any problem refuses the whole
+// set with 422, otherwise the set is saved with a new generation and
+// pushed. The answer says what happened to each probe, as ApplyProbes'.
+func (a *api) setProbes(w http.ResponseWriter, r *http.Request) {
+	_, obj, ok := restapi.ReadObject(w, r)
+	if !ok {
+		return
+	}
+	var docs []json.RawMessage
+	if err := json.Unmarshal(obj["probes"], &docs); err != nil || obj["probes"] == nil {
+		restapi.WriteError(w, http.StatusBadRequest, `the body must be {"probes": [probe documents]}`)
+		return
+	}
+	raw := make([][]byte, len(docs))
+	for i, d := range docs {
+		raw[i] = d
+	}
+	a.c.mu.Lock()
+	before := cloneDocs(a.c.docs)
+	a.c.mu.Unlock()
+	gen, err := a.c.SetProbes(raw)
+	if err != nil {
+		a.writeProbeError(w, err)
+		return
+	}
+	a.c.mu.Lock()
+	after := cloneDocs(a.c.docs)
+	a.c.mu.Unlock()
+	type result struct {
+		ID     string `json:"id"`
+		Action string `json:"action"`
+	}
+	results := []result{}
+	for _, id := range sortedKeys(after) {
+		switch old, had := before[id]; {
+		case !had:
+			results = append(results, result{id, "created"})
+		case string(old) == string(after[id]):
+			results = append(results, result{id, "unchanged"})
+		default:
+			results = append(results, result{id, "replaced"})
+		}
+	}
+	for _, id := range sortedKeys(before) {
+		if _, ok := after[id]; !ok {
+			results = append(results, result{id, "deleted"})
+		}
+	}
+	restapi.WriteJSON(w, http.StatusOK, map[string]any{"generation": gen, "results": results})
+}
+
+// listBlueprints answers the one blueprint the controller serves, so that
+// a client can find the paths without being told the id.
+func (a *api) listBlueprints(w http.ResponseWriter, _ *http.Request) {
+	restapi.WriteJSON(w, http.StatusOK, map[string]any{"items": []map[string]string{{"id": a.c.BlueprintID()}}})
 }
 
 func (a *api) listProbes(w http.ResponseWriter, _ *http.Request) {

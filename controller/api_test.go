@@ -322,6 +322,34 @@ func TestRESTAPIWithAgents(t *testing.T) {
 			t.Errorf("%s still runs the deleted probe", dev)
 		}
 	}
+
+	// PUT .../probes sets the whole set atomically and says what it did.
+	set := func(docs ...string) string { return `{"probes": [` + strings.Join(docs, ",") + `]}` }
+	for _, tc := range []struct {
+		body, want string
+	}{
+		{set(string(seed)), "server-imbalance:created"},
+		{set(string(seed)), "server-imbalance:unchanged"},
+		{set(string(put)), "server-imbalance:deleted"}, // no id: one derived from the document
+	} {
+		m := api.expect("PUT", bp+"/probes", tc.body, 200)
+		var got []string
+		for _, r := range m["results"].([]any) {
+			got = append(got, r.(map[string]any)["id"].(string)+":"+r.(map[string]any)["action"].(string))
+		}
+		if !slices.Contains(got, tc.want) {
+			t.Errorf("PUT probes: results %v, want %s", got, tc.want)
+		}
+	}
+	gen := h.ctl.Generation()
+	api.expect("PUT", bp+"/probes", set(string(seed), `{"label": "x", "processors": [{"name": "x", "type": "nope", "outputs": {"out": "o"}}]}`), 422)
+	api.expect("PUT", bp+"/probes", `{"items": []}`, 400)
+	if h.ctl.Generation() != gen {
+		t.Error("a refused set changed the generation")
+	}
+	if m := api.expect("GET", "/api/blueprints", "", 200); m["items"].([]any)[0].(map[string]any)["id"] != "dc1" {
+		t.Errorf("blueprints: %v", m)
+	}
 }
 
 func mapsEqual(a, b map[string]float64) bool {
