@@ -323,6 +323,9 @@ func (c *Controller) ingestBatch(dev string, b *pb.StageBatch, newSession bool, 
 		}
 		for key, a := range c.edgeAnoms {
 			if a.Device == dev {
+				// The restarted agent forgot it: clear it where receivers
+				// look (it is raised again if still anomalous).
+				c.streamEdgeAnomalyLocked(dev, &pb.AnomalyEvent{ProbeId: a.Probe, Stage: a.Stage, ItemId: a.ItemID, Raised: false, Json: string(a.JSON)})
 				delete(c.edgeAnoms, key)
 			}
 		}

@@ -165,4 +165,18 @@ func TestControllerStreamsFabricResults(t *testing.T) {
 		gpa.GetKeyValuePairs()[1].GetValue() != "leaf2" || got.GetAlert().GetFirstSeen() != uint64(at(4).UnixMicro()) {
 		t.Errorf("edge alert %v", got)
 	}
+
+	// leaf2 restarts (a new session): its raised edge anomaly is cleared at
+	// the receivers rather than left raised forever; if it is still
+	// anomalous, its first evaluation raises it again.
+	h.ctl.ingestBatch("leaf2", &pb.StageBatch{Device: "leaf2", Session: "s2"}, true, h.clock.Now())
+	clear := alerts.next(t, "edge anomaly cleared on agent restart", func(m *aos.AosMessage) bool { return m.GetAlert().GetId() == "edge-1" })
+	if clear.GetAlert().GetRaised() || clear.GetOriginHostname() != "leaf2" {
+		t.Errorf("restart sent %v, want the edge anomaly cleared", clear)
+	}
+	for _, a := range h.ctl.Anomalies() {
+		if a.Origin == "edge" && a.Device == "leaf2" {
+			t.Errorf("edge anomaly %v still listed after leaf2 restarted", a)
+		}
+	}
 }
