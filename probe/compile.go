@@ -275,6 +275,10 @@ func suggest(name string, known []string) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
+// EditDistance is the Levenshtein distance between a and b, in bytes: what
+// the did-you-mean hints of validation and of probectl measure.
+func EditDistance(a, b string) int { return editDistance(a, b) }
+
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
