@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/probe-agent/probe-agent/agent/stream"
 	"github.com/probe-agent/probe-agent/aosout"
 	"github.com/probe-agent/probe-agent/proto/aos"
+	"github.com/probe-agent/probe-agent/tlsutil"
 )
 
 // The three streaming channels.
@@ -62,36 +62,17 @@ func newOutput(cfg Config, stdout io.Writer, log *slog.Logger) (output, error) {
 }
 
 // LoadCertPool reads a PEM bundle of CA certificates; the control plane and
-// the streaming connections verify peers with it.
-func LoadCertPool(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
+// the streaming connections verify peers with it (tlsutil.LoadCertPool).
+func LoadCertPool(file string) (*x509.CertPool, error) { return tlsutil.LoadCertPool(file) }
+
+// clientTLS builds the TLS configuration of a streaming connection
+// (tlsutil.Client, plus the labs-only skip_verify).
+func clientTLS(c TLSConfig) (*tls.Config, error) {
+	tc, err := tlsutil.Client(tlsutil.Files{CA: c.CA, Cert: c.Cert, Key: c.Key}, c.ServerName)
 	if err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", file)
-	}
-	return pool, nil
-}
-
-// clientTLS builds the TLS configuration of a streaming connection.
-func clientTLS(c TLSConfig) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.SkipVerify, ServerName: c.ServerName} //nolint:gosec // labs opt in explicitly
-	if c.CA != "" {
-		pool, err := LoadCertPool(c.CA)
-		if err != nil {
-			return nil, fmt.Errorf("ca: %w", err)
-		}
-		tc.RootCAs = pool
-	}
-	if c.Cert != "" || c.Key != "" {
-		cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
-		if err != nil {
-			return nil, fmt.Errorf("cert/key: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
+	tc.InsecureSkipVerify = c.SkipVerify //nolint:gosec // labs opt in explicitly
 	return tc, nil
 }
 
