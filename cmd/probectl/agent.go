@@ -37,6 +37,11 @@ type agentFlags struct {
 	insecure  bool
 	tokenFile string
 	timeout   time.Duration
+	// controller, when set, sends the probe commands to probe-controller's
+	// REST API instead (controller.go); blueprint names the blueprint
+	// there (default: the one the controller serves).
+	controller string
+	blueprint  string
 }
 
 // addAgentCommands adds apply, get, list, delete and watch, and the
@@ -55,7 +60,9 @@ func addAgentCommands(root *cobra.Command) {
 	f.BoolVar(&af.insecure, "insecure", false, "plaintext, for agents with control.insecure (labs)")
 	f.StringVar(&af.tokenFile, "token-file", "", "file holding the bearer token, for agents with control.token_file")
 	f.DurationVar(&af.timeout, "timeout", 10*time.Second, "time limit of each call (not of watch)")
-	root.AddCommand(newApplyCmd(af), newGetCmd(af), newListCmd(af), newDeleteCmd(af), newWatchCmd(af))
+	f.StringVar(&af.controller, "controller", os.Getenv("PROBECTL_CONTROLLER"), "probe-controller REST API HOST:PORT (HTTPS with --ca/--cert) or URL: the probe commands act on the fabric's probes; $PROBECTL_CONTROLLER sets the default")
+	f.StringVar(&af.blueprint, "blueprint", "", "blueprint id on the controller (default: the one it serves)")
+	root.AddCommand(newApplyCmd(af), newGetCmd(af), newListCmd(af), newDeleteCmd(af), newWatchCmd(af), newControllerCmd(af))
 }
 
 // dial connects to the agent.
@@ -329,6 +336,12 @@ every problem with the file, probe, processor and field it concerns.`,
 			if err != nil {
 				return err
 			}
+			if af.controller != "" {
+				if cmd.Flags().Changed("generation") {
+					return errors.New("--generation applies to agents only: the controller numbers its generations itself")
+				}
+				return controllerApply(cmd, af, docs, srcs, *output)
+			}
 			return af.call(cmd.Context(), func(ctx context.Context, c pb.ProbeControlClient) error {
 				gen := generation
 				if !cmd.Flags().Changed("generation") {
@@ -426,6 +439,9 @@ func newGetCmd(af *agentFlags) *cobra.Command {
 			if err := checkOutput(*output); err != nil {
 				return err
 			}
+			if af.controller != "" {
+				return controllerGet(cmd, af, args[0], *output)
+			}
 			return af.call(cmd.Context(), func(ctx context.Context, c pb.ProbeControlClient) error {
 				p, err := c.GetProbe(ctx, &pb.GetProbeRequest{Id: args[0]})
 				if err != nil {
@@ -451,6 +467,9 @@ func newListCmd(af *agentFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(*output); err != nil {
 				return err
+			}
+			if af.controller != "" {
+				return controllerList(cmd, af, *output)
 			}
 			return af.call(cmd.Context(), func(ctx context.Context, c pb.ProbeControlClient) error {
 				list, err := c.ListProbes(ctx, &pb.ListProbesRequest{})
@@ -482,6 +501,9 @@ func newDeleteCmd(af *agentFlags) *cobra.Command {
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeIDs(af),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if af.controller != "" {
+				return controllerDelete(cmd, af, args[0])
+			}
 			return af.call(cmd.Context(), func(ctx context.Context, c pb.ProbeControlClient) error {
 				if _, err := c.DeleteProbe(ctx, &pb.DeleteProbeRequest{Id: args[0]}); err != nil {
 					return err
@@ -495,17 +517,22 @@ func newDeleteCmd(af *agentFlags) *cobra.Command {
 
 func newWatchCmd(af *agentFlags) *cobra.Command {
 	var output *string
+	var poll time.Duration
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Stream the agent's probe status changes until interrupted",
 		Long: `Print the current status of every probe, then every change of a probe's
 state, error or anomaly count, and removals, until interrupted. Table lines
 are printed as events arrive; json prints one object per line; yaml one
-document per event.`,
+document per event. With --controller, the fabric's probes are polled
+every --poll (the REST API has no stream).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(*output); err != nil {
 				return err
+			}
+			if af.controller != "" {
+				return controllerWatch(cmd, af, *output, poll)
 			}
 			conn, c, err := af.dial()
 			if err != nil {
@@ -522,6 +549,7 @@ document per event.`,
 		},
 	}
 	output = outputFlag(cmd, "table")
+	cmd.Flags().DurationVar(&poll, "poll", time.Second, "with --controller: how often to ask for the probes")
 	return cmd
 }
 
@@ -552,27 +580,33 @@ func printEvents(ctx context.Context, stream grpc.ServerStreamingClient[pb.Statu
 		}
 		v := eventView{Time: ev.GetTime().AsTime().Local(), ID: ev.GetId(), Label: ev.GetLabel(), State: ev.GetState(),
 			AnomalyCount: ev.GetAnomalyCount(), LastError: ev.GetLastError(), Removed: ev.GetRemoved()}
-		switch output {
-		case "json":
-			data, err := json.Marshal(v)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "%s\n", data)
-		case "yaml":
-			fmt.Fprintln(w, "---")
-			if err := write(w, "yaml", v); err != nil {
-				return err
-			}
-		default:
-			state, anomalies, text := v.State, any(v.AnomalyCount), v.Label
-			if v.Removed {
-				state, anomalies = "removed", "-"
-			}
-			if v.LastError != "" {
-				text += ": " + oneLine(v.LastError)
-			}
-			fmt.Fprintf(w, eventFormat, v.Time.Format("2006-01-02T15:04:05.000"), v.ID, state, anomalies, text)
+		if err := printEvent(w, output, v); err != nil {
+			return err
 		}
 	}
+}
+
+// printEvent prints one status event in the output format.
+func printEvent(w io.Writer, output string, v eventView) error {
+	switch output {
+	case "json":
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s\n", data)
+	case "yaml":
+		fmt.Fprintln(w, "---")
+		return write(w, "yaml", v)
+	default:
+		state, anomalies, text := v.State, any(v.AnomalyCount), v.Label
+		if v.Removed {
+			state, anomalies = "removed", "-"
+		}
+		if v.LastError != "" {
+			text += ": " + oneLine(v.LastError)
+		}
+		fmt.Fprintf(w, eventFormat, v.Time.Format("2006-01-02T15:04:05.000"), v.ID, state, anomalies, text)
+	}
+	return nil
 }
