@@ -61,6 +61,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz 'FuzzParse$$' -fuzztime 30s ./topology/query/
 	$(GO) test -run '^$$' -fuzz FuzzParseFlow -fuzztime 30s ./lab/
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 30s ./controller/
+	$(GO) test -run '^$$' -fuzz FuzzMergeStageAnswers -fuzztime 30s ./controller/
 	$(GO) test -run '^$$' -fuzz FuzzAnomalyFromJSON -fuzztime 30s ./aosout/
 
 # The agent on this host's interfaces (netlink) with the built-in demo probe,
