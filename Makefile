@@ -40,6 +40,16 @@ bench-fabric:
 	$(GO) run ./cmd/probectl bench --devices 32,256,1024 --ports 48 --png docs/central-load.png > docs/central-load.md
 	@cat docs/central-load.md
 
+# The whole agent as users see it (docs/PERFORMANCE.md "Whole agent"): as
+# root, N veth interfaces with traffic (and idle ifb), probe-agent built with
+# the release flags and node_exporter (when installed) side by side, each in
+# its own cgroup; CPU per tick, RSS and bytes per interval, and ratios.
+# BENCH_AGENT_FLAGS e.g. "-ifaces 1000 -window 10s" (go run ./bench/agent -h).
+BENCH_AGENT_FLAGS ?=
+.PHONY: bench-agent
+bench-agent:
+	$(GO) run ./bench/agent $(BENCH_AGENT_FLAGS)
+
 # Short fuzzing passes over every parser; the seed corpora also run in `make test`.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseDocument -fuzztime 30s ./probe/
