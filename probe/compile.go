@@ -21,6 +21,12 @@ type Plan struct {
 	procs    []*planProc
 	// resolution gives source processors their graph query's items (Resolve).
 	resolution Resolution
+	// opts are the options the plan was compiled with: limits its budgets
+	// (defaults filled in), memory the budget its instances share (nil:
+	// one each).
+	opts   Options
+	limits Limits
+	memory *MemoryBudget
 }
 
 type planProc struct {
@@ -61,7 +67,7 @@ func CompileJSON(data []byte) (*Plan, Problems) { return CompileJSONWith(data, O
 // CompileJSONWith parses and validates a probe document.
 func CompileJSONWith(data []byte, opts Options) (*Plan, Problems) {
 	doc, probs := ParseDocumentWith(data, opts)
-	plan, more := Compile(doc)
+	plan, more := CompileWith(doc, opts)
 	probs = append(probs, more...)
 	if len(probs) > 0 {
 		return nil, probs
@@ -69,17 +75,22 @@ func CompileJSONWith(data []byte, opts Options) (*Plan, Problems) {
 	return plan, nil
 }
 
-// Compile validates a parsed document: processor types, properties against
-// each schema, ports, stage references, cycles, stage types through the DAG
-// and stage metadata. It reports every problem it finds.
-func Compile(doc *Document) (*Plan, Problems) {
+// Compile validates a parsed document with the default options.
+func Compile(doc *Document) (*Plan, Problems) { return CompileWith(doc, Options{}) }
+
+// CompileWith validates a parsed document: processor types, properties
+// against each schema, ports, stage references, cycles, stage types
+// through the DAG, stage metadata and the budgets of opts.Limits. It
+// reports every problem it finds.
+func CompileWith(doc *Document, opts Options) (*Plan, Problems) {
 	var probs Problems
 	probeName := doc.Label
 	if probeName == "" {
 		probeName = doc.ID
 	}
 	rep := reporter{probe: probeName, list: &probs}
-	plan := &Plan{Doc: doc, ID: doc.ID, resolution: doc.Resolved}
+	plan := &Plan{Doc: doc, ID: doc.ID, resolution: doc.Resolved, opts: opts, limits: opts.Limits.WithDefaults(), memory: opts.Memory}
+	checkProcessorBudget(doc, plan.limits, rep)
 	if plan.ID == "" {
 		sum := sha1.Sum(doc.Raw)
 		plan.ID = hex.EncodeToString(sum[:8])
@@ -158,12 +169,13 @@ func Compile(doc *Document) (*Plan, Problems) {
 	if len(probs) > 0 {
 		// Type inference still runs so that type errors are reported
 		// together with structural ones.
-		instantiate(plan, rep)
+		instantiate(plan, rep, nil)
 		return plan, probs
 	}
-	inst := instantiate(plan, rep)
+	inst := instantiate(plan, rep, nil)
 	if inst != nil {
 		plan.Warnings = inst.warnings
+		checkMemoryBudget(plan, inst, rep)
 	}
 	return plan, probs
 }

@@ -162,6 +162,13 @@ type Options struct {
 	// DefaultDialect is the dialect of a document that neither names one nor
 	// carries any evidence of one; empty means DialectSeed.
 	DefaultDialect Dialect
+	// Limits are the budgets documents are validated and run against;
+	// zero fields take the defaults (DefaultLimits).
+	Limits Limits
+	// Memory is the budget the stage data of every instance of the plans
+	// compiled with these options shares; nil gives each instance one of
+	// its own, of Limits.StageMemory bytes.
+	Memory *MemoryBudget
 }
 
 func (o Options) defaultDialect() Dialect {

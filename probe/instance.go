@@ -3,6 +3,7 @@ package probe
 import (
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -38,6 +39,10 @@ type Instance struct {
 	now     time.Time
 	state   State
 	lastErr string
+	// acct is the instance's share of the stage-data memory budget;
+	// dropped is its count of samples dropped early at the last tick.
+	acct    *account
+	dropped uint64
 }
 
 type runProc struct {
@@ -46,24 +51,50 @@ type runProc struct {
 }
 
 // NewInstance creates the running state of a validated plan.
+//
+// The instance's stage data is charged to the plan's memory budget (the
+// Options it was compiled with); Release gives it back.
 func NewInstance(p *Plan) (*Instance, error) {
 	var probs Problems
-	inst := instantiate(p, reporter{probe: p.Doc.Label, list: &probs})
+	budget := p.memory
+	if budget == nil {
+		budget = NewMemoryBudget(p.limits.StageMemory)
+	}
+	inst := instantiate(p, reporter{probe: p.Doc.Label, list: &probs}, budget)
 	if err := probs.Err(); err != nil {
+		inst.acct.release()
 		return nil, err
 	}
+	// An instance dropped without Release still gives its memory back,
+	// once collected.
+	runtime.AddCleanup(inst, (*account).release, inst.acct)
 	return inst, nil
 }
 
+// Release gives the memory the instance's stage data holds back to its
+// budget. Call it when the probe is taken out of service; the instance
+// is not to be evaluated afterwards.
+func (inst *Instance) Release() { inst.acct.release() }
+
+// Usage is what the instance holds against its budgets and what they
+// refused it so far.
+func (inst *Instance) Usage() Usage {
+	return Usage{StageBytes: inst.acct.used.Load(), SamplesDropped: inst.acct.dropped.Load(), LayoutsRefused: inst.acct.layouts.Load()}
+}
+
+// Limits are the budgets the instance was validated and runs with.
+func (inst *Instance) Limits() Limits { return inst.Plan.limits }
+
 // instantiate builds every processor in order, inferring stage types. It is
-// shared by validation (which reports) and NewInstance (which then cannot
-// fail on a validated plan).
-func instantiate(p *Plan, rep reporter) *Instance {
+// shared by validation (which reports, with no budget: nothing is refused)
+// and NewInstance (which then cannot fail on a validated plan).
+func instantiate(p *Plan, rep reporter, budget *MemoryBudget) *Instance {
 	inst := &Instance{
 		Plan:   p,
 		stages: map[string]*Stage{},
 		meta:   map[string]StageDoc{},
 		state:  StateCreated,
+		acct:   &account{budget: budget, limits: p.limits},
 	}
 	for _, sd := range p.Doc.Stages {
 		inst.meta[sd.Name] = sd
@@ -115,6 +146,7 @@ func instantiate(p *Plan, rep reporter) *Instance {
 		if !ready {
 			continue
 		}
+		built := len(inst.order)
 		proc, err := build(pp.spec, b)
 		if err != nil {
 			r.addf("", "%v", err)
@@ -123,6 +155,7 @@ func instantiate(p *Plan, rep reporter) *Instance {
 		if b.failed || proc == nil {
 			continue
 		}
+		checkSeriesBudget(inst.order[built:], pp.spec.Schema.Properties["max_samples"] != nil, p.limits, r)
 		inst.procs = append(inst.procs, runProc{name: pp.doc.Name, p: proc})
 	}
 	for _, sd := range p.Doc.Stages {
@@ -156,6 +189,10 @@ func build(spec *Spec, b *Build) (p Processor, err error) {
 func eval(p Processor, t *Tick) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			if le, ok := r.(*LimitError); ok {
+				err = le // a budget refused a layout: not a bug
+				return
+			}
 			err = fmt.Errorf("internal error: %v", r)
 		}
 	}()
@@ -163,6 +200,7 @@ func eval(p Processor, t *Tick) (err error) {
 }
 
 func (inst *Instance) addStage(st *Stage) {
+	st.acct = inst.acct
 	inst.stages[st.Name] = st
 	inst.order = append(inst.order, st)
 }
@@ -250,6 +288,12 @@ func (inst *Instance) Tick(t *Tick) error {
 		}
 	}
 	inst.state, inst.lastErr = StateOperational, ""
+	if d := inst.acct.dropped.Load(); d != inst.dropped {
+		// Still evaluating, with less history than asked for: say so
+		// while it lasts.
+		inst.dropped = d
+		inst.lastErr = fmt.Sprintf("stage data at its memory budget of %s (limits.stage_memory): %d samples dropped before max_samples or total_duration would drop them", FormatBytes(inst.acct.budget.Limit()), d)
+	}
 	inst.anomalies.update(t.Time)
 	return nil
 }

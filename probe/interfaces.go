@@ -97,7 +97,7 @@ func NewInterfaceItems(b *collectors.Batch) *InterfaceItems {
 
 // SetInterfaceLayout gives the stage one item per mapped interface,
 // sharing the mapping's keys.
-func (s *Stage) SetInterfaceLayout(m *InterfaceItems) { s.relayout(m.props, 2, m.keys) }
+func (s *Stage) SetInterfaceLayout(m *InterfaceItems) { s.relayout(m.props, 2, m.keys, 0) }
 
 // ItemCache is what the counter sources (if_counter, traffic_monitor) of
 // every probe evaluated on the same batches share: the interface-to-item

@@ -393,7 +393,7 @@ func partDocument(p *Plan, part string, procs []map[string]any, keep func(stage 
 	if err != nil {
 		return nil, nil, fmt.Errorf("probe %q: %s part: %w", doc.Label, part, err)
 	}
-	plan, probs := CompileJSON(data)
+	plan, probs := CompileJSONWith(data, p.partOptions(len(procs)))
 	if len(probs) > 0 {
 		return nil, nil, fmt.Errorf("probe %q: %s part does not validate (a partitioner bug):\n%s", doc.Label, part, strings.TrimSpace(probs.Error()))
 	}
@@ -435,7 +435,7 @@ func (s *Split) EdgeFor(device string) ([]byte, *Plan, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, probs := CompileJSON(data)
+	plan, probs := CompileJSONWith(data, s.Edge.opts)
 	if len(probs) > 0 {
 		return nil, nil, fmt.Errorf("probe %q: edge part for %q does not validate (a partitioner bug):\n%s", s.Probe.Doc.Label, device, strings.TrimSpace(probs.Error()))
 	}

@@ -136,6 +136,11 @@ type Stage struct {
 	mirrored uint64
 	seq      uint64
 	now      time.Time
+	// acct is the instance's share of the memory budget and its limits
+	// (nil outside an instance: nothing is refused); charged is what the
+	// item columns charged to it.
+	acct    *account
+	charged int64
 }
 
 const (
@@ -281,27 +286,82 @@ func joinKey(props []string) string { return strings.Join(props, "\x1f") }
 // Keys), keeping the value and history of items whose key persists. Call it
 // only when the set of items changed: it allocates.
 func (s *Stage) SetLayout(props [][]string) {
+	s.admitItems(len(props))
 	keys := make([]string, len(props))
 	stride := len(s.Keys)
 	if len(props) > 0 {
 		stride = len(props[0])
 	}
 	flat := make([]string, 0, stride*len(props))
+	own := int64(len(props)) * int64(16+16*stride)
 	for i, p := range props {
 		if len(p) != stride {
 			panic(fmt.Sprintf("probe: stage %q: item %d has %d key values, item 0 has %d", s.Name, i, len(p), stride))
 		}
 		keys[i] = joinKey(p)
+		own += int64(len(keys[i]))
 		flat = append(flat, p...)
 	}
-	s.relayout(flat, stride, keys)
+	s.relayout(flat, stride, keys, own)
+}
+
+// admitItems refuses, before anything is allocated, a layout of more items
+// than limits.items_per_stage. The refusal is a *LimitError panic, which
+// the processor's evaluation turns into the probe's error (a processor
+// addressing the items it asked for cannot go on with fewer).
+func (s *Stage) admitItems(n int) {
+	if s.acct == nil || s.acct.limits.ItemsPerStage <= 0 || n <= s.acct.limits.ItemsPerStage {
+		return
+	}
+	s.acct.layouts.Add(1)
+	panic(&LimitError{Budget: "limits.items_per_stage", Stage: s.Name,
+		Detail: fmt.Sprintf("%d items; the budget is %d items per stage", n, s.acct.limits.ItemsPerStage)})
+}
+
+// admitMemory charges the columns of a layout of n items (own: the bytes
+// of keys the stage does not share with another) and refuses, with a
+// *LimitError panic, a layout the memory budget cannot take.
+func (s *Stage) admitMemory(n int, own int64) {
+	per := int64(4) // meta
+	if s.nums != nil || (s.strs == nil && s.Type.Kind == Number) {
+		per += 8
+	}
+	if s.strs != nil || s.Type.Kind != Number {
+		if s.Type.Kind == DiscreteState {
+			per++ // a state byte
+		} else {
+			per += 16
+		}
+	}
+	if s.series != nil || s.Type.TimeSeries {
+		per += 8
+	}
+	if s.evAt != nil {
+		per += 4
+	}
+	per += int64(len(s.Columns)-1) * valueBytes
+	charge := int64(n)*per + own
+	switch delta := charge - s.charged; {
+	case delta > 0:
+		if !s.acct.take(delta) {
+			s.acct.layouts.Add(1)
+			b := s.acct.budget
+			panic(&LimitError{Budget: "limits.stage_memory", Stage: s.Name,
+				Detail: fmt.Sprintf("%d items need %s more; the budget of %s of stage data has %s left", n, FormatBytes(delta), FormatBytes(b.Limit()), FormatBytes(max(0, b.Limit()-b.Used())))})
+		}
+	case delta < 0:
+		s.acct.give(-delta)
+	}
+	s.charged = charge
 }
 
 // relayout adopts props and keys (callers hand over or share immutable
 // slices) and carries the columns of items whose key persists.
-func (s *Stage) relayout(props []string, stride int, keys []string) {
-	oldIndex := s.itemIndex()
+func (s *Stage) relayout(props []string, stride int, keys []string, own int64) {
 	n := len(keys)
+	s.admitItems(n)
+	s.admitMemory(n, own)
+	oldIndex := s.itemIndex()
 	oldNums, oldStrs, oldMeta, oldSeries, oldEvAt, oldPool, oldExtra := s.nums, s.strs, s.meta, s.series, s.evAt, s.evPool, s.extra
 	s.props, s.stride, s.keys, s.index = props, stride, keys, nil
 	s.nums, s.strs, s.series, s.evAt, s.evPool, s.evFree, s.extra = nil, nil, nil, nil, nil, nil, nil
@@ -326,6 +386,7 @@ func (s *Stage) relayout(props []string, stride int, keys []string) {
 		s.layout++
 		return
 	}
+	defer s.releaseDropped(oldSeries)
 	for i, k := range keys {
 		j, ok := oldIndex[k]
 		if !ok {
@@ -339,7 +400,7 @@ func (s *Stage) relayout(props []string, stride int, keys []string) {
 			s.strs.set(i, oldStrs.get(int(j)))
 		}
 		if oldSeries != nil {
-			s.series[i] = oldSeries[j]
+			s.series[i], oldSeries[j] = oldSeries[j], nil
 		}
 		if oldEvAt != nil && oldEvAt[j] != 0 {
 			s.evPool = append(s.evPool, oldPool[oldEvAt[j]-1])
@@ -350,6 +411,17 @@ func (s *Stage) relayout(props []string, stride int, keys []string) {
 		}
 	}
 	s.layout++
+}
+
+// releaseDropped gives back the memory of the series of items the new
+// layout dropped (left in old by relayout); series another stage's items
+// share (a merged view) are not this stage's to give back.
+func (s *Stage) releaseDropped(old []*ring) {
+	for _, r := range old {
+		if r != nil && r.owner == s.acct {
+			r.release()
+		}
+	}
 }
 
 // SetSingle makes the stage hold exactly one item without keys (N, DS, T).
@@ -367,7 +439,7 @@ func (s *Stage) Mirror(in *Stage) bool {
 	if s.mirrored == in.layout && len(s.keys) == len(in.keys) {
 		return false
 	}
-	s.relayout(in.props, in.stride, in.keys)
+	s.relayout(in.props, in.stride, in.keys, 0)
 	s.mirrored = in.layout
 	return true
 }
@@ -414,17 +486,12 @@ func (s *Stage) Invalidate(i int) {
 // Append adds a sample at the tick's time to time-series item i, trimming
 // the series to MaxSamples and MaxDuration.
 func (s *Stage) Append(i int, v Value) {
-	if s.series == nil {
-		s.series = make([]*ring, len(s.keys))
-	}
-	r := s.series[i]
-	if r == nil {
-		r = &ring{buf: make([]Sample, 0, min(max(s.MaxSamples, 16), 1024))}
-		s.series[i] = r
-	}
-	r.push(Sample{Time: s.now, Value: v}, s.MaxSamples)
-	if s.MaxDuration > 0 {
-		r.trimBefore(s.now.Add(-s.MaxDuration))
+	if r := s.seriesOf(i); r != nil {
+		now := toNanos(s.now)
+		r.push(now, v, s.acct.samplesPerSeries(s.MaxSamples))
+		if s.MaxDuration > 0 && now != noTime {
+			r.trimBefore(now - int64(s.MaxDuration))
+		}
 	}
 	if v.Num != 0 || s.nums != nil {
 		if s.nums == nil {
@@ -441,21 +508,34 @@ func (s *Stage) Append(i int, v Value) {
 	s.meta[i] = validBit | s.mark()
 }
 
-// SetSeries replaces the samples of time-series item i (oldest first),
-// trimmed to MaxSamples, and marks the item changed: a series that crossed
-// from another device arrives whole.
-func (s *Stage) SetSeries(i int, samples []Sample) {
+// seriesOf returns item i's series, made on first use; nil when the memory
+// budget cannot take even an empty one (the item keeps its value, not its
+// history).
+func (s *Stage) seriesOf(i int) *ring {
 	if s.series == nil {
 		s.series = make([]*ring, len(s.keys))
 	}
 	r := s.series[i]
 	if r == nil {
-		r = &ring{buf: make([]Sample, 0, min(max(s.MaxSamples, len(samples), 16), 1024))}
+		if r = newRing(s.acct, s.Type.Kind != Number); r == nil {
+			s.acct.noteDropped(1)
+			return nil
+		}
 		s.series[i] = r
 	}
-	r.buf, r.head, r.n = r.buf[:0], 0, 0
-	for _, smp := range samples {
-		r.push(smp, s.MaxSamples)
+	return r
+}
+
+// SetSeries replaces the samples of time-series item i (oldest first),
+// trimmed to MaxSamples, and marks the item changed: a series that crossed
+// from another device arrives whole.
+func (s *Stage) SetSeries(i int, samples []Sample) {
+	if r := s.seriesOf(i); r != nil {
+		r.reset()
+		limit := s.acct.samplesPerSeries(s.MaxSamples)
+		for _, smp := range samples[max(0, len(samples)-limit):] {
+			r.push(toNanos(smp.Time), smp.Value, limit)
+		}
 	}
 	if len(samples) > 0 {
 		v := samples[len(samples)-1].Value
@@ -479,12 +559,12 @@ func (s *Stage) SetSeries(i int, samples []Sample) {
 // tick's time, so a series shrinks even when no new sample arrives. The item
 // counts as changed when samples were dropped.
 func (s *Stage) Expire(i int) {
-	if s.MaxDuration <= 0 || s.series == nil || s.series[i] == nil {
+	if s.MaxDuration <= 0 || s.series == nil || s.series[i] == nil || s.now.IsZero() {
 		return
 	}
 	r := s.series[i]
 	n := r.n
-	r.trimBefore(s.now.Add(-s.MaxDuration))
+	r.trimBefore(toNanos(s.now) - int64(s.MaxDuration))
 	if r.n != n {
 		s.meta[i] = s.meta[i]&validBit | s.mark()
 	}
@@ -589,54 +669,6 @@ func (c *strColumn) set(i int, v string) bool {
 	return true
 }
 
-// ring is a bounded time series; it grows up to its limit, then overwrites
-// the oldest sample.
-type ring struct {
-	buf  []Sample
-	head int // index of the oldest sample once the buffer is full
-	n    int
-}
-
-// HardMaxSamples bounds a time series whose probe set no max_samples, so an
-// unbounded series cannot exhaust the device's memory.
+// HardMaxSamples bounds every time series whatever the budgets say
+// (limits.samples_per_series is at most this).
 const HardMaxSamples = 65536
-
-func (r *ring) push(smp Sample, limit int) {
-	if limit <= 0 || limit > HardMaxSamples {
-		limit = HardMaxSamples
-	}
-	if r.n < len(r.buf) { // free slots left by a duration trim
-		r.buf[(r.head+r.n)%len(r.buf)] = smp
-		r.n++
-		return
-	}
-	if len(r.buf) < limit {
-		if r.head != 0 { // linearise before growing
-			lin := make([]Sample, r.n, 2*r.n+1)
-			for i := range lin {
-				lin[i] = *r.at(i)
-			}
-			r.buf, r.head = lin, 0
-		}
-		r.buf = append(r.buf, smp)
-		r.n++
-		return
-	}
-	r.buf[r.head] = smp
-	r.head = (r.head + 1) % len(r.buf)
-}
-
-func (r *ring) at(i int) *Sample { return &r.buf[(r.head+i)%len(r.buf)] }
-
-func (r *ring) trimBefore(t time.Time) {
-	for r.n > 0 && r.at(0).Time.Before(t) {
-		r.head = (r.head + 1) % len(r.buf)
-		r.n--
-	}
-}
-
-func (r *ring) each(fn func(Sample)) {
-	for i := 0; i < r.n; i++ {
-		fn(*r.at(i))
-	}
-}

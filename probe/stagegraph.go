@@ -30,7 +30,7 @@ type StageInfo struct {
 // decide placement without an Instance of their own.
 func (p *Plan) StageGraph() []StageInfo {
 	var probs Problems
-	inst := instantiate(p, reporter{probe: p.Doc.Label, list: &probs})
+	inst := instantiate(p, reporter{probe: p.Doc.Label, list: &probs}, nil)
 	typeOf := map[string]string{}
 	for _, pp := range p.procs {
 		typeOf[pp.doc.Name] = pp.doc.Type

@@ -68,7 +68,7 @@ func UpdateOf(u *StageUpdate, st *Stage) {
 		if st.series != nil && st.series[i] != nil {
 			r := st.series[i]
 			for k := 0; k < r.n; k++ {
-				it.Samples = append(it.Samples, *r.at(k))
+				it.Samples = append(it.Samples, r.sample(k))
 			}
 		}
 	}

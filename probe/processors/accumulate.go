@@ -25,7 +25,9 @@ value) whenever the item's value changes (and when it first appears). A series
 keeps at most max_samples samples and, when total_duration is not 0, only the
 samples of the last total_duration seconds; older ones are dropped even when no
 new sample arrives, so sample_count over total_duration counts recent changes
-(e.g. interface flaps). max_samples 0 means the hard limit of 65536.
+(e.g. interface flaps). max_samples 0 would mean unbounded and is refused, as
+is more than the limits.samples_per_series budget (4096 by default). A series
+holds memory for the samples it has, not for max_samples.
 Input is N, NS, DS, DSS, T or TS; output is the matching time-series type.`,
 		Inputs:  map[string]probe.Port{"in": {Required: true, Types: in}},
 		Outputs: map[string]probe.Port{"out": {Required: true, Types: out}},
