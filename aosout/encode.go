@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/probe-agent/probe-agent/probe"
@@ -24,8 +25,15 @@ type Identity struct {
 // each streamed stage's item ids between ticks, so it is used by one
 // goroutine at a time (each daemon's tick loop).
 type Encoder struct {
-	id    Identity
-	items map[*probe.Stage]*itemIDs
+	id Identity
+	// idGen counts identity changes: stage headers embed the blueprint id.
+	idGen uint64
+	// header is the encoding of the identity's AosMessage fields
+	// (origin_name to blueprint_label), the same in every message.
+	header []byte
+	items  map[*probe.Stage]*itemIDs
+	// body is ProbeBodies' buffer, reused for every message.
+	body []byte
 }
 
 type itemIDs struct {
@@ -34,6 +42,17 @@ type itemIDs struct {
 	// integer: the stage's numbers go out as int64_value, else as
 	// float_value (wireInteger).
 	integer bool
+
+	// What every probe_message of the stage repeats, encoded once
+	// (ProbeBodies): built for the identity of idGen and the probe id and
+	// label below.
+	idGen      uint64
+	built      bool
+	probeID    string
+	label      string
+	propNames  [][]byte // per key: the name field of a ProbeProperty
+	fixed      []byte   // probe_id, stage_name and blueprint_id fields
+	labelField []byte   // probe_label field
 }
 
 // integerProcessors produce counts: their number stages go out as
@@ -56,7 +75,9 @@ func wireInteger(inst *probe.Instance, st *probe.Stage) bool {
 
 // NewEncoder makes an encoder for one identity.
 func NewEncoder(id Identity) *Encoder {
-	return &Encoder{id: id, items: map[*probe.Stage]*itemIDs{}}
+	e := &Encoder{items: map[*probe.Stage]*itemIDs{}}
+	e.SetIdentity(id)
+	return e
 }
 
 // Identity returns the identity the encoder stamps on messages.
@@ -64,7 +85,21 @@ func (e *Encoder) Identity() Identity { return e.id }
 
 // SetIdentity changes the identity of the messages encoded from now on (a
 // configuration reload); item ids do not depend on it.
-func (e *Encoder) SetIdentity(id Identity) { e.id = id }
+func (e *Encoder) SetIdentity(id Identity) {
+	e.id = id
+	e.idGen++
+	h := appendStringField(e.header[:0], fnOriginName, id.BlueprintID)
+	// Header leaves the optional fields out when empty.
+	for _, f := range []struct {
+		num protowire.Number
+		v   string
+	}{{fnOriginHostname, id.Hostname}, {fnOriginRole, id.Role}, {fnBlueprintLabel, id.BlueprintLabel}} {
+		if f.v != "" {
+			h = appendStringField(h, f.num, f.v)
+		}
+	}
+	e.header = h
+}
 
 // Header returns a new message with the identity's header fields and
 // timestamp t; callers set Data.
@@ -127,6 +162,144 @@ func (e *Encoder) ProbeMessages(inst *probe.Instance, emit func(*aos.AosMessage)
 			emit(m)
 		}
 	}
+}
+
+// ProbeBodies is ProbeMessages without the messages: for each item that
+// changed in the last tick, of every stage whose producer has
+// enable_streaming, it calls emit with the AosMessage encoding of the
+// message ProbeMessages would build (the same bytes proto.Marshal gives;
+// TestProbeBodiesMatchProto checks). It writes straight from the stage's
+// columns into one reused buffer, so it allocates nothing per message:
+// body is valid only until emit returns.
+func (e *Encoder) ProbeBodies(inst *probe.Instance, emit func(body []byte)) {
+	ts := uint64(inst.Time().UnixMicro())
+	for _, st := range inst.Stages() {
+		if !st.Streaming {
+			continue
+		}
+		c := e.itemIDs(inst, st)
+		ready := false // an idle stage costs the scan of its change marks only
+		for i := 0; i < st.Len(); i++ {
+			if !st.ChangedNow(i) {
+				continue
+			}
+			if !ready {
+				e.stageBytes(inst, st, c)
+				ready = true
+			}
+			e.body = e.appendProbeBody(e.body[:0], ts, st, c, i)
+			emit(e.body)
+		}
+	}
+}
+
+// Field numbers of the messages ProbeBodies writes (proto/aos).
+const (
+	fnTimestamp      protowire.Number = 1
+	fnOriginName     protowire.Number = 2
+	fnPerfMon        protowire.Number = 5
+	fnOriginHostname protowire.Number = 6
+	fnOriginRole     protowire.Number = 7
+	fnBlueprintLabel protowire.Number = 8
+
+	fnProbeMessage protowire.Number = 5
+
+	fnProperty    protowire.Number = 1
+	fnInt64Value  protowire.Number = 2
+	fnFloatValue  protowire.Number = 3
+	fnStringValue protowire.Number = 4
+	fnProbeID     protowire.Number = 5
+	fnStageName   protowire.Number = 6
+	fnBlueprintID protowire.Number = 7
+	fnItemID      protowire.Number = 8
+	fnProbeLabel  protowire.Number = 14
+
+	fnPropName  protowire.Number = 5
+	fnPropValue protowire.Number = 6
+)
+
+// Every field number above is below 16: every tag is one byte.
+const tagSize = 1
+
+// stageBytes (re)builds the stage's constant fields when the identity, the
+// probe id or its label changed since they were built.
+func (e *Encoder) stageBytes(inst *probe.Instance, st *probe.Stage, c *itemIDs) {
+	id, label := inst.ID(), inst.Plan.Label()
+	if c.built && c.idGen == e.idGen && c.probeID == id && c.label == label && len(c.propNames) == len(st.Keys) {
+		return
+	}
+	c.propNames = c.propNames[:0]
+	for _, k := range st.Keys {
+		c.propNames = append(c.propNames, appendStringField(nil, fnPropName, k))
+	}
+	c.fixed = appendStringField(c.fixed[:0], fnProbeID, id)
+	c.fixed = appendStringField(c.fixed, fnStageName, st.Name)
+	c.fixed = appendStringField(c.fixed, fnBlueprintID, e.id.BlueprintID)
+	c.labelField = appendStringField(c.labelField[:0], fnProbeLabel, label)
+	c.idGen, c.built, c.probeID, c.label = e.idGen, true, id, label
+}
+
+// appendProbeBody appends the AosMessage{perf_mon{probe_message}} of item i
+// in the runtime's field order: numbers ascending, the oneof member last
+// (perf_mon after blueprint_label, the value after probe_label).
+func (e *Encoder) appendProbeBody(dst []byte, ts uint64, st *probe.Stage, c *itemIDs, i int) []byte {
+	props := st.Props(i)
+	probeSize := len(c.fixed) + len(c.labelField) + tagSize + protowire.SizeBytes(len(c.ids[i]))
+	for k, v := range props {
+		probeSize += tagSize + protowire.SizeBytes(len(c.propNames[k])+tagSize+protowire.SizeBytes(len(v)))
+	}
+	var (
+		str string
+		num int64
+		f32 float32
+	)
+	kind := 0 // 0 string, 1 integer, 2 float
+	switch {
+	case st.Type.Kind != probe.Number:
+		str = st.Str(i, 0)
+		probeSize += tagSize + protowire.SizeBytes(len(str))
+	case c.integer:
+		kind, num = 1, int64(math.Round(st.Num(i, 0)))
+		probeSize += tagSize + protowire.SizeVarint(uint64(num))
+	default:
+		kind, f32 = 2, float32(st.Num(i, 0))
+		probeSize += tagSize + 4
+	}
+	perfSize := tagSize + protowire.SizeBytes(probeSize)
+
+	dst = append(dst, byte(fnTimestamp)<<3|byte(protowire.VarintType))
+	dst = protowire.AppendVarint(dst, ts)
+	dst = append(dst, e.header...)
+	dst = append(dst, byte(fnPerfMon)<<3|byte(protowire.BytesType))
+	dst = protowire.AppendVarint(dst, uint64(perfSize))
+	dst = append(dst, byte(fnProbeMessage)<<3|byte(protowire.BytesType))
+	dst = protowire.AppendVarint(dst, uint64(probeSize))
+	for k, v := range props {
+		name := c.propNames[k]
+		dst = append(dst, byte(fnProperty)<<3|byte(protowire.BytesType))
+		dst = protowire.AppendVarint(dst, uint64(len(name)+tagSize+protowire.SizeBytes(len(v))))
+		dst = append(dst, name...)
+		dst = appendStringField(dst, fnPropValue, v)
+	}
+	dst = append(dst, c.fixed...)
+	dst = appendStringField(dst, fnItemID, c.ids[i])
+	dst = append(dst, c.labelField...)
+	switch kind {
+	case 0:
+		dst = appendStringField(dst, fnStringValue, str)
+	case 1:
+		dst = append(dst, byte(fnInt64Value)<<3|byte(protowire.VarintType))
+		dst = protowire.AppendVarint(dst, uint64(num))
+	default:
+		dst = append(dst, byte(fnFloatValue)<<3|byte(protowire.Fixed32Type))
+		dst = protowire.AppendFixed32(dst, math.Float32bits(f32))
+	}
+	return dst
+}
+
+func appendStringField(dst []byte, num protowire.Number, v string) []byte {
+	dst = append(dst, byte(num)<<3|byte(protowire.BytesType))
+	return protowire.AppendString(dst, v)
 }
 
 func isInt64(f float64) bool {

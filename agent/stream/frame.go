@@ -32,39 +32,67 @@ var ErrOversize = errors.New("stream: message exceeds the 65535-byte frame limit
 // so that steady-state encoding does not allocate.
 type encoder struct {
 	sequenced bool
-	opts      proto.MarshalOptions
 	scratch   []byte
 }
 
 // appendFrame appends one complete frame (length prefix and payload) for m to dst.
 // seq is used only on a sequenced channel. On error dst is returned unchanged.
 func (e *encoder) appendFrame(dst []byte, seq uint64, m *aos.AosMessage) ([]byte, error) {
-	body, ok := appendProbePerfMon(e.scratch[:0], m)
-	if !ok {
-		var err error
-		if body, err = e.opts.MarshalAppend(e.scratch[:0], m); err != nil {
-			return dst, fmt.Errorf("stream: marshal AosMessage: %w", err)
-		}
+	body, err := appendBody(e.scratch[:0], m)
+	if err != nil {
+		return dst, err
 	}
 	e.scratch = body[:0]
-	if !e.sequenced {
-		if len(body) > MaxFrameSize {
-			return dst, ErrOversize
-		}
+	if _, err := frameSize(len(body), seq, e.sequenced); err != nil {
+		return dst, err
+	}
+	return appendFramed(dst, seq, body, e.sequenced), nil
+}
+
+// appendBody appends the protobuf encoding of m to dst: the hand-written
+// encoder for probe data, the runtime for everything else. On error dst is
+// returned unchanged.
+func appendBody(dst []byte, m *aos.AosMessage) ([]byte, error) {
+	if body, ok := appendProbePerfMon(dst, m); ok {
+		return body, nil
+	}
+	body, err := proto.MarshalOptions{}.MarshalAppend(dst, m)
+	if err != nil {
+		return dst, fmt.Errorf("stream: marshal AosMessage: %w", err)
+	}
+	return body, nil
+}
+
+// frameSize is the size of the whole frame (length prefix included) of a
+// bodyLen-byte AosMessage, or ErrOversize when its payload would exceed
+// MaxFrameSize.
+func frameSize(bodyLen int, seq uint64, sequenced bool) (int, error) {
+	size := bodyLen
+	if sequenced {
+		size = protowire.SizeTag(seqNumField) + protowire.SizeVarint(seq) +
+			protowire.SizeTag(aosProtoField) + protowire.SizeBytes(bodyLen)
+	}
+	if size > MaxFrameSize {
+		return 0, ErrOversize
+	}
+	return 2 + size, nil
+}
+
+// appendFramed appends the frame of an encoded AosMessage: the length prefix
+// and, on a sequenced channel, the AosSequencedMessage wrapper. The caller
+// has checked the size with frameSize.
+func appendFramed(dst []byte, seq uint64, body []byte, sequenced bool) []byte {
+	if !sequenced {
 		dst = binary.BigEndian.AppendUint16(dst, uint16(len(body)))
-		return append(dst, body...), nil
+		return append(dst, body...)
 	}
 	size := protowire.SizeTag(seqNumField) + protowire.SizeVarint(seq) +
 		protowire.SizeTag(aosProtoField) + protowire.SizeBytes(len(body))
-	if size > MaxFrameSize {
-		return dst, ErrOversize
-	}
 	dst = binary.BigEndian.AppendUint16(dst, uint16(size))
 	dst = protowire.AppendTag(dst, seqNumField, protowire.VarintType)
 	dst = protowire.AppendVarint(dst, seq)
 	dst = protowire.AppendTag(dst, aosProtoField, protowire.BytesType)
-	dst = protowire.AppendBytes(dst, body)
-	return dst, nil
+	return protowire.AppendBytes(dst, body)
 }
 
 // ReadFrame reads one frame from r and returns its payload, stored in buf when buf

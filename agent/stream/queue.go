@@ -1,96 +1,204 @@
 package stream
 
 import (
+	"encoding/binary"
 	"sync"
-
-	"github.com/probe-agent/probe-agent/proto/aos"
 )
 
-// queued is a message waiting to be written, with the seq_num it was given on
-// enqueue.
-type queued struct {
-	seq uint64
-	msg *aos.AosMessage
+// frameQueue is the Sender's bounded queue. It holds complete frames
+// (length prefix, sequenced wrapper with the seq_num given on enqueue, and
+// the encoded AosMessage) back to back in byte chunks, not message objects:
+// a queued probe message costs its ~150 encoded bytes instead of the ~1 KB
+// of a message tree, the garbage collector has no pointers to scan in it, and
+// the writer moves whole runs of frames to the connection with one copy.
+//
+// It is bounded twice, and drops the oldest frames to stay under both when
+// full (fresh data matters more than old data for telemetry): by the number
+// of messages and by the bytes its chunks hold. Chunks are allocated as the
+// queue grows and released as it drains, keeping one spare so that a steady
+// flow does not allocate, so a queue whose receiver keeps up holds one or
+// two chunks whatever its bounds.
+type frameQueue struct {
+	mu        sync.Mutex
+	chunks    []*chunk // oldest first; frames are appended to the last
+	spare     *chunk   // an emptied chunk kept for reuse
+	chunkSize int
+	maxMsgs   int
+	maxBytes  int
+	n         int // frames queued
+	held      int // bytes of the chunks held, the spare included
+	nextSeq   uint64
+	sequenced bool
 }
 
-// ring is the Sender's bounded queue: a ring buffer that overwrites its
-// oldest entry when full. Fresh data matters more than old data for
-// telemetry. It starts small and doubles up to its bound only while a
-// receiver is slow or away, so an agent with a 100,000-message bound does
-// not keep (and have the GC scan) megabytes of empty slots.
-type ring struct {
-	mu      sync.Mutex
-	buf     []queued
-	limit   int
-	head    int // index of the oldest entry
-	n       int // number of entries
-	nextSeq uint64
+// chunk holds whole frames: buf[rd:] are the queued ones.
+type chunk struct {
+	buf []byte
+	rd  int
 }
 
-// initialRing is the starting capacity of a queue.
-const initialRing = 1024
+// Chunk sizes: a quarter of the byte bound, within these limits. A frame
+// larger than a chunk (up to 65,537 bytes) gets a chunk of its own.
+const (
+	minChunk = 4 << 10
+	maxChunk = 64 << 10
+)
 
-func newRing(size int, firstSeq uint64) *ring {
-	return &ring{buf: make([]queued, min(size, initialRing)), limit: size, nextSeq: firstSeq}
-}
+// dropReason says which bound made the queue drop its oldest frames.
+type dropReason int
 
-// grow doubles the buffer (up to the limit), keeping the order. Callers
-// hold r.mu and have a full buffer below the limit.
-func (r *ring) grow() {
-	next := make([]queued, min(2*len(r.buf), r.limit))
-	k := copy(next, r.buf[r.head:])
-	copy(next[k:], r.buf[:r.head])
-	r.buf, r.head = next, 0
-}
+const (
+	dropNone     dropReason = iota
+	dropMessages            // queue.messages
+	dropBytes               // queue.bytes
+)
 
-// push adds m with the next seq_num. It reports whether the oldest entry had to be
-// dropped to make room.
-func (r *ring) push(m *aos.AosMessage) (dropped bool) {
-	r.mu.Lock()
-	e := queued{seq: r.nextSeq, msg: m}
-	r.nextSeq++
-	if r.n == len(r.buf) && len(r.buf) < r.limit {
-		r.grow()
+func newFrameQueue(maxMsgs, maxBytes int, firstSeq uint64, sequenced bool) *frameQueue {
+	return &frameQueue{
+		chunkSize: min(max(maxBytes/4, minChunk), maxChunk),
+		maxMsgs:   maxMsgs,
+		maxBytes:  maxBytes,
+		nextSeq:   firstSeq,
+		sequenced: sequenced,
 	}
-	if r.n == len(r.buf) {
-		r.buf[r.head] = e
-		r.head++
-		if r.head == len(r.buf) {
-			r.head = 0
-		}
-		dropped = true
-	} else {
-		i := r.head + r.n
-		if i >= len(r.buf) {
-			i -= len(r.buf)
-		}
-		r.buf[i] = e
-		r.n++
-	}
-	r.mu.Unlock()
-	return dropped
 }
 
-// popInto moves up to len(dst) of the oldest entries into dst and returns how many.
-// Batching keeps the lock out of the per-message path of the writer.
-func (r *ring) popInto(dst []queued) int {
-	r.mu.Lock()
-	k := min(len(dst), r.n)
-	for i := range k {
-		dst[i] = r.buf[r.head]
-		r.buf[r.head] = queued{} // let the message be collected once written
-		r.head++
-		if r.head == len(r.buf) {
-			r.head = 0
-		}
+// push frames body (an encoded AosMessage) with the next seq_num and
+// queues it. Every call takes a seq_num, refused or not, so a refused
+// message shows at the receiver as a gap. It reports how many of the oldest
+// frames it dropped to make room and why (the last reason when both bounds
+// were hit), or ErrOversize when the frame could not be built; a frame that
+// is larger than the whole byte bound is not queued and is reported as one
+// frame dropped for the byte bound.
+func (q *frameQueue) push(body []byte) (dropped int, why dropReason, err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	seq := q.nextSeq
+	q.nextSeq++
+	size, err := frameSize(len(body), seq, q.sequenced)
+	if err != nil {
+		return 0, dropNone, err
 	}
-	r.n -= k
-	r.mu.Unlock()
-	return k
+	if size > q.maxBytes {
+		return 1, dropBytes, nil
+	}
+	for q.n >= q.maxMsgs {
+		q.dropOldest()
+		dropped, why = dropped+1, dropMessages
+	}
+	c := q.tail()
+	if c == nil || cap(c.buf)-len(c.buf) < size {
+		want := max(q.chunkSize, size)
+		for {
+			if q.spare != nil && cap(q.spare.buf) >= size {
+				c, q.spare = q.spare, nil
+				break
+			}
+			if q.held+want <= q.maxBytes {
+				c = &chunk{buf: make([]byte, 0, want)}
+				q.held += want
+				break
+			}
+			if q.spare != nil { // too small for this frame
+				q.held -= cap(q.spare.buf)
+				q.spare = nil
+				continue
+			}
+			// q.n > 0 here: with nothing queued only the spare is held,
+			// and the frame fits in the bound.
+			q.dropOldest()
+			dropped, why = dropped+1, dropBytes
+		}
+		q.chunks = append(q.chunks, c)
+	}
+	c.buf = appendFramed(c.buf, seq, body, q.sequenced)
+	q.n++
+	return dropped, why, nil
 }
 
-func (r *ring) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.n
+// skipSeq uses up a seq_num for a message refused before it was framed
+// (one that could not be encoded), so the receiver sees the gap.
+func (q *frameQueue) skipSeq() {
+	q.mu.Lock()
+	q.nextSeq++
+	q.mu.Unlock()
+}
+
+func (q *frameQueue) tail() *chunk {
+	if len(q.chunks) == 0 {
+		return nil
+	}
+	return q.chunks[len(q.chunks)-1]
+}
+
+// dropOldest discards the oldest frame. Callers hold q.mu and have q.n > 0.
+func (q *frameQueue) dropOldest() {
+	c := q.chunks[0]
+	c.rd += 2 + int(binary.BigEndian.Uint16(c.buf[c.rd:]))
+	q.n--
+	if c.rd == len(c.buf) {
+		q.release()
+	}
+}
+
+// release removes the emptied head chunk, keeping it as the spare when it
+// has the standard size.
+func (q *frameQueue) release() {
+	c := q.chunks[0]
+	copy(q.chunks, q.chunks[1:])
+	q.chunks[len(q.chunks)-1] = nil
+	q.chunks = q.chunks[:len(q.chunks)-1]
+	if q.spare == nil && cap(c.buf) == q.chunkSize {
+		c.buf, c.rd = c.buf[:0], 0
+		q.spare = c
+		return
+	}
+	q.held -= cap(c.buf)
+}
+
+// popInto appends the oldest whole frames to dst, at least one if any is
+// queued and then as many as fit in limit bytes, and returns dst and how
+// many frames it took. Whole runs are copied under one lock, so the lock is
+// out of the writer's per-message path.
+func (q *frameQueue) popInto(dst []byte, limit int) ([]byte, int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	taken, size := 0, 0
+	for q.n > 0 {
+		c := q.chunks[0]
+		end, full := c.rd, false
+		for end < len(c.buf) {
+			next := end + 2 + int(binary.BigEndian.Uint16(c.buf[end:]))
+			if taken > 0 && size+next-end > limit {
+				full = true
+				break
+			}
+			size += next - end
+			end = next
+			taken++
+			q.n--
+		}
+		dst = append(dst, c.buf[c.rd:end]...)
+		c.rd = end
+		if c.rd == len(c.buf) {
+			q.release()
+		}
+		if full {
+			break
+		}
+	}
+	return dst, taken
+}
+
+func (q *frameQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+// bytes is the memory the queue's chunks hold.
+func (q *frameQueue) bytes() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.held
 }

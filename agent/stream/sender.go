@@ -25,6 +25,7 @@ const (
 // Defaults for the zero values of Config.
 const (
 	DefaultQueueSize    = 100_000
+	DefaultQueueBytes   = 16 << 20
 	DefaultBackoffMin   = 100 * time.Millisecond
 	DefaultBackoffMax   = 30 * time.Second
 	DefaultDialTimeout  = 5 * time.Second
@@ -36,8 +37,6 @@ const (
 	// it is also flushed whenever the queue runs empty, so latency stays low when
 	// traffic is light.
 	flushAt = 64 << 10
-	// batchSize is how many messages the writer takes from the queue per lock.
-	batchSize = 128
 )
 
 // Config describes one channel's connection to one receiver.
@@ -49,6 +48,9 @@ type Config struct {
 	// receiver's setting for the channel.
 	Sequenced bool
 	QueueSize int // messages; DefaultQueueSize when 0
+	// QueueBytes bounds the memory of the queued frames; DefaultQueueBytes
+	// when 0. The oldest are dropped at whichever bound is reached first.
+	QueueBytes int
 
 	BackoffMin   time.Duration // first reconnect delay; DefaultBackoffMin when 0
 	BackoffMax   time.Duration // reconnect delay ceiling; DefaultBackoffMax when 0
@@ -62,18 +64,22 @@ type Config struct {
 
 // Stats is a point-in-time copy of a Sender's counters.
 type Stats struct {
-	Enqueued   uint64 // messages accepted by Enqueue
-	Sent       uint64 // messages whose frame was written to a connection
-	Dropped    uint64 // oldest messages discarded because the queue was full
-	Oversize   uint64 // messages refused because their frame would exceed MaxFrameSize
-	Invalid    uint64 // messages that could not be marshaled (e.g. a required field unset)
-	Reconnects uint64 // successful connections after the first
+	Enqueued uint64 // messages accepted by Enqueue
+	Sent     uint64 // messages whose frame was written to a connection
+	Dropped  uint64 // oldest messages discarded because the queue was full (either bound)
+	// DroppedBytes is the part of Dropped due to the byte bound (QueueBytes),
+	// the rest being due to the message bound (QueueSize).
+	DroppedBytes uint64
+	Oversize     uint64 // messages refused because their frame would exceed MaxFrameSize
+	Invalid      uint64 // messages that could not be marshaled (e.g. a required field unset)
+	Reconnects   uint64 // successful connections after the first
 	// ConnectFailures counts failed connection attempts; LastError is the
 	// latest one's reason ("" once connected).
 	ConnectFailures uint64
 	LastError       string
 	Connected       bool
 	QueueDepth      int
+	QueueBytes      int // memory the queue holds (whole chunks)
 }
 
 // connectWarnEvery bounds how often a receiver that stays unreachable is
@@ -84,7 +90,10 @@ const connectWarnEvery = time.Minute
 type Sender struct {
 	cfg Config
 	log *slog.Logger
-	q   *ring
+	q   *frameQueue
+
+	encMu   sync.Mutex // guards scratch, Enqueue's encoding buffer
+	scratch []byte
 
 	wake    chan struct{} // holds one token when the writer may have work
 	closing chan struct{} // closed by Close: drain the queue, then stop
@@ -98,10 +107,10 @@ type Sender struct {
 	connMu sync.Mutex
 	conn   net.Conn // current connection, so an abort can unblock a write
 
-	enqueued, sent, dropped, oversize, invalid, reconnects, connectFailures atomic.Uint64
-	lastErr                                                                 atomic.Pointer[string]
-	connected                                                               atomic.Bool
-	leftover                                                                atomic.Int64 // encoded but unwritten frames when the writer stopped
+	enqueued, sent, dropped, droppedBytes, oversize, invalid, reconnects, connectFailures atomic.Uint64
+	lastErr                                                                               atomic.Pointer[string]
+	connected                                                                             atomic.Bool
+	leftover                                                                              atomic.Int64 // encoded but unwritten frames when the writer stopped
 
 	lastDropLog  atomic.Int64 // unix nanoseconds
 	droppedSince atomic.Uint64
@@ -123,6 +132,12 @@ func NewSender(cfg Config) (*Sender, error) {
 	}
 	if cfg.QueueSize == 0 {
 		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.QueueBytes < 0 {
+		return nil, fmt.Errorf("stream: channel %s: negative queue bytes %d", cfg.Name, cfg.QueueBytes)
+	}
+	if cfg.QueueBytes == 0 {
+		cfg.QueueBytes = DefaultQueueBytes
 	}
 	if cfg.BackoffMin <= 0 {
 		cfg.BackoffMin = DefaultBackoffMin
@@ -146,7 +161,7 @@ func NewSender(cfg Config) (*Sender, error) {
 	s := &Sender{
 		cfg:     cfg,
 		log:     cfg.Logger.With("channel", cfg.Name, "receiver", cfg.Address),
-		q:       newRing(cfg.QueueSize, cfg.InitialSeq),
+		q:       newFrameQueue(cfg.QueueSize, cfg.QueueBytes, cfg.InitialSeq, cfg.Sequenced),
 		wake:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 		abort:   make(chan struct{}),
@@ -156,18 +171,50 @@ func NewSender(cfg Config) (*Sender, error) {
 	return s, nil
 }
 
-// Enqueue queues m for sending and returns at once. When the queue is full the
-// oldest queued message is dropped to make room. The Sender owns m from here on:
-// the caller must not change it. Enqueue returns false, and does nothing, after
-// Close.
+// Enqueue queues m for sending and returns at once. m is encoded before
+// Enqueue returns, so the caller may reuse it. When the queue is full the
+// oldest queued messages are dropped to make room. Enqueue returns false, and
+// does nothing, after Close.
 func (s *Sender) Enqueue(m *aos.AosMessage) bool {
 	if s.closed.Load() {
 		return false
 	}
+	s.encMu.Lock()
+	defer s.encMu.Unlock()
+	body, err := appendBody(s.scratch[:0], m)
+	if err != nil {
+		s.enqueued.Add(1)
+		s.q.skipSeq()
+		s.invalid.Add(1)
+		s.log.Warn("stream message refused", "err", err)
+		return true
+	}
+	s.scratch = body[:0]
+	return s.EnqueueBody(body)
+}
+
+// EnqueueBody queues an encoded AosMessage (the bytes proto.Marshal gives)
+// and returns at once; the body is copied, so the caller may reuse it. It
+// is the path of probe data, which aosout encodes straight from the stages
+// without building messages. Like Enqueue it drops the oldest messages when
+// the queue is full and returns false after Close.
+func (s *Sender) EnqueueBody(body []byte) bool {
+	if s.closed.Load() {
+		return false
+	}
 	s.enqueued.Add(1)
-	if s.q.push(m) {
-		s.dropped.Add(1)
-		s.noteDrop()
+	dropped, why, err := s.q.push(body)
+	if err != nil {
+		s.oversize.Add(1)
+		s.log.Warn("stream message refused", "err", err, "bytes", len(body))
+		return true
+	}
+	if dropped > 0 {
+		s.dropped.Add(uint64(dropped))
+		if why == dropBytes {
+			s.droppedBytes.Add(uint64(dropped))
+		}
+		s.noteDrop(dropped, why)
 	}
 	select {
 	case s.wake <- struct{}{}:
@@ -177,29 +224,36 @@ func (s *Sender) Enqueue(m *aos.AosMessage) bool {
 }
 
 // noteDrop logs queue overflow at most once per second, with the count since the
-// previous line, so a long outage does not flood the log.
-func (s *Sender) noteDrop() {
-	s.droppedSince.Add(1)
+// previous line and the bound that was reached, so a long outage does not flood
+// the log.
+func (s *Sender) noteDrop(n int, why dropReason) {
+	s.droppedSince.Add(uint64(n))
 	now := time.Now().UnixNano()
 	last := s.lastDropLog.Load()
 	if now-last < int64(time.Second) || !s.lastDropLog.CompareAndSwap(last, now) {
 		return
 	}
+	bound := "queue.messages"
+	if why == dropBytes {
+		bound = "queue.bytes"
+	}
 	s.log.Warn("stream queue full, dropped oldest messages",
-		"dropped", s.droppedSince.Swap(0), "queue_size", s.cfg.QueueSize)
+		"dropped", s.droppedSince.Swap(0), "bound", bound, "queue_size", s.cfg.QueueSize, "queue_bytes", s.cfg.QueueBytes)
 }
 
 // Stats returns the current counters.
 func (s *Sender) Stats() Stats {
 	return Stats{
-		Enqueued:   s.enqueued.Load(),
-		Sent:       s.sent.Load(),
-		Dropped:    s.dropped.Load(),
-		Oversize:   s.oversize.Load(),
-		Invalid:    s.invalid.Load(),
-		Reconnects: s.reconnects.Load(),
-		Connected:  s.connected.Load(),
-		QueueDepth: s.q.len(),
+		Enqueued:     s.enqueued.Load(),
+		Sent:         s.sent.Load(),
+		Dropped:      s.dropped.Load(),
+		DroppedBytes: s.droppedBytes.Load(),
+		Oversize:     s.oversize.Load(),
+		Invalid:      s.invalid.Load(),
+		Reconnects:   s.reconnects.Load(),
+		Connected:    s.connected.Load(),
+		QueueDepth:   s.q.len(),
+		QueueBytes:   s.q.bytes(),
 
 		ConnectFailures: s.connectFailures.Load(),
 		LastError:       s.lastError(),
@@ -300,13 +354,11 @@ func (s *Sender) run() {
 	}()
 
 	var (
-		l   *link
-		enc = encoder{sequenced: s.cfg.Sequenced}
+		l *link
 		// Grown by the frames as needed (up to about 2*flushAt): a quiet
 		// channel, such as alerts, keeps a small buffer.
 		out       = make([]byte, 0, 4<<10)
 		outFrames int // frames in out, all of which are unwritten
-		batch     = make([]queued, batchSize)
 		attempt   int
 		down      outage
 		ever      bool // connected at least once
@@ -381,7 +433,9 @@ func (s *Sender) run() {
 			}
 		}
 
-		k := s.q.popInto(batch)
+		// The queue holds whole frames: they are copied into out as they are.
+		var k int
+		out, k = s.q.popInto(out, flushAt-min(len(out), flushAt))
 		if k == 0 {
 			if !write() {
 				continue
@@ -402,27 +456,9 @@ func (s *Sender) run() {
 			}
 			continue
 		}
-		ok := true
-		for i := range batch[:k] {
-			var err error
-			out, err = enc.appendFrame(out, batch[i].seq, batch[i].msg)
-			seq := batch[i].seq
-			batch[i] = queued{}
-			switch {
-			case err == nil:
-				outFrames++
-			case errors.Is(err, ErrOversize):
-				s.oversize.Add(1)
-				s.log.Warn("stream message refused", "err", err, "seq_num", seq)
-			default:
-				s.invalid.Add(1)
-				s.log.Warn("stream message refused", "err", err, "seq_num", seq)
-			}
-			// After a failed write the rest of the batch is still encoded, so it
-			// is resent in order after the reconnect instead of being lost.
-			if ok && len(out) >= flushAt {
-				ok = write()
-			}
+		outFrames += k
+		if len(out) >= flushAt {
+			write()
 		}
 	}
 }
