@@ -33,6 +33,9 @@ type Entry struct {
 	TLS *tls.Config
 	// ReconnectMax caps the reconnect backoff; 0 is the default.
 	ReconnectMax time.Duration
+	// QueueBytes bounds the memory of the entry's queue (queue.bytes); 0
+	// is stream.DefaultQueueBytes.
+	QueueBytes int
 }
 
 // EntryError is an entry NewSenders could not start, by its index.
@@ -68,7 +71,7 @@ func NewSenders(entries []Entry, queueSize int, log *slog.Logger) (*Senders, err
 	for i, e := range entries {
 		snd, err := stream.NewSender(stream.Config{
 			Name: e.Type, Address: e.Address, TLS: e.TLS, Sequenced: e.Sequenced,
-			QueueSize: queueSize, BackoffMax: e.ReconnectMax, Logger: log,
+			QueueSize: queueSize, QueueBytes: e.QueueBytes, BackoffMax: e.ReconnectMax, Logger: log,
 		})
 		if err != nil {
 			_ = s.Close(context.Background())
@@ -84,6 +87,14 @@ func NewSenders(entries []Entry, queueSize int, log *slog.Logger) (*Senders, err
 func (s *Senders) Send(channel string, m *aos.AosMessage) {
 	for _, snd := range s.byChannel[channel] {
 		snd.Enqueue(m)
+	}
+}
+
+// SendBody queues an encoded AosMessage (Encoder.ProbeBodies) to every
+// receiver of channel; each copies it, so body may be reused at once.
+func (s *Senders) SendBody(channel string, body []byte) {
+	for _, snd := range s.byChannel[channel] {
+		snd.EnqueueBody(body)
 	}
 }
 
