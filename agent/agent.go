@@ -472,7 +472,7 @@ func (a *Agent) step(ctx context.Context) bool {
 			a.log.Debug("probe tick failed", "id", inst.ID(), "err", err)
 		}
 		a.stats.probeTicked(inst, seq)
-		a.emitter.ProbeMessages(inst, a.sendPerfmon)
+		a.emitter.probeMessages(inst, a.out)
 		a.emitter.Alerts(inst, a.sendAlert)
 		a.reraise(inst)
 		exports.Add(inst, a.cfg.SystemID, gen)
@@ -518,6 +518,5 @@ func (a *Agent) logSummary() {
 	a.log.Info("summary", attrs...)
 }
 
-func (a *Agent) sendPerfmon(m *aos.AosMessage) { a.out.send(chanPerfmon, m) }
-func (a *Agent) sendAlert(m *aos.AosMessage)   { a.out.send(chanAlerts, m) }
-func (a *Agent) sendEvent(m *aos.AosMessage)   { a.out.send(chanEvents, m) }
+func (a *Agent) sendAlert(m *aos.AosMessage) { a.out.send(chanAlerts, m) }
+func (a *Agent) sendEvent(m *aos.AosMessage) { a.out.send(chanEvents, m) }

@@ -156,6 +156,10 @@ type StreamingEntry struct {
 // QueueConfig bounds the per-entry queues.
 type QueueConfig struct {
 	Messages int `yaml:"messages"`
+	// Bytes bounds the memory of each queue's encoded messages (a probe
+	// message is about 150-250 bytes); the oldest are dropped at whichever
+	// bound is reached first. Default 16 MiB.
+	Bytes int `yaml:"bytes"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("200ms").
@@ -183,7 +187,7 @@ func Defaults() Config {
 		Interval:        Duration(time.Second),
 		Collector:       CollectorConfig{Type: "netlink", GNMI: GNMIConfig{Target: "127.0.0.1:6030"}},
 		StateDir:        "/var/lib/probe-agent",
-		Queue:           QueueConfig{Messages: 100000},
+		Queue:           QueueConfig{Messages: 100000, Bytes: 16 << 20},
 		Output:          "json",
 		ShutdownTimeout: Duration(5 * time.Second),
 		LogLevel:        "info",
@@ -363,6 +367,9 @@ func (c *Config) validate(lines map[string]int) error {
 	}
 	if c.Queue.Messages < 1 {
 		bad("queue.messages", "must be at least 1, got %d", c.Queue.Messages)
+	}
+	if c.Queue.Bytes < 1<<20 {
+		bad("queue.bytes", "must be at least 1048576 (1 MiB), got %d", c.Queue.Bytes)
 	}
 	switch c.Output {
 	case "json", "text":

@@ -39,6 +39,7 @@ func TestConfigErrors(t *testing.T) {
 		{"reconnect_max not a duration", "streaming:\n  - {type: alerts, address: 'a:1', reconnect_max: soon}\n", "line 2: \"soon\" is not a duration"},
 		{"unknown nested key", "collector:\n  netlink: {namespace: x}\n", "line 2: field namespace not found"},
 		{"bad queue", "queue: {messages: 0}\n", "queue.messages: must be at least 1"},
+		{"queue bytes too small", "queue: {bytes: 4096}\n", "queue.bytes: must be at least 1048576"},
 		{"control without certificates", "control:\n  listen: ':50051'\n", "line 1: control.tls: ca, cert and key are required"},
 		{"gnmi encoding", "collector:\n  type: gnmi\n  gnmi: {target: 'a:1', encoding: xml}\n", "collector.gnmi.encoding: want proto, json_ietf or json"},
 		{"api bad listen", "api: {listen: 8080}\n", "api.listen: want host:port"},

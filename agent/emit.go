@@ -35,6 +35,21 @@ func NewEmitter(id Identity) *Emitter {
 
 func (e *Emitter) alert(a *probe.Anomaly, now time.Time) *aos.AosMessage { return e.Alert(a, now) }
 
+// probeMessages sends the perfmon messages of inst's last tick to out. To
+// streaming receivers they are encoded straight from the stages into the
+// senders' queues (Encoder.ProbeBodies: no message objects, no
+// allocation); nothing is encoded when no receiver takes perfmon. The
+// printer gets messages.
+func (e *Emitter) probeMessages(inst *probe.Instance, out output) {
+	if s, ok := out.(*senders); ok {
+		if s.Has(chanPerfmon) {
+			e.ProbeBodies(inst, func(body []byte) { s.SendBody(chanPerfmon, body) })
+		}
+		return
+	}
+	e.ProbeMessages(inst, func(m *aos.AosMessage) { out.send(chanPerfmon, m) })
+}
+
 // linkStates remembers each interface's last oper status so that only
 // changes become events. It follows the agent's shared interface mapping
 // (probe.ItemCache) instead of keeping its own copy of the names.
@@ -42,8 +57,40 @@ type linkStates struct {
 	items *probe.InterfaceItems
 	last  []collectors.OperStatus // by item of items
 	// gone holds the last status of interfaces that left the batch, so
-	// that one coming back is compared with how it left.
-	gone map[string]collectors.OperStatus
+	// that one coming back is compared with how it left. It is bounded
+	// (hosts with random veth names would grow it for ever): when it
+	// reaches goneLimit entries it becomes older and a new gone starts, so
+	// an interface is remembered for at least goneLimit departures after
+	// its own and the two hold at most twice that.
+	gone, older map[string]collectors.OperStatus
+}
+
+// goneMin is the least number of departed interfaces remembered; a batch
+// that loses more than that at once (a collector that briefly saw none)
+// remembers them all.
+const goneMin = 4096
+
+func (ls *linkStates) goneLimit() int { return max(goneMin, len(ls.last)) }
+
+// forget records that key left with status st.
+func (ls *linkStates) forget(key string, st collectors.OperStatus, limit int) {
+	if len(ls.gone) >= limit {
+		ls.older, ls.gone = ls.gone, make(map[string]collectors.OperStatus, limit/4)
+	}
+	ls.gone[key] = st
+}
+
+// recall returns and forgets how key left, if it is remembered.
+func (ls *linkStates) recall(key string) (collectors.OperStatus, bool) {
+	if st, ok := ls.gone[key]; ok {
+		delete(ls.gone, key)
+		return st, true
+	}
+	if st, ok := ls.older[key]; ok {
+		delete(ls.older, key)
+		return st, true
+	}
+	return 0, false
 }
 
 // LinkEvents emits an Event{link_status} for each interface whose oper
@@ -66,16 +113,16 @@ func (e *Emitter) LinkEvents(b *collectors.Batch, items *probe.InterfaceItems, e
 			k := items.Key(int(s))
 			if j := was[s]; j >= 0 {
 				last[s], stayed[j] = ls.last[j], true
-			} else if prev, ok := ls.gone[k]; ok {
+			} else if prev, ok := ls.recall(k); ok {
 				last[s] = prev
-				delete(ls.gone, k)
 			} else {
 				last[s] = b.Interfaces[i].Oper
 			}
 		}
+		limit := ls.goneLimit()
 		for j, st := range ls.last {
 			if !stayed[j] {
-				ls.gone[ls.items.Key(j)] = st
+				ls.forget(ls.items.Key(j), st, limit)
 			}
 		}
 		ls.items, ls.last = items, last

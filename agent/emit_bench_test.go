@@ -13,72 +13,111 @@ import (
 	"github.com/probe-agent/probe-agent/proto/aos"
 )
 
-// BenchmarkEmitStreamingTick measures the agent's per-tick streaming path
-// for one streamed stage of 1,000 interfaces whose every item changes:
-// ProbeMessage encoding (Emitter) and enqueueing on a perfmon sender
-// (the receiver is unreachable; the bounded queue drops the oldest). The
-// probe tick itself runs with the timer stopped.
-func BenchmarkEmitStreamingTick(b *testing.B) {
-	const n = 1000
+// streamingTick is one probe streaming one stage of n interfaces, ticked
+// with counters that move (busy: every item changes) or not (idle).
+type streamingTick struct {
+	inst  *probe.Instance
+	batch *collectors.Batch
+	items probe.ItemCache
+	tick  probe.Tick
+	ticks int
+}
+
+func newStreamingTick(tb testing.TB, n int) *streamingTick {
+	tb.Helper()
 	plan, probs := probe.CompileJSON([]byte(`{"id": "bench", "label": "bench", "processors": [
 	  {"name": "rate", "type": "if_counter", "outputs": {"out": "tx"}, "properties": {"counter_type": "tx_bytes", "enable_streaming": true}}]}`))
 	if len(probs) > 0 {
-		b.Fatal(probs)
+		tb.Fatal(probs)
 	}
 	inst, err := probe.NewInstance(plan)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	batch := &collectors.Batch{Layout: 1, Interfaces: make([]collectors.Interface, n)}
-	for i := range batch.Interfaces {
-		batch.Interfaces[i].SystemID = fmt.Sprintf("leaf%d", i/48)
-		batch.Interfaces[i].Name = fmt.Sprintf("Ethernet%d", i%48)
-		batch.Interfaces[i].Set(collectors.TxBytes, uint64(i))
+	s := &streamingTick{inst: inst, batch: &collectors.Batch{Layout: 1, Interfaces: make([]collectors.Interface, n)}}
+	for i := range s.batch.Interfaces {
+		s.batch.Interfaces[i].SystemID = fmt.Sprintf("leaf%d", i/48)
+		s.batch.Interfaces[i].Name = fmt.Sprintf("Ethernet%d", i%48)
+		s.batch.Interfaces[i].Set(collectors.TxBytes, uint64(i))
+		s.batch.Interfaces[i].Oper = collectors.OperUp
 	}
+	s.tick = probe.Tick{Time: time.Unix(1700000000, 0), Counters: s.batch, Items: &s.items}
+	s.step(tb, true)
+	s.step(tb, true)
+	return s
+}
+
+// step ticks the probe; busy moves every counter by an amount that differs
+// from the previous tick's, so every rate changes.
+func (s *streamingTick) step(tb testing.TB, busy bool) {
+	s.ticks++
+	if busy {
+		for i := range s.batch.Interfaces {
+			s.batch.Interfaces[i].Counters[collectors.TxBytes] += uint64(1000 + (i+s.ticks)%7)
+		}
+	}
+	s.tick.Time = s.tick.Time.Add(time.Second)
+	s.batch.Time = s.tick.Time
+	if err := s.inst.Tick(&s.tick); err != nil {
+		tb.Fatal(err)
+	}
+	s.items.Advance(s.batch, s.tick.Time)
+}
+
+// newUnreachableOutput is a streaming output with one perfmon receiver
+// that is not there: its bounded queue fills and drops the oldest.
+func newUnreachableOutput(tb testing.TB, queue int) output {
+	tb.Helper()
 	cfg := Defaults()
 	cfg.Streaming = []StreamingEntry{{Type: "perfmon", Address: "127.0.0.1:9"}}
-	cfg.Queue.Messages = 4 * n
-	out, err := newOutput(cfg, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg.Queue.Messages = queue
+	out, err := newOutput(cfg, io.Discard, slog.New(slog.DiscardHandler))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer func() {
+	tb.Cleanup(func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_ = out.close(ctx)
-	}()
-	e := NewEmitter(Identity{SystemID: "leaf1", Hostname: "leaf1", BlueprintID: "dc1"})
-	send := func(m *aos.AosMessage) { out.send(chanPerfmon, m) }
-	var items probe.ItemCache
-	t := &probe.Tick{Time: time.Unix(1700000000, 0), Counters: batch, Items: &items}
-	ticks := 0
-	tick := func() {
-		// A rate that differs from the previous tick's: every item changes.
-		ticks++
-		for i := range batch.Interfaces {
-			batch.Interfaces[i].Counters[collectors.TxBytes] += uint64(1000 + (i+ticks)%7)
-		}
-		t.Time = t.Time.Add(time.Second)
-		batch.Time = t.Time
-		if err := inst.Tick(t); err != nil {
-			b.Fatal(err)
-		}
-		items.Advance(batch, t.Time)
+	})
+	return out
+}
+
+// BenchmarkEmitStreamingTick measures the agent's per-tick streaming path
+// for one streamed stage of 1,000 interfaces whose every item changes, up
+// to the sender's queue (the receiver is unreachable; the bounded queue
+// drops the oldest): "direct" is the agent's path (Encoder.ProbeBodies
+// into the queue), "generic" builds an AosMessage per item and enqueues it
+// (the path before, kept for the printer), in the same run. The probe tick
+// itself runs with the timer stopped.
+func BenchmarkEmitStreamingTick(b *testing.B) {
+	const n = 1000
+	for _, path := range []string{"direct", "generic"} {
+		b.Run(path, func(b *testing.B) {
+			s := newStreamingTick(b, n)
+			out := newUnreachableOutput(b, 4*n)
+			e := NewEmitter(Identity{SystemID: "leaf1", Hostname: "leaf1", BlueprintID: "dc1"})
+			snd := out.(*senders)
+			before := snd.Streams()[0].Sender.Stats().Enqueued
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				b.StopTimer()
+				s.step(b, true)
+				b.StartTimer()
+				if path == "direct" {
+					e.probeMessages(s.inst, out)
+				} else {
+					e.ProbeMessages(s.inst, func(m *aos.AosMessage) { out.send(chanPerfmon, m) })
+				}
+			}
+			b.StopTimer()
+			sent := snd.Streams()[0].Sender.Stats().Enqueued - before
+			if sent < uint64(b.N*n) {
+				b.Fatalf("%d messages for %d ticks of %d changed items", sent, b.N, n)
+			}
+			b.ReportMetric(float64(sent)/float64(b.N), "msgs/tick")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(sent), "ns/msg")
+		})
 	}
-	tick()
-	tick()
-	sent := 0
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		tick()
-		b.StartTimer()
-		e.ProbeMessages(inst, func(m *aos.AosMessage) { sent++; send(m) })
-	}
-	b.StopTimer()
-	if sent < b.N*n {
-		b.Fatalf("%d messages for %d ticks of %d changed items", sent, b.N, n)
-	}
-	b.ReportMetric(float64(sent)/float64(b.N), "msgs/tick")
 }

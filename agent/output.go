@@ -42,7 +42,7 @@ func newOutput(cfg Config, stdout io.Writer, log *slog.Logger) (output, error) {
 	}
 	entries := make([]aosout.Entry, len(cfg.Streaming))
 	for i, e := range cfg.Streaming {
-		entries[i] = aosout.Entry{Type: e.Type, Address: e.Address, Sequenced: e.Sequenced, ReconnectMax: e.ReconnectMax.D()}
+		entries[i] = aosout.Entry{Type: e.Type, Address: e.Address, Sequenced: e.Sequenced, ReconnectMax: e.ReconnectMax.D(), QueueBytes: cfg.Queue.Bytes}
 		if e.TLS != nil {
 			var err error
 			if entries[i].TLS, err = clientTLS(*e.TLS); err != nil {
