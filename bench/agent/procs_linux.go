@@ -37,8 +37,10 @@ func startProc(name, cgName, logFile string, cmd *exec.Cmd) (*proc, error) {
 	}
 	cmd.Stdout, cmd.Stderr = f, f
 	// Its own process group: a Ctrl-C at the terminal reaches the harness,
-	// which stops the process itself after the window's cleanup.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// which stops the process itself after the window's cleanup. No
+	// Pdeathsig: it fires when the forking thread exits, and inNetns ends
+	// threads on purpose.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
