@@ -104,6 +104,9 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	}
 	var store *Store
 	if cfg.StateDir != "" {
+		if err := cfg.CheckStateDir(); err != nil {
+			return nil, err
+		}
 		var err error
 		if store, err = OpenStore(cfg.StateDir); err != nil {
 			return nil, err

@@ -49,6 +49,8 @@ type Config struct {
 	LogSummary Duration      `yaml:"log_summary"`
 	Control    ControlConfig `yaml:"control"`
 	API        APIConfig     `yaml:"api"`
+
+	stateDirLine int // line of state_dir, for CheckStateDir's error
 }
 
 // ControlConfig configures the gRPC control plane controllers push probes
@@ -59,6 +61,30 @@ type ControlConfig struct {
 	TokenFile string    `yaml:"token_file"`
 	// Insecure serves plaintext without client certificates: labs only.
 	Insecure bool `yaml:"insecure"`
+	// MaxConnections bounds the connections served at once; further
+	// clients wait in the kernel's accept backlog (docs/control-plane.md).
+	// 0 means 64.
+	MaxConnections int `yaml:"max_connections"`
+	// HandshakeTimeout closes a connection that has not completed its TLS
+	// and HTTP/2 handshake by then; 0 means 10s (gRPC's own is 120s).
+	HandshakeTimeout Duration `yaml:"handshake_timeout"`
+	// IdleTimeout closes a connection without a call or stream in
+	// progress for that long; 0 means 5m.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+// Control-plane listener defaults, used where a key is 0.
+const (
+	DefaultControlMaxConnections   = 64
+	DefaultControlHandshakeTimeout = 10 * time.Second
+	DefaultControlIdleTimeout      = 5 * time.Minute
+)
+
+// Limits returns the listener's bounds with defaults for keys left at 0.
+func (c ControlConfig) Limits() (maxConns int, handshake, idle time.Duration) {
+	return orInt(c.MaxConnections, DefaultControlMaxConnections),
+		orDuration(c.HandshakeTimeout, DefaultControlHandshakeTimeout),
+		orDuration(c.IdleTimeout, DefaultControlIdleTimeout)
 }
 
 // APIConfig configures the local REST API and /metrics, /healthz,
@@ -74,6 +100,50 @@ type APIConfig struct {
 	// StageSeriesLimit bounds the series one streamed stage adds to
 	// /metrics (items beyond it are counted, not shown); 0 means 10000.
 	StageSeriesLimit int `yaml:"stage_series_limit"`
+	// MaxConnections bounds the connections served at once: when all are
+	// taken, the longest-idle keep-alive connection is closed for a new
+	// client, and further clients wait in the kernel's accept backlog.
+	// 0 means 256.
+	MaxConnections int `yaml:"max_connections"`
+	// IdleTimeout closes a keep-alive connection idle for that long; 0
+	// means 60s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// ReadHeaderTimeout closes a connection whose TLS handshake and
+	// request headers are not complete by then; 0 means 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// AllowUnauthenticatedNetwork lets listen be an address reachable
+	// from the network while nothing authenticates writes: the API is
+	// then read-only (writes answer 403) but stages, anomalies and
+	// /metrics are readable by anyone who can reach it.
+	AllowUnauthenticatedNetwork bool `yaml:"allow_unauthenticated_network"`
+}
+
+// REST API listener defaults, used where a key is 0.
+const (
+	DefaultAPIMaxConnections    = 256
+	DefaultAPIIdleTimeout       = 60 * time.Second
+	DefaultAPIReadHeaderTimeout = 10 * time.Second
+)
+
+// Limits returns the listener's bounds with defaults for keys left at 0.
+func (c APIConfig) Limits() (maxConns int, idle, readHeader time.Duration) {
+	return orInt(c.MaxConnections, DefaultAPIMaxConnections),
+		orDuration(c.IdleTimeout, DefaultAPIIdleTimeout),
+		orDuration(c.ReadHeaderTimeout, DefaultAPIReadHeaderTimeout)
+}
+
+func orInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func orDuration(v Duration, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v.D()
 }
 
 // WritesAuthenticated reports whether the API accepts writes: a token or
@@ -99,11 +169,16 @@ type NetlinkConfig struct {
 
 // GNMIConfig configures the gNMI collector.
 type GNMIConfig struct {
-	Target       string    `yaml:"target"`
-	PrefixTarget string    `yaml:"prefix_target"`
-	Origin       string    `yaml:"origin"`
-	Username     string    `yaml:"username"`
-	Password     string    `yaml:"password"`
+	Target       string `yaml:"target"`
+	PrefixTarget string `yaml:"prefix_target"`
+	Origin       string `yaml:"origin"`
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	// PasswordFile holds the password (one line; surrounding white space
+	// is ignored), so the configuration file need not carry it. It is read
+	// when the collector starts; password and password_file exclude each
+	// other.
+	PasswordFile string    `yaml:"password_file"`
 	Insecure     bool      `yaml:"insecure"`
 	TLS          TLSConfig `yaml:"tls"`
 	// Encoding asks the target for "proto" (counters as uint_val),
@@ -226,6 +301,7 @@ func Parse(data []byte) (Config, error) {
 	for i := range cfg.Streaming {
 		cfg.Streaming[i].line = lines[fmt.Sprintf("streaming[%d]", i)]
 	}
+	cfg.stateDirLine = lines["state_dir"]
 	if cfg.Hostname == "" {
 		cfg.Hostname = Defaults().Hostname
 	}
@@ -361,8 +437,8 @@ func (c *Config) validate(lines map[string]int) error {
 		if c.API.TLS.CA != "" && c.API.TLS.Cert == "" {
 			bad("api.tls.ca", "client certificates need HTTPS: set api.tls.cert and api.tls.key too")
 		}
-		if host, _, err := net.SplitHostPort(c.API.Listen); err == nil && !isLoopback(host) && !c.API.WritesAuthenticated() {
-			bad("api.listen", "%q is reachable from the network but nothing authenticates writes: set api.token_file (bearer token) or api.tls.ca (client certificates), or listen on 127.0.0.1", c.API.Listen)
+		if host, _, err := net.SplitHostPort(c.API.Listen); err == nil && !isLoopback(host) && !c.API.WritesAuthenticated() && !c.API.AllowUnauthenticatedNetwork {
+			bad("api.listen", "%q is reachable from the network but nothing authenticates writes: set api.token_file (bearer token) or api.tls.ca (client certificates), or listen on 127.0.0.1 (or set api.allow_unauthenticated_network: true for a read-only API anyone on the network can read)", c.API.Listen)
 		}
 	}
 	if c.Queue.Messages < 1 {
@@ -386,8 +462,100 @@ func (c *Config) validate(lines map[string]int) error {
 			bad("dialect", "%v", err)
 		}
 	}
+	c.validateBounds(bad)
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// MaxInterval is the longest interval accepted: counters read less often
+// than hourly make rates meaningless and a typo (1000h for 1000ms) would
+// silently stop evaluation for weeks.
+const MaxInterval = time.Hour
+
+// validateBounds checks ranges the YAML types do not: ports, durations
+// that must not be negative or absurd, connection bounds, secrets given
+// twice.
+func (c *Config) validateBounds(bad func(key, format string, args ...any)) {
+	if c.Interval.D() > MaxInterval {
+		bad("interval", "%s is too long (maximum %s)", c.Interval.D(), MaxInterval)
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("shutdown_timeout", "must not be negative, got %s (0 exits without flushing queued messages)", c.ShutdownTimeout.D())
+	}
+	port := func(key, addr string, zeroOK bool) {
+		_, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			return // reported as "want host:port" where the key is checked
+		}
+		n, err := net.LookupPort("tcp", p)
+		switch {
+		case err != nil || n < 0 || n > 65535:
+			bad(key, "port %q is not a port number (0 to 65535) in %q", p, addr)
+		case n == 0 && !zeroOK:
+			bad(key, "port 0 in %q: the peer's port is needed", addr)
+		}
+	}
+	if c.Collector.Type == "gnmi" {
+		port("collector.gnmi.target", c.Collector.GNMI.Target, false)
+		if c.Collector.GNMI.Password != "" && c.Collector.GNMI.PasswordFile != "" {
+			bad("collector.gnmi.password_file", "set password or password_file, not both")
+		}
+	}
+	for i, s := range c.Streaming {
+		port(fmt.Sprintf("streaming[%d].address", i), s.Address, false)
+	}
+	if c.Control.Listen != "" {
+		port("control.listen", c.Control.Listen, true)
+	}
+	if c.API.Listen != "" {
+		port("api.listen", c.API.Listen, true)
+	}
+	for _, k := range []struct {
+		key string
+		n   int
+	}{{"api.max_connections", c.API.MaxConnections}, {"control.max_connections", c.Control.MaxConnections}} {
+		if k.n < 0 {
+			bad(k.key, "must be 0 (the default) or more, got %d", k.n)
+		}
+	}
+	for _, k := range []struct {
+		key string
+		d   Duration
+	}{
+		{"api.idle_timeout", c.API.IdleTimeout}, {"api.read_header_timeout", c.API.ReadHeaderTimeout},
+		{"control.handshake_timeout", c.Control.HandshakeTimeout}, {"control.idle_timeout", c.Control.IdleTimeout},
+	} {
+		if k.d < 0 {
+			bad(k.key, "must be 0 (the default) or more, got %s", k.d.D())
+		}
+	}
+}
+
+// CheckStateDir refuses a state_dir the agent cannot write (read-only
+// file system, wrong owner): found at start rather than at the first
+// probe write, which would fail long after the operator has gone. It
+// creates the directory when missing, as the store does.
+func (c Config) CheckStateDir() error {
+	if c.StateDir == "" {
+		return nil
+	}
+	key := "state_dir"
+	if c.stateDirLine > 0 {
+		key = fmt.Sprintf("line %d: state_dir", c.stateDirLine)
+	}
+	if err := os.MkdirAll(c.StateDir, 0o750); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	f, err := os.CreateTemp(c.StateDir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("%s: %s is not writable: %w", key, c.StateDir, err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("%s: %s: %w", key, c.StateDir, err)
 	}
 	return nil
 }

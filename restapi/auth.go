@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/probe-agent/probe-agent/connlimit"
 	"github.com/probe-agent/probe-agent/tlsutil"
 )
 
@@ -143,6 +144,25 @@ func ServerTLS(f TLSFiles) (*tls.Config, error) {
 		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}
 	return tc, nil
+}
+
+// ListenLimited opens listen with at most maxConns connections served at
+// once (connlimit: the TLS handshake happens inside the limit, so a flood
+// of clients that never finish it holds no more than maxConns
+// descriptors), with TLS when tc is set. The connlimit.Listener's
+// ConnState goes into the http.Server so idle keep-alive connections give
+// way to new clients.
+func ListenLimited(listen string, tc *tls.Config, maxConns int) (net.Listener, *connlimit.Listener, error) {
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("api.listen: %w", err)
+	}
+	limited := connlimit.New(l, maxConns)
+	var out net.Listener = limited
+	if tc != nil {
+		out = tls.NewListener(limited, tc)
+	}
+	return out, limited, nil
 }
 
 // Listen opens listen, with TLS when tc is set.

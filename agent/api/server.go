@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/probe-agent/probe-agent/agent"
+	"github.com/probe-agent/probe-agent/connlimit"
 	"github.com/probe-agent/probe-agent/restapi"
 )
 
@@ -39,6 +40,7 @@ type Server struct {
 	handler  http.Handler
 	now      func() time.Time
 	auth     restapi.WriteAuth
+	limit    *connlimit.Listener // set by Listen: the connection bound
 }
 
 // NewServer builds the server of agent a. Its metrics, with the Go runtime
@@ -146,7 +148,13 @@ func (s *Server) Listen() (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return restapi.Listen(s.cfg.API.Listen, tc)
+	maxConns, _, _ := s.cfg.API.Limits()
+	l, limit, err := restapi.ListenLimited(s.cfg.API.Listen, tc, maxConns)
+	if err != nil {
+		return nil, err
+	}
+	s.limit = limit
+	return l, nil
 }
 
 // Serve listens on api.listen and serves until ctx ends.
@@ -160,15 +168,22 @@ func (s *Server) Serve(ctx context.Context) error {
 
 // ServeListener serves on l until ctx ends, then shuts down gracefully,
 // giving requests in flight up to five seconds. It also keeps the probe
-// message log (GET .../messages) while it runs.
+// message log (GET .../messages) while it runs. api.read_header_timeout
+// bounds the TLS handshake and the request headers, api.idle_timeout
+// keep-alive connections; on a listener from Listen, idle keep-alive
+// connections give way to new clients once api.max_connections are open.
 func (s *Server) ServeListener(ctx context.Context, l net.Listener) error {
+	_, idle, readHeader := s.cfg.API.Limits()
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: readHeader,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       idle,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.limit != nil {
+		srv.ConnState = s.limit.ConnState
 	}
 	events, cancel := s.manager.Watch(watchBuffer)
 	defer cancel()
@@ -176,7 +191,7 @@ func (s *Server) ServeListener(ctx context.Context, l net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
-	s.log.Info("REST API listening", "addr", l.Addr().String(), "tls", s.cfg.API.TLS.Cert != "", "blueprint", s.cfg.BlueprintID, "writes", s.auth.Describe())
+	s.log.Info("REST API listening", "addr", l.Addr().String(), "tls", s.cfg.API.TLS.Cert != "", "blueprint", s.cfg.BlueprintID, "writes", s.auth.Describe(), "max_connections", s.limitMax())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("api: %w", err)
@@ -197,3 +212,12 @@ func (s *Server) ServeListener(ctx context.Context, l net.Listener) error {
 type slogPrinter struct{ log *slog.Logger }
 
 func (p slogPrinter) Println(v ...any) { p.log.Error("metrics", "err", fmt.Sprint(v...)) }
+
+// limitMax is the connection bound in force (0: a listener the caller
+// opened, unbounded here).
+func (s *Server) limitMax() int {
+	if s.limit == nil {
+		return 0
+	}
+	return s.limit.Max()
+}

@@ -7,14 +7,17 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probe-agent/probe-agent/agent"
+	"github.com/probe-agent/probe-agent/connlimit"
 	pb "github.com/probe-agent/probe-agent/proto/probeagent/v1"
 )
 
@@ -35,6 +38,7 @@ type Server struct {
 	grpc     *grpc.Server
 	stopping chan struct{}
 	stopOnce sync.Once
+	limit    atomic.Pointer[connlimit.Listener] // the listener being served
 }
 
 // NewServer checks the configuration (certificates, CA, token file) and
@@ -52,9 +56,18 @@ func NewServer(m *agent.Manager, cfg agent.ControlConfig, log *slog.Logger) (*Se
 		}
 		auth.token = tok
 	}
+	_, handshake, idle := cfg.Limits()
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(auth.unary),
 		grpc.ChainStreamInterceptor(auth.stream),
+		// A connection must finish its TLS and HTTP/2 handshake within
+		// control.handshake_timeout (gRPC's default keeps a silent one
+		// 120s), and one without a call or stream for control.idle_timeout
+		// is closed; a peer that vanished without a FIN is found by a ping
+		// after pingAfter. Clients may ping, at most every pingMin.
+		grpc.ConnectionTimeout(handshake),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: idle, Time: pingAfter, Timeout: pingTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: pingMin, PermitWithoutStream: true}),
 	}
 	if !cfg.Insecure {
 		tc, err := serverTLS(cfg.TLS)
@@ -81,14 +94,27 @@ func (s *Server) Serve(ctx context.Context) error {
 	return s.ServeListener(ctx, lis)
 }
 
+// Keepalive settings of the control plane's connections.
+const (
+	pingAfter   = 2 * time.Minute  // ping a connection silent this long
+	pingTimeout = 20 * time.Second // and close it when no answer by then
+	pingMin     = 30 * time.Second // a client pinging more often is disconnected
+)
+
 // ServeListener is Serve on a listener the caller opened; it closes it.
+// At most control.max_connections are served at once; further clients
+// wait in the kernel's accept backlog.
 func (s *Server) ServeListener(ctx context.Context, lis net.Listener) error {
+	maxConns, _, _ := s.cfg.Limits()
+	limited := connlimit.New(lis, maxConns)
+	s.limit.Store(limited)
+	lis = limited
 	security := "mutual TLS"
 	if s.cfg.Insecure {
 		security = "plaintext"
 		s.log.Warn("control plane is insecure: plaintext gRPC without client authentication; use only in labs", "addr", lis.Addr().String())
 	}
-	s.log.Info("control plane listening", "addr", lis.Addr().String(), "security", security, "token", s.cfg.TokenFile != "")
+	s.log.Info("control plane listening", "addr", lis.Addr().String(), "security", security, "token", s.cfg.TokenFile != "", "max_connections", maxConns)
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(lis) }()
 	select {

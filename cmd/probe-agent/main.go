@@ -142,6 +142,7 @@ SIGTERM and SIGINT flush queued messages and exit.`,
 			}()
 			runCtx, fail := context.WithCancelCause(ctx)
 			defer fail(nil)
+			fitListeners(&cfg, log)
 			waitControl, err := startControl(runCtx, a, cfg, log, fail)
 			if err != nil {
 				return err
