@@ -112,6 +112,17 @@ type Row struct {
 	MsgsPerTick  float64 `json:"msgs_per_tick"`
 	Series       int     `json:"netdev_series,omitempty"` // node_exporter: interfaces in a scrape
 	Profile      string  `json:"profile,omitempty"`
+	// PerDump is CPUPerTick over the bare RTM_GETSTATS dump of the same
+	// namespace (agent rows).
+	PerDump float64 `json:"per_dump,omitempty"`
+}
+
+// Floor is the bare stats dump of one namespace (dumpFloor).
+type Floor struct {
+	Ifaces int     `json:"ifaces"`
+	Kind   string  `json:"kind"` // veth or ifb
+	Links  int     `json:"links"`
+	CPUms  float64 `json:"cpu_ms_per_dump"`
 }
 
 // Results is a whole run.
@@ -124,6 +135,7 @@ type Results struct {
 	Command  string  `json:"command"`
 	Sent     int64   `json:"frames_sent"`
 	Rows     []Row   `json:"rows"`
+	Floors   []Floor `json:"floors"`
 	Window   float64 `json:"window_s"`
 }
 
@@ -162,8 +174,9 @@ func run(ctx context.Context, o options, out, log io.Writer) (res Results, err e
 		report(out, res, o, ne)
 	}()
 	for _, n := range o.ifaces {
-		rows, sent, kind, err := measureSize(ctx, o, n, bin, ne, tmp, log)
+		rows, floors, sent, kind, err := measureSize(ctx, o, n, bin, ne, tmp, log)
 		res.Rows = append(res.Rows, rows...)
+		res.Floors = append(res.Floors, floors...)
 		res.Sent += sent
 		if kind != "" {
 			res.Cgroups = kind
@@ -177,24 +190,36 @@ func run(ctx context.Context, o options, out, log io.Writer) (res Results, err e
 
 // measureSize builds the namespaces for n interfaces and runs every
 // scenario on them.
-func measureSize(ctx context.Context, o options, n int, bin, ne, tmp string, log io.Writer) (rows []Row, sent int64, cgKind string, err error) {
+func measureSize(ctx context.Context, o options, n int, bin, ne, tmp string, log io.Writer) (rows []Row, floors []Floor, sent int64, cgKind string, err error) {
 	busy := fmt.Sprintf("%s%d-busy-%d", nsPrefix, os.Getpid(), n)
 	idle := fmt.Sprintf("%s%d-idle-%d", nsPrefix, os.Getpid(), n)
 	fmt.Fprintf(log, "%d interfaces: creating %d veth pairs in %s\n", n, n/2, busy)
 	defer deleteNetns(busy)
 	if err := makeNetns(busy, "veth", n); err != nil {
-		return nil, 0, "", err
+		return nil, nil, 0, "", err
 	}
 	if slices.Contains(o.scenarios, "idle") {
 		fmt.Fprintf(log, "%d interfaces: creating %d ifb interfaces in %s\n", n, n, idle)
 		defer deleteNetns(idle)
 		if err := makeNetns(idle, "ifb", n); err != nil {
-			return nil, 0, "", err
+			return nil, nil, 0, "", err
 		}
+	}
+	floorOf := map[string]float64{}
+	for _, f := range []struct{ ns, kind string }{{busy, "veth"}, {idle, "ifb"}} {
+		if f.kind == "ifb" && !slices.Contains(o.scenarios, "idle") {
+			continue
+		}
+		cpu, links, err := dumpFloor(f.ns, max(20, 200000/n))
+		if err != nil {
+			return nil, nil, 0, "", fmt.Errorf("bare dump in %s: %w", f.ns, err)
+		}
+		floors = append(floors, Floor{Ifaces: n, Kind: f.kind, Links: links, CPUms: float64(cpu) / 1e6})
+		floorOf[f.ns] = float64(cpu) / 1e6
 	}
 	tr, err := newTraffic(busy, o.pps)
 	if err != nil {
-		return nil, 0, "", err
+		return nil, nil, 0, "", err
 	}
 	defer tr.close()
 	tctx, stopTraffic := context.WithCancel(ctx)
@@ -213,16 +238,19 @@ func measureSize(ctx context.Context, o options, n int, bin, ne, tmp string, log
 			withNE := ne != "" && sc == "aggregate" && gi == 0
 			fmt.Fprintf(log, "%d interfaces: %s, GOGC %s%s: %s warm-up, %s window\n", n, sc, g, map[bool]string{true: ", node_exporter beside it"}[withNE], o.warmup, o.window)
 			got, kind, err := measureOne(ctx, o, sc, g, n, ns, bin, ne, withNE, filepath.Join(tmp, fmt.Sprintf("%s-%d-%s", sc, n, g)))
+			if len(got) > 0 && floorOf[ns] > 0 {
+				got[0].PerDump = got[0].CPUPerTick / floorOf[ns]
+			}
 			rows = append(rows, got...)
 			if kind != "" {
 				cgKind = kind
 			}
 			if err != nil {
-				return rows, 0, cgKind, err
+				return rows, floors, 0, cgKind, err
 			}
 		}
 	}
-	return rows, 0, cgKind, nil
+	return rows, floors, 0, cgKind, nil
 }
 
 // measureOne runs the agent (and node_exporter when withNE) for one
@@ -308,10 +336,12 @@ func measureOne(ctx context.Context, o options, sc, gogc string, n int, ns, bin,
 	profile := ""
 	var perfDone chan error
 	if o.profile != "" && (sc == "aggregate" || sc == "items") {
+		// One sample per 20 µs of the agent's CPU: a tick of a few ms
+		// gets hundreds, where a wall-clock rate would get a handful.
 		profile = filepath.Join(o.profile, fmt.Sprintf("perf-%s-%d-gogc%s.data", sc, n, gogc))
 		perfDone = make(chan error, 1)
 		go func() {
-			out, err := exec.Command("perf", "record", "-q", "-F", "997", "-g", "-p", strconv.Itoa(ag.cmd.Process.Pid),
+			out, err := exec.Command("perf", "record", "-q", "-e", "cpu-clock", "-c", "20000", "-g", "-p", strconv.Itoa(ag.cmd.Process.Pid),
 				"-o", profile, "--", "sleep", strconv.Itoa(int(o.window.Seconds()))).CombinedOutput()
 			if err != nil {
 				err = fmt.Errorf("perf record: %v: %s", err, out)

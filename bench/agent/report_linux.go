@@ -115,7 +115,7 @@ func report(w io.Writer, r Results, o options, ne string) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tprocess\tifaces\tGOGC\tCPU ms/tick\tgoal\tRSS MiB (median)\tmax\tanon\tcgroup MiB\tmsgs/tick\tbytes/tick\t")
+	fmt.Fprintln(tw, "scenario\tprocess\tifaces\tGOGC\tCPU ms/tick\tgoal\t÷ dump\tRSS MiB (median)\tmax\tanon\tcgroup MiB\tmsgs/tick\tbytes/tick\t")
 	for _, x := range r.Rows {
 		goal := "-"
 		if g, ok := goals[x.Scenario][x.Ifaces]; ok && x.Process == "probe-agent" {
@@ -133,11 +133,22 @@ func report(w io.Writer, r Results, o options, ne string) {
 		if x.Series > 0 {
 			proc = fmt.Sprintf("%s (%d series)", proc, x.Series)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.3f\t%s\t%.1f\t%.1f\t%.1f\t%s\t%.0f\t%.0f\t\n",
-			x.Scenario, proc, x.Ifaces, x.GOGC, x.CPUPerTick, goal, x.RSSMedian, x.RSSMax, x.AnonMiB, cg, x.MsgsPerTick, x.BytesPerTick)
+		perDump := "-"
+		if x.PerDump > 0 {
+			perDump = fmt.Sprintf("%.2fx", x.PerDump)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.3f\t%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t%.0f\t%.0f\t\n",
+			x.Scenario, proc, x.Ifaces, x.GOGC, x.CPUPerTick, goal, perDump, x.RSSMedian, x.RSSMax, x.AnonMiB, cg, x.MsgsPerTick, x.BytesPerTick)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\n(node_exporter: CPU, bytes and msgs are per scrape; msgs/tick is scrapes per interval)")
+	fmt.Fprintln(w, "\n(node_exporter: CPU, bytes and msgs are per scrape; msgs/tick is scrapes per interval;")
+	fmt.Fprintln(w, "÷ dump: the agent's tick over the bare RTM_GETSTATS dump of the same interfaces)")
+	if len(r.Floors) > 0 {
+		fmt.Fprintln(w, "\nbare RTM_GETSTATS dump (the floor of a tick), CPU of the dumping thread:")
+		for _, f := range r.Floors {
+			fmt.Fprintf(w, "  %d %s interfaces (%d links with lo): %.3f ms per dump\n", f.Ifaces, f.Kind, f.Links, f.CPUms)
+		}
+	}
 
 	var ratios []string
 	for _, n := range o.ifaces {
