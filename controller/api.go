@@ -15,6 +15,7 @@ import (
 
 	"github.com/probe-agent/probe-agent/probe"
 	pb "github.com/probe-agent/probe-agent/proto/probeagent/v1"
+	"github.com/probe-agent/probe-agent/connlimit"
 	"github.com/probe-agent/probe-agent/restapi"
 )
 
@@ -109,20 +110,28 @@ func (c *Controller) BlueprintID() string {
 // address reachable from the network when nothing authenticates writes,
 // and a token file it cannot read.
 func (c *Controller) ListenAPI() (net.Listener, error) {
+	l, _, err := c.listenAPI()
+	return l, err
+}
+
+// listenAPI is ListenAPI, also returning the connection bound
+// (api.max_connections) the listener enforces.
+func (c *Controller) listenAPI() (net.Listener, *connlimit.Listener, error) {
 	c.mu.Lock()
 	cfg := c.cfg.API
 	c.mu.Unlock()
 	if err := restapi.CheckListen(cfg.Listen, cfg.TokenFile != "" || cfg.TLS.CA != ""); err != nil {
-		return nil, fmt.Errorf("api.listen: %w", err)
+		return nil, nil, fmt.Errorf("api.listen: %w", err)
 	}
 	if a := restapi.NewWriteAuth(cfg.TokenFile, false, ""); a.LoadErr != nil {
-		return nil, a.LoadErr
+		return nil, nil, a.LoadErr
 	}
 	tc, err := restapi.ServerTLS(restapi.TLSFiles{Cert: cfg.TLS.Cert, Key: cfg.TLS.Key, CA: cfg.TLS.CA})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return restapi.Listen(cfg.Listen, tc)
+	maxConns, _, _ := cfg.Limits()
+	return restapi.ListenLimited(cfg.Listen, tc, maxConns)
 }
 
 // writeProbeError answers a refused probe: 422 with every problem, before

@@ -106,6 +106,31 @@ type APIConfig struct {
 	Listen    string   `yaml:"listen"`
 	TLS       TLSFiles `yaml:"tls"`
 	TokenFile string   `yaml:"token_file"`
+	// MaxConnections bounds the connections served at once: when all are
+	// taken the longest-idle keep-alive one is closed for a new client,
+	// and further clients wait in the kernel's accept backlog; 0 means
+	// 256. IdleTimeout closes keep-alive connections idle that long (0:
+	// 60s); ReadHeaderTimeout bounds the TLS handshake and the request
+	// headers (0: 10s). As the agent's api keys (docs/rest-api.md).
+	MaxConnections    int      `yaml:"max_connections"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+}
+
+// Limits returns the listener's bounds with the agent's defaults for keys
+// left at 0.
+func (c APIConfig) Limits() (maxConns int, idle, readHeader time.Duration) {
+	maxConns, idle, readHeader = 256, 60*time.Second, 10*time.Second
+	if c.MaxConnections != 0 {
+		maxConns = c.MaxConnections
+	}
+	if c.IdleTimeout != 0 {
+		idle = c.IdleTimeout.D()
+	}
+	if c.ReadHeaderTimeout != 0 {
+		readHeader = c.ReadHeaderTimeout.D()
+	}
+	return maxConns, idle, readHeader
 }
 
 // StreamingConfig is one receiver of fabric stages and anomalies in the
@@ -288,6 +313,12 @@ func (c *Config) validate(file string, lines map[string]int) error {
 		}
 		if c.API.TLS.CA != "" && c.API.TLS.Cert == "" {
 			bad("api.tls.ca", "client certificates need HTTPS: set api.tls.cert and api.tls.key too")
+		}
+		if c.API.MaxConnections < 0 {
+			bad("api.max_connections", "must be 0 (the default, 256) or more, got %d", c.API.MaxConnections)
+		}
+		if c.API.IdleTimeout < 0 || c.API.ReadHeaderTimeout < 0 {
+			bad("api", "idle_timeout and read_header_timeout must not be negative")
 		}
 	}
 	if c.StateDir == "" {

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -73,4 +74,26 @@ func (c *Controller) Handler() http.Handler {
 		_ = enc.Encode(c.Status())
 	})
 	return mux
+}
+
+// ListenAPIServer opens api.listen (ListenAPI) and returns the HTTP
+// server for it: the REST API and the operational endpoints, with
+// api.read_header_timeout bounding the TLS handshake and the request
+// headers, api.idle_timeout the keep-alive connections, and at most
+// api.max_connections served at once (idle keep-alive connections give
+// way to new clients; further clients wait in the kernel's backlog).
+func (c *Controller) ListenAPIServer() (net.Listener, *http.Server, error) {
+	l, limit, err := c.listenAPI()
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	_, idle, readHeader := c.cfg.API.Limits()
+	c.mu.Unlock()
+	return l, &http.Server{
+		Handler:           c.APIHandler(),
+		ReadHeaderTimeout: readHeader,
+		IdleTimeout:       idle,
+		ConnState:         limit.ConnState,
+	}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -128,11 +129,11 @@ configuration file, the topology and probes_dir; SIGTERM and SIGINT stop.`,
 
 			var srv *http.Server
 			if cfg.API.Listen != "" {
-				lis, err := ctl.ListenAPI()
-				if err != nil {
+				var lis net.Listener
+				var err error
+				if lis, srv, err = ctl.ListenAPIServer(); err != nil {
 					return err
 				}
-				srv = &http.Server{Handler: ctl.APIHandler(), ReadHeaderTimeout: 10 * time.Second}
 				go func() {
 					if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 						log.Error("HTTP listener failed", "err", err)
