@@ -13,9 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/probe-agent/probe-agent/connlimit"
 	"github.com/probe-agent/probe-agent/probe"
 	pb "github.com/probe-agent/probe-agent/proto/probeagent/v1"
-	"github.com/probe-agent/probe-agent/connlimit"
 	"github.com/probe-agent/probe-agent/restapi"
 )
 
