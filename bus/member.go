@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +14,7 @@ import (
 	"github.com/probe-agent/probe-agent/collectors"
 	"github.com/probe-agent/probe-agent/probe"
 	pb "github.com/probe-agent/probe-agent/proto/probeagent/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Parts builds the central part of a probe for a member (the controller
@@ -45,7 +48,12 @@ type MemberOptions struct {
 	OnTick func(*TickResult)
 	// OnRecord is called after each record is taken (tests wait on it).
 	OnRecord func(probeID, device string, seq uint64)
-	Log      *slog.Logger
+	// KeepPartials keeps each device's latest decoded updates, which
+	// Upward merges for a higher-level controller.
+	KeepPartials bool
+	// Blueprint is the blueprint of the records Upward makes.
+	Blueprint string
+	Log       *slog.Logger
 }
 
 // TickResult is one tick of one probe at a member.
@@ -119,6 +127,8 @@ type Member struct {
 	tickMu sync.Mutex
 	mu     sync.Mutex
 	owned  map[string]*owned
+	// session names this member's Upward records (new at every start).
+	session string
 }
 
 type owned struct {
@@ -139,6 +149,10 @@ type owned struct {
 	status ProbeStatus
 	batch  collectors.Batch
 	items  probe.ItemCache
+	// latest are each fresh device's updates (KeepPartials); upSeq
+	// numbers the probe's Upward records.
+	latest map[string][]*probe.StageUpdate
+	upSeq  uint64
 }
 
 type recKey struct {
@@ -163,7 +177,9 @@ func NewMember(parts Parts, cp Checkpoint, opt MemberOptions) *Member {
 	if opt.StaleAfter <= 0 {
 		opt.StaleAfter = 3 * time.Second
 	}
-	return &Member{parts: parts, cp: cp, opt: opt, log: opt.Log, owned: map[string]*owned{}}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &Member{parts: parts, cp: cp, opt: opt, log: opt.Log, owned: map[string]*owned{}, session: hex.EncodeToString(b[:])}
 }
 
 // ErrNoCentralPart is Assign's error for a probe without a central part.
@@ -193,7 +209,8 @@ func (m *Member) Assign(ctx context.Context, id string, now time.Time) error {
 		raised = Raised{}
 	}
 	o := &owned{id: id, inst: inst, devices: devices, since: now, pending: map[string]*pendingRec{},
-		merged: map[string]recKey{}, recv: map[string]time.Time{}, raised: raised, status: ProbeStatus{Probe: id}}
+		merged: map[string]recKey{}, recv: map[string]time.Time{}, raised: raised, status: ProbeStatus{Probe: id},
+		latest: map[string][]*probe.StageUpdate{}}
 	m.mu.Lock()
 	m.owned[id] = o
 	m.mu.Unlock()
@@ -413,11 +430,17 @@ func (m *Member) tickLocked(o *owned, now time.Time) (*TickResult, []Acker, bool
 		if last, ok := o.merged[dev]; ok && (last.session != p.key.session || last.generation != p.key.generation) {
 			o.inst.DropDevice(dev)
 		}
+		if m.opt.KeepPartials {
+			o.latest[dev] = o.latest[dev][:0]
+		}
 		for _, raw := range p.updates {
 			u, err := probe.DecodeStageUpdate(raw)
 			if err != nil {
 				st.Rejected++
 				continue
+			}
+			if m.opt.KeepPartials && u.Device == dev {
+				o.latest[dev] = append(o.latest[dev], u)
 			}
 			if err := o.inst.Feed(u); err != nil {
 				if errors.Is(err, probe.ErrDuplicateUpdate) {
@@ -443,6 +466,7 @@ func (m *Member) tickLocked(o *owned, now time.Time) (*TickResult, []Acker, bool
 			o.inst.DropDevice(dev)
 			delete(o.recv, dev)
 			delete(o.merged, dev)
+			delete(o.latest, dev)
 		}
 	}
 	st.Devices, st.Fresh, st.Missing = o.devices, st.Fresh[:0], st.Missing[:0]
@@ -512,4 +536,43 @@ func (m *Member) tickLocked(o *owned, now time.Time) (*TickResult, []Acker, bool
 		}
 	}
 	return res, acks, changed
+}
+
+// Upward is what this member sends a higher-level controller for probe id
+// after a tick (KeepPartials): one record speaking for device as (a pod),
+// whose updates merge the latest partials of every fresh device
+// (MergeUpdates). A higher-level member evaluates it like any device's
+// record, and since merging partial states is associative its result is
+// the one a single level would compute. The record goes out through a
+// Publisher like an agent's.
+func (m *Member) Upward(id, as string, now time.Time) (*Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.owned[id]
+	if !ok {
+		return nil, fmt.Errorf("probe %q: not owned", id)
+	}
+	if !m.opt.KeepPartials {
+		return nil, fmt.Errorf("probe %q: partials not kept (MemberOptions.KeepPartials)", id)
+	}
+	var ups []*probe.StageUpdate
+	for _, dev := range o.devices {
+		if _, fresh := o.recv[dev]; fresh {
+			ups = append(ups, o.latest[dev]...)
+		}
+	}
+	if len(ups) == 0 {
+		return nil, fmt.Errorf("probe %q: no fresh partial to send", id)
+	}
+	o.upSeq++
+	merged, err := MergeUpdates(as, o.upSeq, now, ups)
+	if err != nil {
+		return nil, fmt.Errorf("probe %q: %w", id, err)
+	}
+	b := &pb.StageBatch{Device: as, Session: m.session, Seq: o.upSeq, Time: timestamppb.New(now)}
+	for _, u := range merged {
+		b.Generation = max(b.Generation, u.Generation)
+		b.Updates = append(b.Updates, u.AppendBinary(nil))
+	}
+	return &Record{Blueprint: m.opt.Blueprint, Probe: id, Batch: b}, nil
 }
