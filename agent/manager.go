@@ -6,15 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/probe-agent/probe-agent/probe"
+	"github.com/probe-agent/probe-agent/probestore"
 )
 
 // Origin says where a running probe came from, which decides who may change
@@ -39,6 +45,7 @@ var (
 	ErrExists          = errors.New("a probe with this id already exists")
 	ErrReadOnly        = errors.New("probe comes from probes_dir or is built in; change its file and send SIGHUP instead")
 	ErrStaleGeneration = errors.New("generation is older than the applied one")
+	ErrGenerationRange = errors.New("generation leaves no room for later ones")
 )
 
 // DocError is the validation outcome of one document of a request.
@@ -100,21 +107,42 @@ type StatusEvent struct {
 // Manager owns the set of running probes. The tick loop, the control plane
 // and the REST API all go through it, so the probe set, its persistence and
 // status notifications stay consistent.
+//
+// Two locks: mu guards the set as the tick loop sees it and is only ever
+// held for in-memory work (never across compilation, disk writes or
+// fsyncs); writeMu orders the changes (apply, create, replace, patch,
+// delete, restore, probes_dir) among themselves and is held while a change
+// is compiled and persisted, so the tick loop, GETs and /metrics go on
+// meanwhile. A change swaps its result in under mu. Lock order: writeMu,
+// then mu. Code holding writeMu may read probes and byID without mu: only
+// holders of both change them.
 type Manager struct {
 	// exports carries what controller-pushed probes send back to it.
 	exports *Exports
 	// opts are how documents are read (SetProbeOptions).
 	opts       atomic.Pointer[probe.Options]
+	writeMu    sync.Mutex
 	mu         sync.Mutex
 	log        *slog.Logger
 	store      *Store
 	generation uint64
-	probes     []*managedProbe
-	onRemove   func(*probe.Instance)
+	// probes is the set in evaluation order; byID indexes it.
+	probes   []*managedProbe
+	byID     map[string]*managedProbe
+	onRemove func(*probe.Instance)
 	// onDisable is called, with mu held, when a PATCH disables a probe.
 	onDisable func(*probe.Instance)
 	watchers  map[chan StatusEvent]struct{}
 	dropped   uint64
+	// storeCorrupt counts stored files found corrupt and set aside.
+	storeCorrupt atomic.Uint64
+	// steps counts the per-probe work of changes to the set (index
+	// lookups, entries visited): tests assert it grows as n log n, not n².
+	steps atomic.Uint64
+	// hook, when set (tests), is called at points of a change: "compiled"
+	// once the first document of an apply is compiled, "persisted" once
+	// it is stored, both without mu held.
+	hook func(point string)
 }
 
 type managedProbe struct {
@@ -123,6 +151,8 @@ type managedProbe struct {
 	raw      []byte
 	inst     *probe.Instance
 	reported StatusEvent
+	// pos is the probe's index in Manager.probes.
+	pos int
 }
 
 func (mp *managedProbe) info() ProbeInfo {
@@ -144,6 +174,12 @@ func (mp *managedProbe) info() ProbeInfo {
 // and evaluated.
 const StateDisabled probe.State = "disabled"
 
+// MaxGeneration is the largest generation ApplyProbes accepts. Generations
+// only grow, so a set applied at 2^64-1 would leave no room for the next
+// one and every later apply would be refused for ever; half the range is
+// more than any controller counting applies will use.
+const MaxGeneration = math.MaxInt64
+
 // OnDisable sets what happens when a PATCH disables a probe (the agent
 // clears its anomalies towards the receivers). fn runs with the manager
 // locked, between ticks.
@@ -159,7 +195,8 @@ func NewManager(log *slog.Logger, store *Store, onRemove func(*probe.Instance)) 
 	if onRemove == nil {
 		onRemove = func(*probe.Instance) {}
 	}
-	return &Manager{log: log, store: store, onRemove: onRemove, watchers: map[chan StatusEvent]struct{}{}, exports: NewExports()}
+	return &Manager{log: log, store: store, onRemove: onRemove, byID: map[string]*managedProbe{},
+		watchers: map[chan StatusEvent]struct{}{}, exports: NewExports()}
 }
 
 // SetProbeOptions sets how documents are read from now on (the dialect of
@@ -177,7 +214,8 @@ func (m *Manager) compile(raw []byte, id string) (*probe.Plan, []byte, probe.Pro
 
 // compileForDevice validates one document for this device: the engine's
 // checks plus the refusal of central-only processors, which a device cannot
-// evaluate. When id is not empty it is set as the document's id.
+// evaluate, and of ids the APIs and the store cannot carry safely. When id
+// is not empty it is set as the document's id.
 func compileForDevice(opts probe.Options, raw []byte, id string) (*probe.Plan, []byte, probe.Problems) {
 	// Compact first: the store writes documents compacted, so the raw bytes
 	// (and an id derived from them) must not depend on white space, or a
@@ -191,6 +229,9 @@ func compileForDevice(opts probe.Options, raw []byte, id string) (*probe.Plan, [
 		raw = compact.Bytes()
 	}
 	if id != "" {
+		if err := CheckID(id); err != nil {
+			return nil, raw, probe.Problems{{Field: "id", Message: err.Error()}}
+		}
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return nil, raw, probe.Problems{{Message: "not a JSON object: " + err.Error()}}
@@ -202,6 +243,9 @@ func compileForDevice(opts probe.Options, raw []byte, id string) (*probe.Plan, [
 	if len(probs) > 0 {
 		return nil, raw, probs
 	}
+	if err := CheckID(plan.ID); err != nil {
+		return nil, raw, probe.Problems{{Probe: plan.Label(), Field: "id", Message: err.Error()}}
+	}
 	if c := plan.CentralOnly(); len(c) > 0 {
 		return nil, raw, probe.Problems{{Probe: plan.Label(), Processor: c[0], Field: "type",
 			Message: fmt.Sprintf("processors %s need Apstra telemetry services and only run centrally; a device cannot evaluate them", strings.Join(c, ", "))}}
@@ -209,25 +253,61 @@ func compileForDevice(opts probe.Options, raw []byte, id string) (*probe.Plan, [
 	return plan, raw, nil
 }
 
-// storeProbe finds a probe the APIs may change. Callers hold m.mu.
-func (m *Manager) storeProbe(id string) (int, *managedProbe, error) {
-	i, mp := m.find(id)
+// CheckID refuses probe ids that cannot travel safely in a URL path, a
+// log line or a terminal: empty, "." and ".." (path segments that clients
+// and proxies rewrite), invalid UTF-8, NUL and other control characters,
+// and the bidirectional formatting characters that make an id display as
+// another one.
+func CheckID(id string) error {
 	switch {
-	case mp == nil:
-		return -1, nil, ErrNotFound
-	case mp.origin != OriginStore:
-		return -1, nil, ErrReadOnly
+	case id == "":
+		return errors.New("id must not be empty")
+	case id == "." || id == "..":
+		return fmt.Errorf("id %q is a relative path segment; choose another id", id)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("id %q is not valid UTF-8", id)
 	}
-	return i, mp, nil
-}
-
-func (m *Manager) find(id string) (int, *managedProbe) {
-	for i, mp := range m.probes {
-		if mp.inst.ID() == id {
-			return i, mp
+	for i, r := range id {
+		switch {
+		case r == 0:
+			return fmt.Errorf("id %q contains a NUL character at byte %d", id, i)
+		case unicode.IsControl(r):
+			return fmt.Errorf("id %q contains the control character %U at byte %d", id, r, i)
+		case unicode.Is(unicode.Bidi_Control, r):
+			return fmt.Errorf("id %q contains the bidirectional formatting character %U at byte %d", id, r, i)
 		}
 	}
-	return -1, nil
+	return nil
+}
+
+// lookup finds a probe by id. Callers hold mu, or writeMu.
+func (m *Manager) lookup(id string) *managedProbe {
+	m.steps.Add(1)
+	return m.byID[id]
+}
+
+// storeProbe finds a probe the APIs may change. Callers hold writeMu.
+func (m *Manager) storeProbe(id string) (*managedProbe, error) {
+	mp := m.lookup(id)
+	switch {
+	case mp == nil:
+		return nil, ErrNotFound
+	case mp.origin != OriginStore:
+		return nil, ErrReadOnly
+	}
+	return mp, nil
+}
+
+// setProbes makes next the probe set, rebuilding the index. Callers hold
+// writeMu and mu.
+func (m *Manager) setProbes(next []*managedProbe) {
+	byID := make(map[string]*managedProbe, len(next))
+	for i, mp := range next {
+		mp.pos = i
+		byID[mp.inst.ID()] = mp
+	}
+	m.steps.Add(uint64(len(next)))
+	m.probes, m.byID = next, byID
 }
 
 // Exports is what the probes a controller pushed send back to it after
@@ -241,52 +321,83 @@ func (m *Manager) Generation() uint64 {
 	return m.generation
 }
 
-// Restore loads the persisted set (at start, after probes_dir).
+// StoreCorrupt counts stored files found corrupt at start and set aside.
+func (m *Manager) StoreCorrupt() uint64 { return m.storeCorrupt.Load() }
+
+// Restore loads the persisted set (at start, after probes_dir). A corrupt
+// store does not stop the agent: its files are moved aside
+// (probes.json.corrupt-TIME), the error is logged and counted, and the
+// agent starts with the probes_dir probes and whatever could be read.
 func (m *Manager) Restore() error {
 	if m.store == nil {
 		return nil
 	}
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
 	set, err := m.store.Load()
-	if err != nil {
+	var ce *probestore.CorruptError
+	if errors.As(err, &ce) {
+		m.storeCorrupt.Add(1)
+		moved, aerr := m.store.SetAside(ce)
+		m.log.Error("probe store is corrupt; its files were moved aside and the agent starts without the probes they held (probes_dir probes run; re-apply from the controller or the REST API)",
+			"err", ce.Err, "moved_to", strings.Join(moved, ", "), "probes_recovered", len(set.Probes))
+		if aerr != nil {
+			return fmt.Errorf("moving the corrupt probe store aside: %w", aerr)
+		}
+	} else if err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.generation = set.Generation
+	// Compile without mu: a large store must not hold up anything else.
+	var add []*managedProbe
+	var entries []probestore.Entry
+	rekey := false
+	seen := make(map[string]bool, len(set.Probes))
 	for i, raw := range set.Probes {
 		plan, raw, probs := m.compile(raw, "")
+		m.steps.Add(1)
 		if len(probs) > 0 {
-			m.log.Error("stored probe no longer validates; not running it", "index", i, "detail", probs.Error())
+			m.log.Error("stored probe no longer validates; not running it (it is removed from the store)", "index", i, "id", set.IDs[i], "detail", probs.Error())
+			rekey = true
 			continue
 		}
-		if _, dup := m.find(plan.ID); dup != nil {
-			m.log.Error("stored probe has the id of a probe from probes_dir; not running it", "id", plan.ID)
+		if mp := m.lookup(plan.ID); mp != nil || seen[plan.ID] {
+			m.log.Error("stored probe has the id of another probe; not running it (it is removed from the store)", "id", plan.ID)
+			rekey = true
 			continue
 		}
 		inst, err := probe.NewInstance(plan)
 		if err != nil {
 			return err
 		}
-		m.probes = append(m.probes, &managedProbe{origin: OriginStore, raw: raw, inst: inst})
+		seen[plan.ID] = true
+		rekey = rekey || set.IDs[i] != plan.ID
+		add = append(add, &managedProbe{origin: OriginStore, raw: raw, inst: inst})
+		entries = append(entries, probestore.Entry{ID: plan.ID, Doc: raw})
 	}
-	m.log.Info("probe store loaded", "generation", set.Generation, "probes", len(set.Probes))
+	if rekey {
+		// The store keys journal records by id: it must know every id
+		// (snapshots before ids were stored) and only the running probes.
+		if err := m.store.Replace(set.Generation, entries); err != nil {
+			return fmt.Errorf("rewriting the probe store: %w", err)
+		}
+	}
+	m.mu.Lock()
+	m.generation = set.Generation
+	m.setProbes(append(slices.Clip(m.probes), add...))
+	m.mu.Unlock()
+	m.log.Info("probe store loaded", "generation", set.Generation, "probes", len(add))
 	return nil
 }
 
-// persist writes the store set as it would be with next in place of the
-// current store probes. Callers hold m.mu.
-func (m *Manager) persist(gen uint64, next []*managedProbe) error {
+// wait makes a journalled change durable. The change is already in
+// effect; a failed fsync is reported, and the store rewrites itself whole
+// at the next change.
+func (m *Manager) wait(t probestore.Ticket) error {
 	if m.store == nil {
 		return nil
 	}
-	set := StoredSet{Generation: gen, Probes: []json.RawMessage{}}
-	for _, mp := range next {
-		if mp.origin == OriginStore {
-			set.Probes = append(set.Probes, mp.raw)
-		}
-	}
-	if err := m.store.Save(set); err != nil {
-		return fmt.Errorf("persisting probes: %w", err)
+	if err := m.store.Wait(t); err != nil {
+		return fmt.Errorf("the change is in effect but persisting it failed (it is retried with the next change): %w", err)
 	}
 	return nil
 }
@@ -296,22 +407,32 @@ func (m *Manager) persist(gen uint64, next []*managedProbe) error {
 // probes whose document did not change keep their state. A generation older
 // than the applied one is refused; the same generation may be re-applied.
 // Documents without an id get one derived from their content.
+//
+// Its work is linear in the number of probes (index lookups), and the
+// documents are compiled and stored without the lock the tick loop takes.
 func (m *Manager) Apply(gen uint64, docs [][]byte) ([]ApplyResult, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if gen < m.generation {
-		return nil, fmt.Errorf("%w: got %d, applied %d", ErrStaleGeneration, gen, m.generation)
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
+	if gen > MaxGeneration {
+		return nil, fmt.Errorf("%w: %d is over %d", ErrGenerationRange, gen, uint64(MaxGeneration))
+	}
+	if applied := m.Generation(); gen < applied {
+		return nil, fmt.Errorf("%w: got %d, applied %d", ErrStaleGeneration, gen, applied)
 	}
 	var verr ValidationError
 	plans := make([]*probe.Plan, len(docs))
 	raws := make([][]byte, len(docs))
-	seen := map[string]int{}
+	seen := make(map[string]int, len(docs))
 	for i, raw := range docs {
 		plan, canon, probs := m.compile(raw, "")
+		if i == 0 && m.hook != nil {
+			m.hook("compiled")
+		}
 		if len(probs) == 0 {
+			m.steps.Add(1)
 			if j, dup := seen[plan.ID]; dup {
 				probs = probe.Problems{{Probe: plan.Label(), Field: "id", Message: fmt.Sprintf("id %q is also used by document %d", plan.ID, j)}}
-			} else if _, mp := m.find(plan.ID); mp != nil && mp.origin != OriginStore {
+			} else if mp := m.lookup(plan.ID); mp != nil && mp.origin != OriginStore {
 				probs = probe.Problems{{Probe: plan.Label(), Field: "id", Message: fmt.Sprintf("id %q is taken by %s probe %s", plan.ID, mp.origin, mp.source)}}
 			}
 		}
@@ -329,53 +450,63 @@ func (m *Manager) Apply(gen uint64, docs [][]byte) ([]ApplyResult, error) {
 	if len(verr.Docs) > 0 {
 		return nil, &verr
 	}
-	var next []*managedProbe
-	var results []ApplyResult
-	kept := map[string]bool{}
+	next := make([]*managedProbe, 0, len(m.probes)+len(docs))
+	results := make([]ApplyResult, 0, len(docs))
+	kept := make(map[*managedProbe]bool, len(docs))
 	for _, mp := range m.probes {
 		if mp.origin != OriginStore {
 			next = append(next, mp)
 		}
 	}
+	m.steps.Add(uint64(len(m.probes)))
+	entries := make([]probestore.Entry, len(plans))
 	for i, plan := range plans {
-		_, old := m.find(plan.ID)
-		switch {
-		case old != nil && bytes.Equal(old.raw, raws[i]):
+		entries[i] = probestore.Entry{ID: plan.ID, Doc: raws[i]}
+		old := m.lookup(plan.ID)
+		if old != nil && bytes.Equal(old.raw, raws[i]) {
 			next = append(next, old)
-			kept[plan.ID] = true
+			kept[old] = true
 			results = append(results, ApplyResult{ID: plan.ID, Action: "unchanged"})
-		default:
-			inst, err := probe.NewInstance(plan)
-			if err != nil {
-				return nil, err
-			}
-			action := "created"
-			if old != nil {
-				action = "replaced"
-			}
-			next = append(next, &managedProbe{origin: OriginStore, raw: raws[i], inst: inst})
-			results = append(results, ApplyResult{ID: plan.ID, Action: action})
+			continue
 		}
+		inst, err := probe.NewInstance(plan)
+		if err != nil {
+			return nil, err
+		}
+		action := "created"
+		if old != nil {
+			action = "replaced"
+		}
+		next = append(next, &managedProbe{origin: OriginStore, raw: raws[i], inst: inst})
+		results = append(results, ApplyResult{ID: plan.ID, Action: action})
 	}
 	var removed []*managedProbe
 	for _, mp := range m.probes {
-		if mp.origin == OriginStore && !kept[mp.inst.ID()] {
+		if mp.origin == OriginStore && !kept[mp] {
 			removed = append(removed, mp)
 			if _, still := seen[mp.inst.ID()]; !still {
 				results = append(results, ApplyResult{ID: mp.inst.ID(), Action: "deleted"})
 			}
 		}
 	}
-	if err := m.persist(gen, next); err != nil {
-		return nil, err
+	m.steps.Add(uint64(len(m.probes)))
+	if m.store != nil {
+		if err := m.store.Replace(gen, entries); err != nil {
+			return nil, fmt.Errorf("persisting probes: %w", err)
+		}
 	}
+	if m.hook != nil {
+		m.hook("persisted")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.generation = gen
-	m.probes = next
+	m.setProbes(next)
 	for _, mp := range removed {
 		m.retire(mp)
 	}
 	for i := range results {
-		if _, mp := m.find(results[i].ID); mp != nil {
+		if mp := m.lookup(results[i].ID); mp != nil {
 			results[i].State, _ = mp.inst.State()
 		}
 	}
@@ -389,10 +520,10 @@ func (m *Manager) retire(mp *managedProbe) {
 }
 
 // Create adds one store probe (REST POST). The document's id is kept; a
-// document without one gets a UUID.
+// document without one gets a UUID. It is persisted as one journal record;
+// concurrent creates share fsyncs.
 func (m *Manager) Create(raw []byte) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.writeMu.Lock()
 	var head struct {
 		ID string `json:"id"`
 	}
@@ -401,129 +532,194 @@ func (m *Manager) Create(raw []byte) (string, error) {
 	if id == "" {
 		id = uuid.NewString()
 	}
-	if _, mp := m.find(id); mp != nil {
+	if mp := m.lookup(id); mp != nil {
+		m.writeMu.Unlock()
 		return "", fmt.Errorf("%w: %s", ErrExists, id)
 	}
 	plan, canon, probs := m.compile(raw, id)
 	if len(probs) > 0 {
-		return "", &ValidationError{Docs: []DocError{{Problems: probs}}}
+		m.writeMu.Unlock()
+		return "", &ValidationError{Docs: []DocError{{ID: id, Problems: probs}}}
 	}
 	inst, err := probe.NewInstance(plan)
 	if err != nil {
+		m.writeMu.Unlock()
 		return "", err
 	}
-	next := append(append([]*managedProbe(nil), m.probes...), &managedProbe{origin: OriginStore, raw: canon, inst: inst})
-	if err := m.persist(m.generation, next); err != nil {
+	t, err := m.journalPut(id, canon)
+	if err != nil {
+		m.writeMu.Unlock()
 		return "", err
 	}
-	m.probes = next
-	return id, nil
+	mp := &managedProbe{origin: OriginStore, raw: canon, inst: inst}
+	m.mu.Lock()
+	mp.pos = len(m.probes)
+	m.probes = append(m.probes, mp)
+	m.byID[id] = mp
+	m.mu.Unlock()
+	m.writeMu.Unlock()
+	return id, m.wait(t)
+}
+
+// journalPut appends a store probe's document to the journal. Callers
+// hold writeMu.
+func (m *Manager) journalPut(id string, doc []byte) (probestore.Ticket, error) {
+	if m.store == nil {
+		return probestore.Ticket{}, nil
+	}
+	t, err := m.store.Put(id, doc)
+	if err != nil {
+		return t, fmt.Errorf("persisting probe %q: %w", id, err)
+	}
+	return t, nil
 }
 
 // Replace swaps a store probe's document (REST PUT); its state restarts.
+// The id stays the probe's.
 func (m *Manager) Replace(id string, raw []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	i, old, err := m.storeProbe(id)
+	m.writeMu.Lock()
+	old, err := m.storeProbe(id)
 	if err != nil {
+		m.writeMu.Unlock()
 		return err
 	}
 	plan, canon, probs := m.compile(raw, id)
 	if len(probs) > 0 {
+		m.writeMu.Unlock()
 		return &ValidationError{Docs: []DocError{{ID: id, Problems: probs}}}
 	}
 	inst, err := probe.NewInstance(plan)
 	if err != nil {
+		m.writeMu.Unlock()
 		return err
 	}
-	next := append([]*managedProbe(nil), m.probes...)
-	next[i] = &managedProbe{origin: OriginStore, raw: canon, inst: inst}
-	if err := m.persist(m.generation, next); err != nil {
+	t, err := m.journalPut(id, canon)
+	if err != nil {
+		m.writeMu.Unlock()
 		return err
 	}
-	m.probes = next
+	mp := &managedProbe{origin: OriginStore, raw: canon, inst: inst, pos: old.pos}
+	m.mu.Lock()
+	m.probes[old.pos] = mp
+	m.byID[id] = mp
 	m.onRemove(old.inst)
-	return nil
+	m.mu.Unlock()
+	m.writeMu.Unlock()
+	return m.wait(t)
 }
 
 // Patch changes a store probe's metadata (REST PATCH): label, description,
 // tags (replaced whole), disabled, and the listed stages' description, tags
-// and units. Processors cannot change; state is kept.
+// and units. Processors cannot change; state is kept, and so is the id
+// (also one derived from the document's content: it is written into the
+// document, so the changed content does not derive another).
 func (m *Manager) Patch(id string, patch []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	i, mp, err := m.storeProbe(id)
+	m.writeMu.Lock()
+	mp, err := m.storeProbe(id)
 	if err != nil {
+		m.writeMu.Unlock()
 		return err
 	}
+	canon, plan, err := patchDoc(m.compile, id, mp.raw, patch)
+	if err != nil {
+		m.writeMu.Unlock()
+		return err
+	}
+	t, err := m.journalPut(id, canon)
+	if err != nil {
+		m.writeMu.Unlock()
+		return err
+	}
+	m.mu.Lock()
+	next := &managedProbe{origin: OriginStore, raw: canon, inst: mp.inst, reported: mp.reported, pos: mp.pos}
+	wasDisabled := mp.inst.Plan.Doc.Disabled
+	mp.inst.UpdateMetadata(plan.Doc)
+	m.probes[mp.pos] = next
+	m.byID[id] = next
+	if plan.Doc.Disabled && !wasDisabled && m.onDisable != nil {
+		m.onDisable(mp.inst)
+	}
+	m.mu.Unlock()
+	m.writeMu.Unlock()
+	return m.wait(t)
+}
+
+// patchDoc applies a PATCH body to a stored document and compiles the
+// result with id kept.
+func patchDoc(compile func([]byte, string) (*probe.Plan, []byte, probe.Problems), id string, current, patch []byte) ([]byte, *probe.Plan, error) {
 	var p map[string]json.RawMessage
-	if err := json.Unmarshal(patch, &p); err != nil {
-		return &ValidationError{Docs: []DocError{{ID: id, Problems: probe.Problems{{Message: "not a JSON object: " + err.Error()}}}}}
+	if err := json.Unmarshal(patch, &p); err != nil || p == nil {
+		msg := "not a JSON object"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		return nil, nil, &ValidationError{Docs: []DocError{{ID: id, Problems: probe.Problems{{Message: msg}}}}}
 	}
 	var doc map[string]json.RawMessage
-	_ = json.Unmarshal(mp.raw, &doc)
-	for k, v := range p {
+	if err := json.Unmarshal(current, &doc); err != nil || doc == nil {
+		return nil, nil, fmt.Errorf("probe %q: stored document is not an object", id)
+	}
+	for _, k := range slices.Sorted(maps.Keys(p)) {
+		v := p[k]
 		switch k {
 		case "label", "description", "tags", "disabled":
 			doc[k] = v
 		case "stages":
 			merged, err := mergeStages(doc["stages"], v)
 			if err != nil {
-				return &ValidationError{Docs: []DocError{{ID: id, Problems: probe.Problems{{Field: "stages", Message: err.Error()}}}}}
+				return nil, nil, &ValidationError{Docs: []DocError{{ID: id, Problems: probe.Problems{{Field: "stages", Message: err.Error()}}}}}
 			}
 			doc["stages"] = merged
 		default:
-			return &ValidationError{Docs: []DocError{{ID: id, Problems: probe.Problems{{Field: k, Message: "PATCH changes only label, description, tags, disabled and stages; use PUT to replace the probe"}}}}}
+			return nil, nil, &ValidationError{Docs: []DocError{{ID: id, Problems: probe.Problems{{Field: k, Message: "PATCH changes only label, description, tags, disabled and stages; use PUT to replace the probe"}}}}}
 		}
 	}
-	raw, _ := json.Marshal(doc)
-	plan, canon, probs := m.compile(raw, "")
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, nil, &ValidationError{Docs: []DocError{{ID: id, Problems: probe.Problems{{Message: err.Error()}}}}}
+	}
+	plan, canon, probs := compile(raw, id)
 	if len(probs) > 0 {
-		return &ValidationError{Docs: []DocError{{ID: id, Problems: probs}}}
+		return nil, nil, &ValidationError{Docs: []DocError{{ID: id, Problems: probs}}}
 	}
-	next := append([]*managedProbe(nil), m.probes...)
-	next[i] = &managedProbe{origin: OriginStore, raw: canon, inst: mp.inst, reported: mp.reported}
-	if err := m.persist(m.generation, next); err != nil {
-		return err
-	}
-	wasDisabled := mp.inst.Plan.Doc.Disabled
-	mp.inst.UpdateMetadata(plan.Doc)
-	m.probes = next
-	if plan.Doc.Disabled && !wasDisabled && m.onDisable != nil {
-		m.onDisable(mp.inst)
-	}
-	return nil
+	return canon, plan, nil
 }
 
 // mergeStages updates stage entries by name: listed stages change, the
-// others stay.
+// others stay; a listed stage the document does not have is added.
 func mergeStages(current, patch json.RawMessage) (json.RawMessage, error) {
 	var cur, upd []map[string]json.RawMessage
 	if len(current) > 0 {
 		if err := json.Unmarshal(current, &cur); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("the probe's stages are not a list of objects: %v", err)
 		}
 	}
 	if err := json.Unmarshal(patch, &upd); err != nil {
 		return nil, fmt.Errorf("expected a list of stage objects")
 	}
-	for _, u := range upd {
+	byName := make(map[string][]int, len(cur))
+	for i, c := range cur {
+		if c == nil {
+			cur[i] = map[string]json.RawMessage{}
+			continue
+		}
+		var cn string
+		_ = json.Unmarshal(c["name"], &cn)
+		byName[cn] = append(byName[cn], i)
+	}
+	for n, u := range upd {
 		var name string
 		if err := json.Unmarshal(u["name"], &name); err != nil || name == "" {
-			return nil, fmt.Errorf("every stage needs a name")
+			return nil, fmt.Errorf("stages[%d]: every stage needs a name", n)
 		}
-		found := false
-		for _, c := range cur {
-			var cn string
-			_ = json.Unmarshal(c["name"], &cn)
-			if cn == name {
-				for k, v := range u {
-					c[k] = v
-				}
-				found = true
+		idx, found := byName[name]
+		for _, i := range idx {
+			for k, v := range u {
+				cur[i][k] = v
 			}
 		}
 		if !found {
+			byName[name] = []int{len(cur)}
 			cur = append(cur, u)
 		}
 	}
@@ -532,26 +728,33 @@ func mergeStages(current, patch json.RawMessage) (json.RawMessage, error) {
 
 // Delete removes a store probe.
 func (m *Manager) Delete(id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	i, mp, err := m.storeProbe(id)
+	m.writeMu.Lock()
+	mp, err := m.storeProbe(id)
 	if err != nil {
+		m.writeMu.Unlock()
 		return err
 	}
-	next := append(append([]*managedProbe(nil), m.probes[:i]...), m.probes[i+1:]...)
-	if err := m.persist(m.generation, next); err != nil {
-		return err
+	var t probestore.Ticket
+	if m.store != nil {
+		if t, err = m.store.Delete(id); err != nil {
+			m.writeMu.Unlock()
+			return fmt.Errorf("persisting the deletion of probe %q: %w", id, err)
+		}
 	}
-	m.probes = next
+	next := slices.Delete(slices.Clone(m.probes), mp.pos, mp.pos+1)
+	m.mu.Lock()
+	m.setProbes(next)
 	m.retire(mp)
-	return nil
+	m.mu.Unlock()
+	m.writeMu.Unlock()
+	return m.wait(t)
 }
 
 // SetLocal replaces the probes of one local origin (probes_dir files, or the
 // demo), keeping the state of those whose document did not change.
 func (m *Manager) SetLocal(origin Origin, docs []LocalDoc) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
 	var next []*managedProbe
 	kept := map[*managedProbe]bool{}
 	for _, mp := range m.probes {
@@ -559,12 +762,14 @@ func (m *Manager) SetLocal(origin Origin, docs []LocalDoc) {
 			next = append(next, mp)
 		}
 	}
+	taken := make(map[string]bool, len(docs))
 	for _, d := range docs {
-		_, old := m.find(d.Plan.ID)
-		if old != nil && old.origin != origin {
+		old := m.lookup(d.Plan.ID)
+		if (old != nil && old.origin != origin) || taken[d.Plan.ID] {
 			m.log.Error("probe id already used by another probe; not running this one", "id", d.Plan.ID, "file", d.Source)
 			continue
 		}
+		taken[d.Plan.ID] = true
 		if old != nil && bytes.Equal(old.raw, d.Raw) {
 			next = append(next, old)
 			kept[old] = true
@@ -577,12 +782,14 @@ func (m *Manager) SetLocal(origin Origin, docs []LocalDoc) {
 		}
 		next = append(next, &managedProbe{origin: origin, source: d.Source, raw: d.Raw, inst: inst})
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, mp := range m.probes {
 		if mp.origin == origin && !kept[mp] {
 			m.retire(mp)
 		}
 	}
-	m.probes = next
+	m.setProbes(next)
 }
 
 // LocalDoc is a validated document from a local origin.
@@ -615,7 +822,7 @@ func (m *Manager) Snapshot() (uint64, []ProbeInfo) {
 func (m *Manager) Get(id string) (ProbeInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, mp := m.find(id)
+	mp := m.byID[id]
 	if mp == nil {
 		return ProbeInfo{}, ErrNotFound
 	}
@@ -627,7 +834,7 @@ func (m *Manager) Get(id string) (ProbeInfo, error) {
 func (m *Manager) View(id string, fn func(ProbeInfo, *probe.Instance) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, mp := m.find(id)
+	mp := m.byID[id]
 	if mp == nil {
 		return ErrNotFound
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -66,7 +67,9 @@ func (s *Server) createProbe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.messages.note(id, "info", "created through the REST API")
-	w.Header().Set("Location", r.URL.Path+"/"+id)
+	// The id may hold characters a URL path must not carry raw (spaces,
+	// non-ASCII, ...): percent-encode it.
+	w.Header().Set("Location", r.URL.EscapedPath()+"/"+url.PathEscape(id))
 	writeJSON(w, http.StatusCreated, map[string]string{"id": id})
 }
 
