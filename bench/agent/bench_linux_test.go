@@ -48,7 +48,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\nprogress:\n%s", err, log.String())
 	}
-	if len(res.Floors) != 2 || res.Floors[0].Links != 21 || res.Floors[0].CPUms <= 0 {
+	if len(res.Floors) != 2 || res.Floors[0].Links != 21 || res.Floors[0].CPUms <= 0 || res.Floors[0].ColdMs <= 0 {
 		t.Errorf("bare dump floors %+v, want veth and ifb with 21 links (20 and lo) and some CPU", res.Floors)
 	}
 	if res.Sent == 0 {
@@ -119,7 +119,7 @@ func TestReport(t *testing.T) {
 	res := Results{
 		Date: "2026-12-03 18:00 UTC", Machine: "nproc 2, AMD EPYC, Linux 6.18", LoadFrom: "1.00 0.50 0.25", LoadTo: "1.10 0.60 0.30",
 		Cgroups: "v1", Sent: 12345,
-		Floors: []Floor{{Ifaces: 1000, Kind: "veth", Links: 1001, CPUms: 0.61}},
+		Floors: []Floor{{Ifaces: 1000, Kind: "veth", Links: 1001, CPUms: 0.41, ColdMs: 0.61}},
 		Rows: []Row{
 			{Scenario: "aggregate", Process: "probe-agent", Ifaces: 1000, GOGC: "default", CPUPerTick: 0.8, PerDump: 1.31, RSSMedian: 20, RSSMax: 21, AnonMiB: 9, CgroupMiB: -1, MsgsPerTick: 1, BytesPerTick: 120},
 			{Scenario: "aggregate", Process: "node_exporter", Ifaces: 1000, GOGC: "default", CPUPerTick: 120, RSSMedian: 40, RSSMax: 42, AnonMiB: 30, CgroupMiB: 55.5, MsgsPerTick: 1, BytesPerTick: 60000, Series: 1001},

@@ -10,11 +10,14 @@ import (
 
 // dumpFloor is the cost of the bare RTM_GETSTATS dump (IFLA_STATS_LINK_64
 // of every link, as the agent's netlink collector asks) in namespace ns: CPU
-// of the dumping thread per dump (the kernel fills the messages in it) and
-// the links in one dump. It is what one tick of the agent cannot go below;
-// veth links cost more than ifb ones (the kernel sums per-queue and the
-// peer's counters).
-func dumpFloor(ns string, dumps int) (cpu time.Duration, links int, err error) {
+// of the dumping thread per dump (the kernel fills the messages in it), hot
+// (dumps back to back, as the collector's benchmark runs) and cold (one
+// dump per interval, as the agent runs: the kernel's per-link counters and
+// the socket's memory are out of the caches by then), and the links in one
+// dump. The cold figure is what one tick of the agent cannot go below; veth
+// links cost more than ifb ones (the kernel sums per-queue and the peer's
+// counters).
+func dumpFloor(ns string, dumps, coldDumps int, interval time.Duration) (hot, cold time.Duration, links int, err error) {
 	err = inNetns(ns, func() error {
 		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 		if err != nil {
@@ -60,21 +63,41 @@ func dumpFloor(ns string, dumps int) (cpu time.Duration, links int, err error) {
 		if links, err = dump(1); err != nil { // warm: the first dump faults pages in
 			return err
 		}
-		var r0, r1 unix.Rusage
-		if err := unix.Getrusage(unix.RUSAGE_THREAD, &r0); err != nil {
+		seq := uint32(1)
+		timed := func(k int) (time.Duration, error) {
+			var r0, r1 unix.Rusage
+			if err := unix.Getrusage(unix.RUSAGE_THREAD, &r0); err != nil {
+				return 0, err
+			}
+			for i := 0; i < k; i++ {
+				seq++
+				if _, err := dump(seq); err != nil {
+					return 0, err
+				}
+			}
+			if err := unix.Getrusage(unix.RUSAGE_THREAD, &r1); err != nil {
+				return 0, err
+			}
+			return time.Duration(r1.Utime.Nano()-r0.Utime.Nano()) + time.Duration(r1.Stime.Nano()-r0.Stime.Nano()), nil
+		}
+		used, err := timed(dumps)
+		if err != nil {
 			return err
 		}
-		for i := 0; i < dumps; i++ {
-			if _, err := dump(uint32(i + 2)); err != nil {
+		hot = used / time.Duration(dumps)
+		for i := 0; i < coldDumps; i++ {
+			// Paced like the agent's ticks, not a synchronisation.
+			time.Sleep(interval)
+			used, err := timed(1)
+			if err != nil {
 				return err
 			}
+			cold += used
 		}
-		if err := unix.Getrusage(unix.RUSAGE_THREAD, &r1); err != nil {
-			return err
+		if coldDumps > 0 {
+			cold /= time.Duration(coldDumps)
 		}
-		used := time.Duration(r1.Utime.Nano()-r0.Utime.Nano()) + time.Duration(r1.Stime.Nano()-r0.Stime.Nano())
-		cpu = used / time.Duration(dumps)
 		return nil
 	})
-	return cpu, links, err
+	return hot, cold, links, err
 }

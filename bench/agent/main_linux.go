@@ -23,6 +23,7 @@ type options struct {
 	ifaces       []int
 	scenarios    []string
 	gogc         []string // "default" = the agent's own setting
+	env          []string // extra environment variants, "" = none
 	window       time.Duration
 	warmup       time.Duration
 	interval     time.Duration
@@ -37,10 +38,11 @@ var allScenarios = []string{"aggregate", "items", "idle", "probes10"}
 
 func main() {
 	var o options
-	var ifaces, scen, gogc string
+	var ifaces, scen, gogc, env string
 	flag.StringVar(&ifaces, "ifaces", "1000,4000", "interface counts to measure, comma-separated")
 	flag.StringVar(&scen, "scenarios", strings.Join(allScenarios, ","), "scenarios: aggregate (seed probe, std_dev streamed; node_exporter beside it), items (every if_counter item streamed), idle (seed probe on idle ifb interfaces), probes10 (testdata/probes and seed variants)")
 	flag.StringVar(&gogc, "gogc", "default", "GOGC values to run the agent with, comma-separated; default = the agent's own setting")
+	flag.StringVar(&env, "env", "", "extra environment variants for the agent, separated by ';' (e.g. \";GOMAXPROCS=1\" runs each scenario without and with it)")
 	flag.DurationVar(&o.window, "window", 60*time.Second, "measured window per scenario")
 	flag.DurationVar(&o.warmup, "warmup", 10*time.Second, "time from start to the window (the first ticks build the stages)")
 	flag.DurationVar(&o.interval, "interval", time.Second, "agent interval, and node_exporter's scrape interval")
@@ -60,6 +62,7 @@ func main() {
 		}
 	}
 	o.gogc = strings.Split(gogc, ",")
+	o.env = strings.Split(env, ";")
 	if os.Geteuid() != 0 {
 		fatal(errors.New("needs root: it creates network namespaces, interfaces and cgroups"))
 	}
@@ -98,6 +101,7 @@ type Row struct {
 	Process  string  `json:"process"` // probe-agent or node_exporter
 	Ifaces   int     `json:"ifaces"`
 	GOGC     string  `json:"gogc"`
+	Env      string  `json:"env,omitempty"`
 	Ticks    float64 `json:"ticks"` // intervals in the window
 	// CPUPerTick is CPU ms per interval: per tick for the agent, per
 	// scrape for node_exporter.
@@ -122,7 +126,8 @@ type Floor struct {
 	Ifaces int     `json:"ifaces"`
 	Kind   string  `json:"kind"` // veth or ifb
 	Links  int     `json:"links"`
-	CPUms  float64 `json:"cpu_ms_per_dump"`
+	CPUms  float64 `json:"cpu_ms_per_dump"`      // back to back
+	ColdMs float64 `json:"cold_cpu_ms_per_dump"` // one per interval
 }
 
 // Results is a whole run.
@@ -210,12 +215,13 @@ func measureSize(ctx context.Context, o options, n int, bin, ne, tmp string, log
 		if f.kind == "ifb" && !slices.Contains(o.scenarios, "idle") {
 			continue
 		}
-		cpu, links, err := dumpFloor(f.ns, max(20, 200000/n))
+		fmt.Fprintf(log, "%d interfaces: the bare stats dump of %s, back to back and once per interval\n", n, f.ns)
+		hot, cold, links, err := dumpFloor(f.ns, max(20, 200000/n), 5, o.interval)
 		if err != nil {
 			return nil, nil, 0, "", fmt.Errorf("bare dump in %s: %w", f.ns, err)
 		}
-		floors = append(floors, Floor{Ifaces: n, Kind: f.kind, Links: links, CPUms: float64(cpu) / 1e6})
-		floorOf[f.ns] = float64(cpu) / 1e6
+		floors = append(floors, Floor{Ifaces: n, Kind: f.kind, Links: links, CPUms: float64(hot) / 1e6, ColdMs: float64(cold) / 1e6})
+		floorOf[f.ns] = float64(cold) / 1e6
 	}
 	tr, err := newTraffic(busy, o.pps)
 	if err != nil {
@@ -228,16 +234,17 @@ func measureSize(ctx context.Context, o options, n int, bin, ne, tmp string, log
 	defer func() { stopTraffic(); <-trDone; sent = tr.sent.Load() }()
 
 	for _, sc := range o.scenarios {
-		for gi, g := range o.gogc {
+		for vi, v := range variants(o) {
+			g, env := v[0], v[1]
 			ns := busy
 			if sc == "idle" {
 				ns = idle
 			}
 			// node_exporter runs beside the first aggregate run only: one
 			// side-by-side comparison per size.
-			withNE := ne != "" && sc == "aggregate" && gi == 0
-			fmt.Fprintf(log, "%d interfaces: %s, GOGC %s%s: %s warm-up, %s window\n", n, sc, g, map[bool]string{true: ", node_exporter beside it"}[withNE], o.warmup, o.window)
-			got, kind, err := measureOne(ctx, o, sc, g, n, ns, bin, ne, withNE, filepath.Join(tmp, fmt.Sprintf("%s-%d-%s", sc, n, g)))
+			withNE := ne != "" && sc == "aggregate" && vi == 0
+			fmt.Fprintf(log, "%d interfaces: %s, GOGC %s %s%s: %s warm-up, %s window\n", n, sc, g, env, map[bool]string{true: ", node_exporter beside it"}[withNE], o.warmup, o.window)
+			got, kind, err := measureOne(ctx, o, sc, g, env, n, ns, bin, ne, withNE, filepath.Join(tmp, fmt.Sprintf("%s-%d-%d", sc, n, vi)))
 			if len(got) > 0 && floorOf[ns] > 0 {
 				got[0].PerDump = got[0].CPUPerTick / floorOf[ns]
 			}
@@ -255,7 +262,7 @@ func measureSize(ctx context.Context, o options, n int, bin, ne, tmp string, log
 
 // measureOne runs the agent (and node_exporter when withNE) for one
 // scenario: start, warm up, measure the window, stop.
-func measureOne(ctx context.Context, o options, sc, gogc string, n int, ns, bin, ne string, withNE bool, dir string) ([]Row, string, error) {
+func measureOne(ctx context.Context, o options, sc, gogc, env string, n int, ns, bin, ne string, withNE bool, dir string) ([]Row, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", err
 	}
@@ -279,6 +286,7 @@ func measureOne(ctx context.Context, o options, sc, gogc string, n int, ns, bin,
 	if gogc != "default" {
 		cmd.Env = append(cmd.Env, "GOGC="+gogc)
 	}
+	cmd.Env = append(cmd.Env, strings.Fields(env)...)
 	ag, err := startProc("probe-agent", fmt.Sprintf("pa-bench-%d-agent", os.Getpid()), filepath.Join(dir, "agent.log"), cmd)
 	if err != nil {
 		return nil, "", err
@@ -338,7 +346,7 @@ func measureOne(ctx context.Context, o options, sc, gogc string, n int, ns, bin,
 	if o.profile != "" && (sc == "aggregate" || sc == "items") {
 		// One sample per 20 µs of the agent's CPU: a tick of a few ms
 		// gets hundreds, where a wall-clock rate would get a handful.
-		profile = filepath.Join(o.profile, fmt.Sprintf("perf-%s-%d-gogc%s.data", sc, n, gogc))
+		profile = filepath.Join(o.profile, fmt.Sprintf("perf-%s-%d-gogc%s%s.data", sc, n, gogc, strings.ReplaceAll(strings.Join(strings.Fields(env), "-"), "=", "")))
 		perfDone = make(chan error, 1)
 		go func() {
 			out, err := exec.Command("perf", "record", "-q", "-e", "cpu-clock", "-c", "20000", "-g", "-p", strconv.Itoa(ag.cmd.Process.Pid),
@@ -380,7 +388,7 @@ func measureOne(ctx context.Context, o options, sc, gogc string, n int, ns, bin,
 	}
 	row := func(proc string, s0, s1 snap, rss []int64, last map[string]int64, cg int64) Row {
 		slices.Sort(rss)
-		r := Row{Scenario: sc, Process: proc, Ifaces: n, GOGC: gogc, Ticks: ticks,
+		r := Row{Scenario: sc, Process: proc, Ifaces: n, GOGC: gogc, Env: env, Ticks: ticks,
 			CPUPerTick:   float64(s1.cpu-s0.cpu) / 1000 / ticks,
 			BytesPerTick: float64(s1.bytes-s0.bytes) / ticks,
 			MsgsPerTick:  float64(s1.msgs-s0.msgs) / ticks,
@@ -511,4 +519,20 @@ func loadavg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// variants are the agent runs of every scenario: each GOGC value with each
+// extra environment.
+func variants(o options) [][2]string {
+	var out [][2]string
+	envs := o.env
+	if len(envs) == 0 {
+		envs = []string{""}
+	}
+	for _, g := range o.gogc {
+		for _, e := range envs {
+			out = append(out, [2]string{g, strings.TrimSpace(e)})
+		}
+	}
+	return out
 }

@@ -115,7 +115,7 @@ func report(w io.Writer, r Results, o options, ne string) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tprocess\tifaces\tGOGC\tCPU ms/tick\tgoal\t÷ dump\tRSS MiB (median)\tmax\tanon\tcgroup MiB\tmsgs/tick\tbytes/tick\t")
+	fmt.Fprintln(tw, "scenario\tprocess\tifaces\tGOGC (env)\tCPU ms/tick\tgoal\t÷ dump\tRSS MiB (median)\tmax\tanon\tcgroup MiB\tmsgs/tick\tbytes/tick\t")
 	for _, x := range r.Rows {
 		goal := "-"
 		if g, ok := goals[x.Scenario][x.Ifaces]; ok && x.Process == "probe-agent" {
@@ -137,16 +137,20 @@ func report(w io.Writer, r Results, o options, ne string) {
 		if x.PerDump > 0 {
 			perDump = fmt.Sprintf("%.2fx", x.PerDump)
 		}
+		gogc := x.GOGC
+		if x.Env != "" {
+			gogc += " " + x.Env
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.3f\t%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t%.0f\t%.0f\t\n",
-			x.Scenario, proc, x.Ifaces, x.GOGC, x.CPUPerTick, goal, perDump, x.RSSMedian, x.RSSMax, x.AnonMiB, cg, x.MsgsPerTick, x.BytesPerTick)
+			x.Scenario, proc, x.Ifaces, gogc, x.CPUPerTick, goal, perDump, x.RSSMedian, x.RSSMax, x.AnonMiB, cg, x.MsgsPerTick, x.BytesPerTick)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\n(node_exporter: CPU, bytes and msgs are per scrape; msgs/tick is scrapes per interval;")
-	fmt.Fprintln(w, "÷ dump: the agent's tick over the bare RTM_GETSTATS dump of the same interfaces)")
+	fmt.Fprintln(w, "÷ dump: the agent's tick over the bare RTM_GETSTATS dump of the same interfaces, one per interval)")
 	if len(r.Floors) > 0 {
-		fmt.Fprintln(w, "\nbare RTM_GETSTATS dump (the floor of a tick), CPU of the dumping thread:")
+		fmt.Fprintln(w, "\nbare RTM_GETSTATS dump (the floor of a tick), CPU of the dumping thread per dump:")
 		for _, f := range r.Floors {
-			fmt.Fprintf(w, "  %d %s interfaces (%d links with lo): %.3f ms per dump\n", f.Ifaces, f.Kind, f.Links, f.CPUms)
+			fmt.Fprintf(w, "  %d %s interfaces (%d links with lo): %.3f ms one per interval, %.3f ms back to back\n", f.Ifaces, f.Kind, f.Links, f.ColdMs, f.CPUms)
 		}
 	}
 
@@ -165,8 +169,8 @@ func report(w io.Writer, r Results, o options, ne string) {
 			if x.Ifaces != n || x.Process != "probe-agent" || x.CPUPerTick <= 0 {
 				continue
 			}
-			line := fmt.Sprintf("%d ifaces, %s (GOGC %s): node_exporter uses %.0fx the CPU, %.1fx the RSS",
-				n, x.Scenario, x.GOGC, neRow.CPUPerTick/x.CPUPerTick, neRow.RSSMedian/x.RSSMedian)
+			line := fmt.Sprintf("%d ifaces, %s (GOGC %s%s): node_exporter uses %.0fx the CPU, %.1fx the RSS",
+				n, x.Scenario, x.GOGC, strings.TrimRight(" "+x.Env, " "), neRow.CPUPerTick/x.CPUPerTick, neRow.RSSMedian/x.RSSMedian)
 			if x.BytesPerTick > 0 {
 				line += fmt.Sprintf(", %.1fx the bytes per interval", neRow.BytesPerTick/x.BytesPerTick)
 			}
