@@ -57,6 +57,7 @@ type Agent struct {
 	log       *slog.Logger
 	collector collectors.Collector
 	out       output
+	fanin     *fanIn // the type nats entries (fanin.go)
 	emitter   *Emitter
 	batch     collectors.Batch
 	tick      probe.Tick
@@ -135,6 +136,10 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		}
 	}
 	if a.out, err = newOutput(cfg, opts.Stdout, a.log); err != nil {
+		a.collector.Close()
+		return nil, err
+	}
+	if a.fanin, err = newFanIn(cfg, a.manager.Exports(), a.log); err != nil {
 		a.collector.Close()
 		return nil, err
 	}
@@ -372,9 +377,17 @@ func (a *Agent) applyConfig(next Config) error {
 		}
 	}
 	var out output
+	var fan *fanIn
 	if !reflect.DeepEqual(next.Streaming, a.cfg.Streaming) || next.Queue != a.cfg.Queue || next.Output != a.cfg.Output {
 		var err error
 		if out, err = newOutput(next, a.opts.Stdout, a.log); err != nil {
+			if col != nil {
+				col.Close()
+			}
+			return err
+		}
+		if fan, err = newFanIn(next, a.manager.Exports(), a.log); err != nil {
+			_ = out.close(context.Background())
 			if col != nil {
 				col.Close()
 			}
@@ -396,6 +409,15 @@ func (a *Agent) applyConfig(next Config) error {
 	a.emitter.SetIdentity(Identity{SystemID: next.SystemID, Hostname: next.Hostname, Role: next.Role, BlueprintID: next.BlueprintID, BlueprintLabel: next.BlueprintLabel})
 	a.swapMu.Unlock()
 	if out != nil {
+		oldFan := a.fanin
+		a.fanin = fan
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), next.ShutdownTimeout.D())
+			defer cancel()
+			if err := oldFan.close(ctx); err != nil {
+				a.log.Warn("old fan-in outputs closed with records unsent", "err", err)
+			}
+		}()
 		// Flush what the old outputs still hold, without holding up ticks.
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), next.ShutdownTimeout.D())
@@ -419,7 +441,11 @@ func (a *Agent) shutdown() error {
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout.D())
 	defer cancel()
-	return a.out.close(ctx)
+	ferr := a.fanin.close(ctx)
+	if err := a.out.close(ctx); err != nil {
+		return err
+	}
+	return ferr
 }
 
 // step runs one collection and evaluation. It reports whether the tick

@@ -225,7 +225,10 @@ type StreamingEntry struct {
 	// ReconnectMax caps the wait between reconnect attempts (exponential
 	// backoff with jitter from 100ms); 0 means 30s.
 	ReconnectMax Duration `yaml:"reconnect_max"`
-	line         int
+	// NATS configures a type nats entry (fan-in through JetStream,
+	// fanin.go).
+	NATS *NATSConfig `yaml:"nats"`
+	line int
 }
 
 // QueueConfig bounds the per-entry queues.
@@ -399,8 +402,12 @@ func (c *Config) validate(lines map[string]int) error {
 		key := fmt.Sprintf("streaming[%d]", i)
 		switch s.Type {
 		case "perfmon", "alerts", "events":
+		case "nats":
+			for _, p := range s.natsProblems() {
+				bad(key+p[0], "%s", p[1])
+			}
 		default:
-			bad(key+".type", "want perfmon, alerts or events, got %q", s.Type)
+			bad(key+".type", "want perfmon, alerts or events (or nats: fan-in through JetStream), got %q", s.Type)
 		}
 		if _, _, err := net.SplitHostPort(s.Address); err != nil {
 			bad(key+".address", "want host:port, got %q", s.Address)

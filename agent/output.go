@@ -40,6 +40,11 @@ func newOutput(cfg Config, stdout io.Writer, log *slog.Logger) (output, error) {
 	if len(cfg.Streaming) == 0 {
 		return &printer{w: bufio.NewWriter(stdout), text: cfg.Output == "text"}, nil
 	}
+	// Type nats entries carry the fan-in records (fanin.go), not these
+	// channels.
+	if cfg.Streaming = aosEntries(cfg.Streaming); len(cfg.Streaming) == 0 {
+		return discard{}, nil
+	}
 	entries := make([]aosout.Entry, len(cfg.Streaming))
 	for i, e := range cfg.Streaming {
 		entries[i] = aosout.Entry{Type: e.Type, Address: e.Address, Sequenced: e.Sequenced, ReconnectMax: e.ReconnectMax.D(), QueueBytes: cfg.Queue.Bytes}
