@@ -36,6 +36,11 @@ type Entry struct {
 	// QueueBytes bounds the memory of the entry's queue (queue.bytes); 0
 	// is stream.DefaultQueueBytes.
 	QueueBytes int
+	// Key identifies everything that configures the entry, TLS material
+	// included (the *tls.Config cannot be compared): Reconfigure keeps
+	// the running sender of an entry whose Key and queue size are
+	// unchanged. Empty: the entry is always rebuilt on Reconfigure.
+	Key string
 }
 
 // EntryError is an entry NewSenders could not start, by its index.
@@ -52,6 +57,9 @@ func (e *EntryError) Unwrap() error { return e.Err }
 type Stream struct {
 	Channel, Receiver string
 	Sender            *stream.Sender
+
+	key       string // Entry.Key
+	queueSize int
 }
 
 // Senders fans messages out to every receiver of their channel. Enqueueing
@@ -69,18 +77,92 @@ type Senders struct {
 func NewSenders(entries []Entry, queueSize int, log *slog.Logger) (*Senders, error) {
 	s := &Senders{byChannel: map[string][]*stream.Sender{}}
 	for i, e := range entries {
-		snd, err := stream.NewSender(stream.Config{
-			Name: e.Type, Address: e.Address, TLS: e.TLS, Sequenced: e.Sequenced,
-			QueueSize: queueSize, QueueBytes: e.QueueBytes, BackoffMax: e.ReconnectMax, Logger: log,
-		})
+		st, err := startStream(e, queueSize, 0, log)
 		if err != nil {
 			_ = s.Close(context.Background())
 			return nil, &EntryError{Index: i, Err: err}
 		}
-		s.byChannel[e.Type] = append(s.byChannel[e.Type], snd)
-		s.streams = append(s.streams, Stream{Channel: e.Type, Receiver: e.Address, Sender: snd})
+		s.add(st)
 	}
 	return s, nil
+}
+
+// startStream starts the sender of e; initialSeq 0 picks a random
+// sequence start.
+func startStream(e Entry, queueSize int, initialSeq uint64, log *slog.Logger) (Stream, error) {
+	snd, err := stream.NewSender(stream.Config{
+		Name: e.Type, Address: e.Address, TLS: e.TLS, Sequenced: e.Sequenced,
+		QueueSize: queueSize, QueueBytes: e.QueueBytes, BackoffMax: e.ReconnectMax, Logger: log,
+		InitialSeq: initialSeq,
+	})
+	if err != nil {
+		return Stream{}, err
+	}
+	return Stream{Channel: e.Type, Receiver: e.Address, Sender: snd, key: e.Key, queueSize: queueSize}, nil
+}
+
+func (s *Senders) add(st Stream) {
+	s.byChannel[st.Channel] = append(s.byChannel[st.Channel], st.Sender)
+	s.streams = append(s.streams, st)
+}
+
+// Reconfigure builds the senders of entries from the running ones, for a
+// reload: a sender whose entry (Key) and queue size did not change is
+// carried over as it is, with its connection, its queue and its
+// sequence; a changed entry's new sender for the same channel and
+// receiver continues the old one's sequence (its first seq_num is the old
+// sender's next), so a sequenced receiver sees neither a gap nor a reset.
+// retired holds the old senders not carried over: the caller flushes and
+// closes them (Close) once next is in use. Enqueueing into s must stop
+// before Reconfigure is called (the agent reconfigures between ticks), or
+// a message could take a seq_num the new sender also hands out. On error
+// s is untouched and nothing new is left running.
+func (s *Senders) Reconfigure(entries []Entry, queueSize int, log *slog.Logger) (next, retired *Senders, err error) {
+	next = &Senders{byChannel: map[string][]*stream.Sender{}}
+	retired = &Senders{byChannel: map[string][]*stream.Sender{}}
+	used := make([]bool, len(s.streams))
+	var started []Stream
+	// Unchanged entries first, so a changed entry for the same receiver
+	// cannot take the unchanged one's sender.
+	plan := make([]int, len(entries)) // index into s.streams, or -1
+	for i, e := range entries {
+		plan[i] = -1
+		for j, old := range s.streams {
+			if !used[j] && e.Key != "" && old.key == e.Key && old.queueSize == queueSize && old.Channel == e.Type && old.Receiver == e.Address {
+				plan[i], used[j] = j, true
+				break
+			}
+		}
+	}
+	continues := map[int]bool{} // old streams whose sequence a new one continues
+	for i, e := range entries {
+		if plan[i] >= 0 {
+			next.add(s.streams[plan[i]])
+			continue
+		}
+		var seq uint64
+		for j, old := range s.streams {
+			if !used[j] && !continues[j] && old.Channel == e.Type && old.Receiver == e.Address {
+				seq, continues[j] = old.Sender.NextSeq(), true
+				break
+			}
+		}
+		st, err := startStream(e, queueSize, seq, log)
+		if err != nil {
+			for _, n := range started {
+				_, _ = n.Sender.Close(context.Background())
+			}
+			return nil, nil, &EntryError{Index: i, Err: err}
+		}
+		started = append(started, st)
+		next.add(st)
+	}
+	for j, old := range s.streams {
+		if !used[j] {
+			retired.add(old)
+		}
+	}
+	return next, retired, nil
 }
 
 // Send queues m to every receiver of channel.

@@ -260,6 +260,16 @@ func (s *Sender) Stats() Stats {
 	}
 }
 
+// NextSeq is the seq_num the next enqueued message will get. A sender
+// that takes over from this one for the same receiver (a reload that
+// changed its entry) starts there, so the receiver's sequence goes on
+// without a gap or a reset.
+func (s *Sender) NextSeq() uint64 {
+	s.q.mu.Lock()
+	defer s.q.mu.Unlock()
+	return s.q.nextSeq
+}
+
 func (s *Sender) lastError() string {
 	if p := s.lastErr.Load(); p != nil {
 		return *p
