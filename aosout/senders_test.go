@@ -113,7 +113,7 @@ func TestReconfigureKeepsIdentity(t *testing.T) {
 
 	changed := append([]Entry(nil), entries...)
 	changed[1].ReconnectMax, changed[1].Key = 5*time.Second, "alerts-2" // alerts changed
-	changed = changed[:2]                                              // events removed
+	changed = changed[:2]                                               // events removed
 	next, retired, err := s.Reconfigure(changed, 1000, log)
 	if err != nil {
 		t.Fatal(err)
