@@ -50,6 +50,21 @@ type Config struct {
 	MaxMissingShare float64           `yaml:"max_missing_share"`
 	Streaming       []StreamingConfig `yaml:"streaming"`
 	LogLevel        string            `yaml:"log_level"`
+	// FanIn reads the agents' partials from a broker instead of their
+	// stage streams, sharing the probes with other controllers (fanin.go).
+	FanIn FanInConfig `yaml:"fanin"`
+}
+
+// FanInConfig is the fanin section: at most one broker.
+type FanInConfig struct {
+	NATS *FanInNATS `yaml:"nats"`
+	// MemberID names this controller among the central evaluators
+	// (default: host name, process id and a random suffix).
+	MemberID string `yaml:"member_id"`
+	// PushConfig says whether this controller pushes the probe set to the
+	// agents (default true): exactly one controller per fabric does, the
+	// others only evaluate (docs/controller.md, fan-in).
+	PushConfig *bool `yaml:"push_config"`
 }
 
 // TopologyConfig is the fabric's topology file and role overrides.
@@ -344,6 +359,7 @@ func (c *Config) validate(file string, lines map[string]int) error {
 			bad(key+".address", "%q is not HOST:PORT", s.Address)
 		}
 	}
+	c.validateFanIn(bad)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -51,6 +51,7 @@ type Controller struct {
 	centrals  map[string]*central
 	edgeAnoms map[string]Anomaly // by probe id + item id
 	stream    *streamOut         // the streaming receivers (streaming.go)
+	fanin     *fanIn             // the broker side with fanin configured (fanin.go)
 }
 
 // Anomaly is an active anomaly of a fabric probe: raised by the central
@@ -238,6 +239,9 @@ func (c *Controller) recompileLocked() {
 			delete(c.edgeAnoms, key)
 		}
 	}
+	if c.fanin != nil {
+		c.fanin.input.Rebalance()
+	}
 }
 
 // partFor is what device is to apply: the generation and its edge part
@@ -381,6 +385,12 @@ func (c *Controller) Reload(cfg Config) error {
 // Run starts a session per agent and the central evaluator, and runs
 // until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
+	if c.cfg.FanIn.Enabled() {
+		if err := c.startFanIn(ctx); err != nil {
+			return err
+		}
+		defer c.stopFanIn()
+	}
 	c.mu.Lock()
 	c.runCtx = ctx
 	c.syncSessionsLocked(c.cfg)
@@ -404,7 +414,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			c.stopStreaming(5 * time.Second)
 			return nil
 		case <-t.C:
-			c.EvaluateCentral(c.now())
+			c.evaluate(c.now())
 			c.mu.Lock()
 			if d := c.cfg.Interval.D(); d != interval && !c.manualTicks {
 				interval = d
@@ -418,6 +428,9 @@ func (c *Controller) Run(ctx context.Context) error {
 // syncSessionsLocked starts a session for every agent without one, and
 // restarts those whose address or credentials changed.
 func (c *Controller) syncSessionsLocked(old Config) {
+	if !c.cfg.FanIn.Pushes() {
+		return // another controller pushes this fabric's probes (fanin)
+	}
 	want := map[string]AgentInfo{}
 	for _, a := range c.fabric.Agents {
 		want[a.Device] = a

@@ -317,6 +317,9 @@ func (s *session) ingest(b *pb.StageBatch) {
 func (c *Controller) ingestBatch(dev string, b *pb.StageBatch, newSession bool, now time.Time) int {
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
+	if c.fanin != nil {
+		return 0 // the partials come through the broker (fanin.go)
+	}
 	if newSession {
 		for _, ce := range c.centrals {
 			ce.drop(dev)

@@ -1,0 +1,247 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/probe-agent/probe-agent/aosout"
+	"github.com/probe-agent/probe-agent/bus"
+	"github.com/probe-agent/probe-agent/bus/natsbus"
+	"github.com/probe-agent/probe-agent/probe"
+	"github.com/probe-agent/probe-agent/tlsutil"
+)
+
+// FanInNATS is fanin.nats: the JetStream server the agents publish to
+// (their streaming entries of type nats) and how this controller shares
+// the probes with the other central evaluators.
+type FanInNATS struct {
+	URLs          []string `yaml:"urls"`
+	SubjectPrefix string   `yaml:"subject_prefix"`
+	Stream        string   `yaml:"stream"`
+	User          string   `yaml:"user"`
+	PasswordFile  string   `yaml:"password_file"`
+	TokenFile     string   `yaml:"token_file"`
+	CredsFile     string   `yaml:"creds_file"`
+	NKeyFile      string   `yaml:"nkey_file"`
+	TLS           TLSFiles `yaml:"tls"`
+	// Replicas of the stream and key-value buckets (1 on one server).
+	Replicas int `yaml:"replicas"`
+	// LeaseTTL bounds how long the probes of a controller that died stay
+	// unevaluated (default 3s); it must be shorter than the staleness
+	// bound (interval x staleness).
+	LeaseTTL Duration `yaml:"lease_ttl"`
+}
+
+// Enabled reports whether a broker is configured.
+func (f FanInConfig) Enabled() bool { return f.NATS != nil }
+
+// Pushes reports whether this controller pushes the probe set.
+func (f FanInConfig) Pushes() bool { return f.PushConfig == nil || *f.PushConfig }
+
+func (c *Config) validateFanIn(bad func(key, format string, args ...any)) {
+	n := c.FanIn.NATS
+	if n == nil {
+		if c.FanIn.PushConfig != nil || c.FanIn.MemberID != "" {
+			bad("fanin", "member_id and push_config need a broker (fanin.nats)")
+		}
+		return
+	}
+	nc, err := n.client(c, false)
+	if err == nil {
+		err = nc.Validate()
+	}
+	if err != nil {
+		bad("fanin.nats", "%v", err)
+	}
+	if n.PasswordFile != "" && n.User == "" {
+		bad("fanin.nats.password_file", "needs user")
+	}
+	ttl := n.LeaseTTL.D()
+	if ttl == 0 {
+		ttl = natsbus.DefaultLeaseTTL
+	}
+	if ttl < 100*time.Millisecond {
+		bad("fanin.nats.lease_ttl", "%s is too short (at least 100ms)", ttl)
+	} else if ttl >= c.StaleAfter() {
+		bad("fanin.nats.lease_ttl", "%s must be shorter than the staleness bound (interval x staleness = %s): a takeover must come before the partials it reads go stale", ttl, c.StaleAfter())
+	}
+}
+
+// client is the natsbus configuration; with secrets, files are read.
+func (n *FanInNATS) client(c *Config, secrets bool) (natsbus.Config, error) {
+	nc := natsbus.Config{URLs: n.URLs, Prefix: n.SubjectPrefix, Stream: n.Stream, Blueprint: c.BlueprintID, Replicas: n.Replicas,
+		User: n.User, CredsFile: n.CredsFile, NKeyFile: n.NKeyFile, Name: "probe-controller " + c.BlueprintID}
+	read := func(key, file string) (string, error) {
+		if file == "" {
+			return "", nil
+		}
+		if !secrets {
+			return "set", nil
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", key, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	var err error
+	if nc.Password, err = read("password_file", n.PasswordFile); err != nil {
+		return nc, err
+	}
+	if nc.Token, err = read("token_file", n.TokenFile); err != nil {
+		return nc, err
+	}
+	if secrets && (n.TLS.CA != "" || n.TLS.Cert != "") {
+		if nc.TLS, err = tlsutil.Client(tlsutil.Files{CA: n.TLS.CA, Cert: n.TLS.Cert, Key: n.TLS.Key}, n.TLS.ServerName); err != nil {
+			return nc, fmt.Errorf("tls: %w", err)
+		}
+	}
+	return nc, nil
+}
+
+// parts gives the member the fabric's central parts (bus.Parts).
+type parts struct{ c *Controller }
+
+// Central is a fresh central part of a fabric probe and the devices it
+// hears from.
+func (ps parts) Central(id string) (*probe.Instance, []string, bool) {
+	c := ps.c
+	c.mu.Lock()
+	p, ok := c.probes[id]
+	c.mu.Unlock()
+	if !ok || p.split.Central == nil {
+		return nil, nil, false
+	}
+	inst, err := probe.NewInstance(p.split.Central)
+	if err != nil {
+		c.log.Error("central part does not start", "id", id, "err", err)
+		return nil, nil, false
+	}
+	return inst, p.devices, true
+}
+
+// centralProbes lists the fabric probes with a central part.
+func (c *Controller) centralProbes() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, id := range sortedKeys(c.probes) {
+		if c.probes[id].split.Central != nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// fanIn is the controller's broker side while fanin is configured.
+type fanIn struct {
+	member *bus.Member
+	input  *natsbus.Input
+	close  func()
+}
+
+// FanInMember is the member evaluating this controller's share of the
+// probes (nil without fanin).
+func (c *Controller) FanInMember() *bus.Member {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	if c.fanin == nil {
+		return nil
+	}
+	return c.fanin.member
+}
+
+// startFanIn connects to the broker and starts taking part in the
+// share-out; the member is ticked by Run.
+func (c *Controller) startFanIn(ctx context.Context) error {
+	c.mu.Lock()
+	cfg := c.cfg
+	c.mu.Unlock()
+	n := cfg.FanIn.NATS
+	nc, err := n.client(&cfg, true)
+	if err != nil {
+		return fmt.Errorf("fanin.nats: %w", err)
+	}
+	nc.Log = c.log.With("fanin", "nats")
+	conn, err := natsbus.Connect(nc)
+	if err != nil {
+		return fmt.Errorf("fanin.nats: %w", err)
+	}
+	in, err := natsbus.NewInput(ctx, conn, natsbus.InputConfig{Config: nc, MemberID: cfg.FanIn.MemberID, LeaseTTL: n.LeaseTTL.D(), Probes: c.centralProbes})
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("fanin.nats: %w", err)
+	}
+	m := bus.NewMember(parts{c}, in.Checkpoint(), bus.MemberOptions{StaleAfter: cfg.StaleAfter(), MaxMissingShare: cfg.MaxMissingShare,
+		OnTick: c.fanInTick, Log: c.log.With("fanin", "member"), Blueprint: cfg.BlueprintID})
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := in.Run(rctx, m); err != nil {
+			c.log.Error("fan-in input stopped", "err", err)
+		}
+	}()
+	c.cmu.Lock()
+	c.fanin = &fanIn{member: m, input: in, close: func() { cancel(); <-done; conn.Close() }}
+	c.cmu.Unlock()
+	c.log.Info("fan-in: reading partials from NATS JetStream", "member", in.MemberID(), "push_config", cfg.FanIn.Pushes())
+	return nil
+}
+
+func (c *Controller) stopFanIn() {
+	c.cmu.Lock()
+	f := c.fanin
+	c.fanin = nil
+	c.cmu.Unlock()
+	if f != nil {
+		f.close()
+	}
+}
+
+// fanInTick streams what a member's tick produced: the central stages'
+// changed items (perfmon) and the anomaly transitions the member
+// reconciled with the checkpoint (alerts), including the devices'.
+func (c *Controller) fanInTick(r *bus.TickResult) {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	s := c.stream
+	if s == nil {
+		return
+	}
+	if !r.Status.Skipped && s.senders.Has(aosout.ChannelPerfMon) {
+		s.enc.ProbeMessages(r.Inst, s.sendPerfmon)
+	}
+	if !s.senders.Has(aosout.ChannelAlerts) {
+		return
+	}
+	for i := range r.Central {
+		s.senders.Send(aosout.ChannelAlerts, s.enc.Alert(&r.Central[i], r.Central[i].LastModified))
+	}
+	for _, a := range r.Cleared {
+		an, err := aosout.AnomalyFromJSON(a.JSON, r.Probe, a.Stage, a.ItemID, false)
+		if err != nil {
+			continue
+		}
+		an.LastModified = r.Status.LastTick
+		s.senders.Send(aosout.ChannelAlerts, s.enc.Alert(&an, an.LastModified))
+	}
+	for _, e := range r.Edge {
+		c.streamEdgeAnomalyLocked(e.Device, e.Event)
+	}
+}
+
+// evaluate runs the central tick: the member's share with fanin, every
+// central part otherwise.
+func (c *Controller) evaluate(now time.Time) {
+	if m := c.FanInMember(); m != nil {
+		if err := m.Tick(context.Background(), now); err != nil {
+			c.log.Warn("fan-in tick", "err", err)
+		}
+		return
+	}
+	c.EvaluateCentral(now)
+}
