@@ -49,6 +49,8 @@ type Config struct {
 	LogSummary Duration      `yaml:"log_summary"`
 	Control    ControlConfig `yaml:"control"`
 	API        APIConfig     `yaml:"api"`
+	// Limits are the probes' resource budgets (agent/limits.go).
+	Limits LimitsConfig `yaml:"limits"`
 
 	stateDirLine int // line of state_dir, for CheckStateDir's error
 }
@@ -470,6 +472,7 @@ func (c *Config) validate(lines map[string]int) error {
 		}
 	}
 	c.validateBounds(bad)
+	c.Limits.check(bad)
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "\n"))
 	}
@@ -577,5 +580,5 @@ func parentKey(k string) string {
 // ProbeOptions are the engine's options the configuration sets.
 func (c Config) ProbeOptions() probe.Options {
 	d, _ := probe.ParseDialect(c.Dialect)
-	return probe.Options{DefaultDialect: d}
+	return probe.Options{DefaultDialect: d, Limits: c.Limits.Engine()}
 }

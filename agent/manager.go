@@ -130,6 +130,9 @@ type Manager struct {
 	probes   []*managedProbe
 	byID     map[string]*managedProbe
 	onRemove func(*probe.Instance)
+	// memory is the stage-data budget all the probes share
+	// (limits.stage_memory; agent/limits.go).
+	memory *probe.MemoryBudget
 	// onDisable is called, with mu held, when a PATCH disables a probe.
 	onDisable func(*probe.Instance)
 	watchers  map[chan StatusEvent]struct{}
@@ -195,19 +198,25 @@ func NewManager(log *slog.Logger, store *Store, onRemove func(*probe.Instance)) 
 	if onRemove == nil {
 		onRemove = func(*probe.Instance) {}
 	}
-	return &Manager{log: log, store: store, onRemove: onRemove, byID: map[string]*managedProbe{},
-		watchers: map[chan StatusEvent]struct{}{}, exports: NewExports()}
+	return &Manager{log: log, store: store, onRemove: releasing(onRemove), byID: map[string]*managedProbe{},
+		watchers: map[chan StatusEvent]struct{}{}, exports: NewExports(), memory: probe.NewMemoryBudget(probe.DefaultStageMemory)}
 }
 
 // SetProbeOptions sets how documents are read from now on (the dialect of
 // documents that carry no evidence of one: the configuration's dialect).
-func (m *Manager) SetProbeOptions(opts probe.Options) { m.opts.Store(&opts) }
+func (m *Manager) SetProbeOptions(opts probe.Options) {
+	m.memory.SetLimit(opts.Limits.WithDefaults().StageMemory)
+	m.opts.Store(&opts)
+}
 
 // compile is compileForDevice with the manager's probe options.
 func (m *Manager) compile(raw []byte, id string) (*probe.Plan, []byte, probe.Problems) {
 	var opts probe.Options
 	if o := m.opts.Load(); o != nil {
 		opts = *o
+	}
+	if opts.Memory == nil {
+		opts.Memory = m.memory
 	}
 	return compileForDevice(opts, raw, id)
 }
@@ -458,6 +467,9 @@ func (m *Manager) Apply(gen uint64, docs [][]byte) ([]ApplyResult, error) {
 			next = append(next, mp)
 		}
 	}
+	if err := m.admitProbes(len(next), plans); err != nil {
+		return nil, err
+	}
 	m.steps.Add(uint64(len(m.probes)))
 	entries := make([]probestore.Entry, len(plans))
 	for i, plan := range plans {
@@ -540,6 +552,10 @@ func (m *Manager) Create(raw []byte) (string, error) {
 	if len(probs) > 0 {
 		m.writeMu.Unlock()
 		return "", &ValidationError{Docs: []DocError{{ID: id, Problems: probs}}}
+	}
+	if err := m.admitProbes(len(m.probes), []*probe.Plan{plan}); err != nil {
+		m.writeMu.Unlock()
+		return "", err
 	}
 	inst, err := probe.NewInstance(plan)
 	if err != nil {
