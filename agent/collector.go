@@ -17,6 +17,7 @@ func gnmiOptions(cfg Config, log *slog.Logger) gnmi.Options {
 		Insecure:     c.Insecure,
 		Username:     c.Username,
 		Password:     c.Password,
+		PasswordFile: c.PasswordFile,
 		PrefixTarget: c.PrefixTarget,
 		Origin:       c.Origin,
 		TLS: gnmi.TLSOptions{

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/credentials"
@@ -26,6 +27,10 @@ type Options struct {
 	// gNMI targets use for password authentication.
 	Username string
 	Password string
+	// PasswordFile, when set, holds the password (its first line, white
+	// space trimmed), read once by New, so the configuration need not
+	// carry the secret. Errors name the file, never its content.
+	PasswordFile string
 	// PrefixTarget goes into the subscription prefix's target field. Targets
 	// that multiplex devices (and the gnmi cache-based server) require it.
 	PrefixTarget string
@@ -84,6 +89,21 @@ type Backoff struct {
 	Jitter     float64       // default 0.2, in [0, 1]
 }
 
+// readPasswordFile reads a password file: its first line without
+// surrounding white space. The error never quotes the content.
+func readPasswordFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("gnmi: password_file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	pw := strings.TrimSpace(line)
+	if pw == "" {
+		return "", fmt.Errorf("gnmi: password_file %s: the first line is empty", path)
+	}
+	return pw, nil
+}
+
 func (o *Options) setDefaults() error {
 	if o.Target == "" {
 		return errors.New("gnmi: Options.Target is required")
@@ -99,6 +119,16 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.PasswordFile != "" {
+		if o.Password != "" {
+			return errors.New("gnmi: set Password or PasswordFile, not both")
+		}
+		pw, err := readPasswordFile(o.PasswordFile)
+		if err != nil {
+			return err
+		}
+		o.Password = pw
 	}
 	switch o.Encoding {
 	case "", "proto", "json_ietf", "json":
