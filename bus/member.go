@@ -576,3 +576,17 @@ func (m *Member) Upward(id, as string, now time.Time) (*Record, error) {
 	}
 	return &Record{Blueprint: m.opt.Blueprint, Probe: id, Batch: b}, nil
 }
+
+// Inspect calls fn with an owned probe's central instance and its last
+// status, under the member's lock (fn must not keep inst); false when the
+// probe is not owned.
+func (m *Member) Inspect(id string, fn func(inst *probe.Instance, st ProbeStatus)) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.owned[id]
+	if !ok {
+		return false
+	}
+	fn(o.inst, o.status)
+	return true
+}

@@ -1,7 +1,8 @@
-package natsbus
+package natsbus_test
 
 import (
 	"context"
+	"github.com/probe-agent/probe-agent/bus/natsbus"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ import (
 )
 
 // TestCredentials: each kind of credential gets a record stored on a
-// server that requires it; a wrong one is refused at Connect with the
+// server that requires it; a wrong one is refused at natsbus.Connect with the
 // server's reason, not retried for ever in the background.
 func TestCredentials(t *testing.T) {
 	kp, err := nkeys.CreateUser()
@@ -38,32 +39,32 @@ func TestCredentials(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		server func(*server.Options)
-		good   func(*Config)
-		bad    func(*Config)
+		good   func(*natsbus.Config)
+		bad    func(*natsbus.Config)
 		badErr string
 	}{
 		{"user and password", func(o *server.Options) { o.Username, o.Password = "agent", "s3cret" },
-			func(c *Config) { c.User, c.Password = "agent", "s3cret" },
-			func(c *Config) { c.User, c.Password = "agent", "wrong" }, "authorization violation"},
+			func(c *natsbus.Config) { c.User, c.Password = "agent", "s3cret" },
+			func(c *natsbus.Config) { c.User, c.Password = "agent", "wrong" }, "authorization violation"},
 		{"token", func(o *server.Options) { o.Authorization = "t0ken" },
-			func(c *Config) { c.Token = "t0ken" },
-			func(c *Config) { c.Token = "other" }, "authorization violation"},
+			func(c *natsbus.Config) { c.Token = "t0ken" },
+			func(c *natsbus.Config) { c.Token = "other" }, "authorization violation"},
 		{"nkey", func(o *server.Options) { o.Nkeys = []*server.NkeyUser{{Nkey: pub}} },
-			func(c *Config) { c.NKeyFile = seedFile },
-			func(c *Config) { c.NKeyFile = otherFile }, "authorization violation"},
+			func(c *natsbus.Config) { c.NKeyFile = seedFile },
+			func(c *natsbus.Config) { c.NKeyFile = otherFile }, "authorization violation"},
 		{"tls", func(o *server.Options) {
 			tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: pki.ServerCert, KeyFile: pki.ServerKey, CaFile: pki.CA, Verify: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			o.TLSConfig, o.TLS, o.TLSVerify = tc, true, true
-		}, func(c *Config) {
+		}, func(c *natsbus.Config) {
 			tc, err := tlsutil.Client(tlsutil.Files{CA: pki.CA, Cert: pki.ClientCert, Key: pki.ClientKey}, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			c.TLS = tc
-		}, func(c *Config) {
+		}, func(c *natsbus.Config) {
 			tc, err := tlsutil.Client(tlsutil.Files{CA: pki.CA, Cert: pki.OtherCert, Key: pki.OtherKey}, "")
 			if err != nil {
 				t.Fatal(err)
@@ -75,7 +76,7 @@ func TestCredentials(t *testing.T) {
 			ts := startServer(t, tc.server)
 			c := ts.config()
 			tc.good(&c)
-			p, err := NewPublisher(context.Background(), c, bus.QueueOptions{})
+			p, err := natsbus.NewPublisher(context.Background(), c, bus.QueueOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,9 +91,9 @@ func TestCredentials(t *testing.T) {
 			}
 			c = ts.config()
 			tc.bad(&c)
-			_, err = Connect(c)
+			_, err = natsbus.Connect(c)
 			if err == nil || !strings.Contains(strings.ToLower(err.Error()), tc.badErr) {
-				t.Fatalf("Connect with wrong credentials: %v, want an error with %q", err, tc.badErr)
+				t.Fatalf("natsbus.Connect with wrong credentials: %v, want an error with %q", err, tc.badErr)
 			}
 		})
 	}
@@ -101,15 +102,15 @@ func TestCredentials(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		c    Config
+		c    natsbus.Config
 		want string
 	}{
-		{"no url", Config{}, "urls"},
-		{"bare host", Config{URLs: []string{"localhost:4222"}}, "urls[0]"},
-		{"two credentials", Config{URLs: []string{"nats://h:1"}, User: "u", Token: "t"}, "one of"},
-		{"password alone", Config{URLs: []string{"nats://h:1"}, Password: "p"}, "password without user"},
-		{"wildcard prefix", Config{URLs: []string{"nats://h:1"}, Prefix: "a.*"}, "subject_prefix"},
-		{"dotted stream", Config{URLs: []string{"nats://h:1"}, Stream: "A.B"}, "stream"},
+		{"no url", natsbus.Config{}, "urls"},
+		{"bare host", natsbus.Config{URLs: []string{"localhost:4222"}}, "urls[0]"},
+		{"two credentials", natsbus.Config{URLs: []string{"nats://h:1"}, User: "u", Token: "t"}, "one of"},
+		{"password alone", natsbus.Config{URLs: []string{"nats://h:1"}, Password: "p"}, "password without user"},
+		{"wildcard prefix", natsbus.Config{URLs: []string{"nats://h:1"}, Prefix: "a.*"}, "subject_prefix"},
+		{"dotted stream", natsbus.Config{URLs: []string{"nats://h:1"}, Stream: "A.B"}, "stream"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.c.Validate()
@@ -118,7 +119,7 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
-	if err := (Config{URLs: []string{"nats://h:4222"}, Prefix: "dc1.pa", Token: "x"}).Validate(); err != nil {
+	if err := (natsbus.Config{URLs: []string{"nats://h:4222"}, Prefix: "dc1.pa", Token: "x"}).Validate(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,8 +1,9 @@
-package natsbus
+package natsbus_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/probe-agent/probe-agent/bus/natsbus"
 	"sync"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func (s *signal) waitFor(t *testing.T, timeout time.Duration, what string, cond 
 type evaluator struct {
 	name   string
 	nc     *nats.Conn
-	in     *Input
+	in     *natsbus.Input
 	m      *bus.Member
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -98,15 +99,15 @@ func (o *outcome) onTick(name string) func(*bus.TickResult) {
 
 func startEvaluator(t *testing.T, ts *testServer, name string, f *bustest.Fleet, out *outcome, sig *signal, staleAfter time.Duration) *evaluator {
 	t.Helper()
-	nc, err := Connect(ts.config())
+	nc, err := natsbus.Connect(ts.config())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ic := InputConfig{Config: ts.config(), MemberID: name, LeaseTTL: time.Second, AckWait: 10 * time.Second,
+	ic := natsbus.InputConfig{Config: ts.config(), MemberID: name, LeaseTTL: time.Second, AckWait: 10 * time.Second,
 		Probes:   func() []string { return f.Probes },
 		OnAssign: func(string) { sig.notify() }, OnRevoke: func(string) { sig.notify() }}
-	in, err := NewInput(ctx, nc, ic)
+	in, err := natsbus.NewInput(ctx, nc, ic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func evaluatorNames(probes []string) (string, string) {
 		a, b := fmt.Sprintf("evaluator-a%d", i), fmt.Sprintf("evaluator-b%d", i)
 		n := 0
 		for _, p := range probes {
-			if preferred([]string{a, b}, p) == a {
+			if natsbus.Owner([]string{a, b}, p) == a {
 				n++
 			}
 		}
@@ -164,7 +165,7 @@ func TestFailover(t *testing.T) {
 	for _, dev := range f.Devices {
 		c := ts.config()
 		c.Name = dev
-		p, err := NewPublisher(ctx, c, bus.QueueOptions{})
+		p, err := natsbus.NewPublisher(ctx, c, bus.QueueOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +188,7 @@ func TestFailover(t *testing.T) {
 	}
 	sig.waitFor(t, 20*time.Second, "the probes split two and two", func() bool {
 		for _, p := range probes {
-			if o := owner(p); o == nil || o.name != preferred([]string{na, nb}, p) {
+			if o := owner(p); o == nil || o.name != natsbus.Owner([]string{na, nb}, p) {
 				return false
 			}
 		}
@@ -337,7 +338,7 @@ func streamInfo(t *testing.T, ts *testServer) *jetstream.StreamInfo {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	s, err := js.Stream(context.Background(), DefaultStream)
+	s, err := js.Stream(context.Background(), natsbus.DefaultStream)
 	if err != nil {
 		t.Fatal(err)
 	}

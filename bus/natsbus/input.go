@@ -200,7 +200,9 @@ func rendezvous(member, probeID string) uint64 {
 	return h.Sum64()
 }
 
-func preferred(members []string, probeID string) string {
+// Owner is the member, among the live members, that owns probeID: the
+// highest rendezvous weight (ties to the smaller id).
+func Owner(members []string, probeID string) string {
 	best, bw := "", uint64(0)
 	for _, mem := range members {
 		if w := rendezvous(mem, probeID); best == "" || w > bw || w == bw && mem < best {
@@ -257,7 +259,7 @@ func (in *Input) round(ctx context.Context, m *bus.Member) {
 	}
 	want := map[string]bool{}
 	for _, id := range in.cfg.Probes() {
-		if preferred(members, id) == in.id {
+		if Owner(members, id) == in.id {
 			want[id] = true
 		}
 	}

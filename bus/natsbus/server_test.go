@@ -1,7 +1,8 @@
-package natsbus
+package natsbus_test
 
 import (
 	"fmt"
+	"github.com/probe-agent/probe-agent/bus/natsbus"
 	"io"
 	"log/slog"
 	"net"
@@ -68,6 +69,6 @@ func (ts *testServer) url() string {
 	return fmt.Sprintf("%s://127.0.0.1:%d", scheme, ts.opts.Port)
 }
 
-func (ts *testServer) config() Config {
-	return Config{URLs: []string{ts.url()}, Blueprint: "bp-test", Log: quiet, ReconnectWait: 20 * time.Millisecond, PublishTimeout: 2 * time.Second}
+func (ts *testServer) config() natsbus.Config {
+	return natsbus.Config{URLs: []string{ts.url()}, Blueprint: "bp-test", Log: quiet, ReconnectWait: 20 * time.Millisecond, PublishTimeout: 2 * time.Second}
 }

@@ -1,8 +1,9 @@
-package natsbus
+package natsbus_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/probe-agent/probe-agent/bus/natsbus"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func record(dev, probeID string, seq uint64) *bus.Record {
 }
 
 // storedRecords reads every record of the stream back, by stream order.
-func storedRecords(t *testing.T, url string, c Config) []*bus.Record {
+func storedRecords(t *testing.T, url string, c natsbus.Config) []*bus.Record {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -29,7 +30,7 @@ func storedRecords(t *testing.T, url string, c Config) []*bus.Record {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
-	s, err := js.Stream(ctx, c.withDefaults().Stream)
+	s, err := js.Stream(ctx, natsbus.DefaultStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestPublisherAcrossServerRestart(t *testing.T) {
 	c := ts.config()
 	c.MaxPerSubject = 10000
 	ctx := context.Background()
-	pub, err := NewPublisher(ctx, c, bus.QueueOptions{Batch: 16, RetryMax: 50 * time.Millisecond})
+	pub, err := natsbus.NewPublisher(ctx, c, bus.QueueOptions{Batch: 16, RetryMax: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestPublisherQueueBoundDuringOutage(t *testing.T) {
 	c := ts.config()
 	c.MaxPerSubject = 10000
 	ctx := context.Background()
-	pub, err := NewPublisher(ctx, c, bus.QueueOptions{Messages: 20, Batch: 4, RetryMax: 50 * time.Millisecond})
+	pub, err := natsbus.NewPublisher(ctx, c, bus.QueueOptions{Messages: 20, Batch: 4, RetryMax: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
