@@ -27,6 +27,11 @@ type InputOptions struct {
 	// Now is the clock ownership is started by (time.Now; tests use the
 	// fleet's).
 	Now func() time.Time
+	// Stamp is the time a record is judged by (its age against the
+	// member's staleness bound): the broker's timestamp by default. A
+	// test replaying at its own pace uses the evaluation time the record
+	// carries.
+	Stamp func(rec *bus.Record, broker time.Time) time.Time
 	// CreateTopics creates the topics when missing (EnsureTopics).
 	CreateTopics bool
 	// OnAssigned and OnRevoked are told the partitions (tests and status).
@@ -77,6 +82,9 @@ func NewInput(c Config, opt InputOptions) (*Input, error) {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Stamp == nil {
+		opt.Stamp = func(_ *bus.Record, broker time.Time) time.Time { return broker }
 	}
 	if opt.Probes == nil {
 		opt.Probes = func() []string { return nil }
@@ -258,7 +266,7 @@ func (in *Input) offer(ctx context.Context, m *bus.Member, nparts int, r *kgo.Re
 			return
 		}
 	}
-	m.Offer(rec, r.Timestamp, a)
+	m.Offer(rec, in.opt.Stamp(rec, r.Timestamp), a)
 }
 
 type acker struct {

@@ -73,17 +73,17 @@ func (s *Sink) Close() error {
 	return nil
 }
 
-// KafkaRecord is the Kafka record of e in topic: key <blueprint>/<probe>,
-// the record's headers, its batch's evaluation time as the record's
-// timestamp (the member judges staleness by it, so a record read back
-// from the log after a takeover is seen as old as it is).
+// KafkaRecord is the Kafka record of e in topic: key <blueprint>/<probe>
+// and the record's headers. Its timestamp is left to the producer (the
+// time of the produce call): the member judges a record's age by it, so
+// a record read back from the log after a takeover is seen as old as it
+// is. (Not the batch's evaluation time: kgo fails a record whose
+// timestamp is older than its delivery timeout, and a replayed
+// recording's times are.)
 func KafkaRecord(topic string, e bus.Encoded) *kgo.Record {
 	r := &kgo.Record{Topic: topic, Key: []byte(bus.KafkaKey(e.Rec.Blueprint, e.Rec.Probe)), Value: e.Body}
 	for _, h := range e.Rec.Headers() {
 		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h[0], Value: []byte(h[1])})
-	}
-	if t := e.Rec.Batch.GetTime(); t != nil {
-		r.Timestamp = t.AsTime()
 	}
 	return r
 }
