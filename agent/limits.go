@@ -124,3 +124,6 @@ func releasing(onRemove func(*probe.Instance)) func(*probe.Instance) {
 		inst.Release()
 	}
 }
+
+// StageMemory is the stage-data budget the manager's probes share.
+func (m *Manager) StageMemory() *probe.MemoryBudget { return m.memory }

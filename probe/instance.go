@@ -43,6 +43,10 @@ type Instance struct {
 	// dropped is its count of samples dropped early at the last tick.
 	acct    *account
 	dropped uint64
+	// stopped is set when a budget refused a layout in the middle of an
+	// evaluation: the processors' state may no longer match their stages,
+	// so the instance is not evaluated again (the probe is applied anew).
+	stopped string
 }
 
 type runProc struct {
@@ -267,6 +271,13 @@ func (inst *Instance) Tick(t *Tick) error {
 	if inst.Plan.Doc.Disabled {
 		return nil
 	}
+	if inst.stopped != "" {
+		inst.state, inst.lastErr = StateError, inst.stopped
+		return fmt.Errorf("probe %q: %s", inst.Plan.Doc.Label, inst.lastErr)
+	}
+	if err := inst.admitInterfaces(t); err != nil {
+		return err
+	}
 	inst.seq++
 	t.Seq = inst.seq
 	if t.Items == nil && t.Counters != nil {
@@ -284,6 +295,10 @@ func (inst *Instance) Tick(t *Tick) error {
 		if err := eval(rp.p, t); err != nil {
 			inst.state = StateError
 			inst.lastErr = fmt.Sprintf("processor %q: %v", rp.name, err)
+			if _, ok := err.(*LimitError); ok {
+				inst.lastErr += "; the probe is stopped until it is applied again"
+				inst.stopped = inst.lastErr
+			}
 			return fmt.Errorf("probe %q: %s", inst.Plan.Doc.Label, inst.lastErr)
 		}
 	}

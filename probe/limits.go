@@ -346,3 +346,18 @@ func (p *Plan) partOptions(processors int) Options {
 	opts.Limits.ProcessorsPerProbe = max(opts.Limits.ProcessorsPerProbe, processors)
 	return opts
 }
+
+// admitInterfaces refuses, before anything is evaluated, a tick whose
+// counters have more interfaces than limits.items_per_stage: the stages
+// of interface sources would have that many items. The probe is in error
+// for the tick and evaluates again once the device is within the budget.
+func (inst *Instance) admitInterfaces(t *Tick) error {
+	limit := inst.acct.limits.ItemsPerStage
+	if t.Counters == nil || limit <= 0 || len(t.Counters.Interfaces) <= limit {
+		return nil
+	}
+	inst.acct.layouts.Add(1)
+	inst.state = StateError
+	inst.lastErr = fmt.Sprintf("the counters have %d interfaces; the budget is %d items per stage (limits.items_per_stage)", len(t.Counters.Interfaces), limit)
+	return fmt.Errorf("probe %q: %s", inst.Plan.Doc.Label, inst.lastErr)
+}

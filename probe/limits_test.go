@@ -164,10 +164,10 @@ func TestFanOutProbeStaysWithinStageMemory(t *testing.T) {
 	runtime.KeepAlive(inst)
 }
 
-// TestItemsPerStageRefusedAtRunTime: a layout of more items than the
-// budget is refused before it is allocated; the probe is in the error
-// state with a message naming the stage and the budget, and evaluates
-// again once the interfaces are within it.
+// TestItemsPerStageRefusedAtRunTime: counters with more interfaces than
+// the budget are refused before anything is evaluated or allocated; the
+// probe is in the error state with a message naming the budget, and
+// evaluates again once the interfaces are within it.
 func TestItemsPerStageRefusedAtRunTime(t *testing.T) {
 	plan, probs := probe.CompileJSONWith(readFile(t, "testdata/seed_probe.json"), probe.Options{Limits: probe.Limits{ItemsPerStage: 100}})
 	if len(probs) > 0 {
@@ -183,7 +183,7 @@ func TestItemsPerStageRefusedAtRunTime(t *testing.T) {
 		wantErr    string
 	}{
 		{100, ""},
-		{101, `processor "server_tx_bytes": stage "server_tx_bytes_output": 101 items; the budget is 100 items per stage (limits.items_per_stage)`},
+		{101, `the counters have 101 interfaces; the budget is 100 items per stage (limits.items_per_stage)`},
 		{80, ""},
 	} {
 		now = now.Add(time.Second)

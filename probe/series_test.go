@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -193,5 +194,45 @@ func TestSeriesTimesRoundTrip(t *testing.T) {
 	st.Item(0).Samples(func(s Sample) { got = append(got, s) })
 	if len(got) != 2 || !got[0].Time.Equal(at) || got[0].Value.Str != "up" || !got[1].Time.IsZero() || got[1].Value.Str != "down" {
 		t.Errorf("samples %+v", got)
+	}
+}
+
+// TestLayoutOverBudgetRefused: a stage refuses, before allocating it, a
+// layout of more items than limits.items_per_stage or one the memory
+// budget cannot take, with a *LimitError naming the budget (the
+// instance's evaluation turns it into the probe's error); the stage keeps
+// its former layout.
+func TestLayoutOverBudgetRefused(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		limits Limits
+		budget int64
+		items  int
+		want   string
+	}{
+		{"items", Limits{ItemsPerStage: 10}, 1 << 20, 11, `stage "s": 11 items; the budget is 10 items per stage (limits.items_per_stage)`},
+		{"memory", Limits{}, 4 << 10, 1000, `stage "s": 1000 items need`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newTestStage(NS)
+			st.acct = &account{budget: NewMemoryBudget(tt.budget), limits: tt.limits}
+			st.SetLayout(layoutOf("a", "b"))
+			keys := make([]string, tt.items)
+			for i := range keys {
+				keys[i] = fmt.Sprint(i)
+			}
+			func() {
+				defer func() {
+					le, ok := recover().(*LimitError)
+					if !ok || !strings.HasPrefix(le.Error(), tt.want) {
+						t.Fatalf("refusal %v, want %q", le, tt.want)
+					}
+				}()
+				st.SetLayout(layoutOf(keys...))
+			}()
+			if st.Len() != 2 || st.acct.layouts.Load() != 1 || st.acct.budget.Used() != st.charged {
+				t.Errorf("after the refusal: %d items, %d refused, budget %d for %d charged", st.Len(), st.acct.layouts.Load(), st.acct.budget.Used(), st.charged)
+			}
+		})
 	}
 }

@@ -65,6 +65,7 @@ func NewServer(a *agent.Agent, cfg agent.Config, reg *prometheus.Registry, log *
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newAgentCollector(a),
 		newStageCollector(a, cfg.API.StageSeriesLimit),
+		&limitsCollector{manager: a.Manager()},
 	} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
