@@ -65,8 +65,20 @@ type Config struct {
 // Stats is a point-in-time copy of a Sender's counters.
 type Stats struct {
 	Enqueued uint64 // messages accepted by Enqueue
-	Sent     uint64 // messages whose frame was written to a connection
-	Dropped  uint64 // oldest messages discarded because the queue was full (either bound)
+	// Sent counts frames written to a connection: the kernel accepted
+	// them. It is not delivery: frames written shortly before a connection
+	// fails, or to a receiver that stops reading and closes, are lost
+	// without the sender knowing (TCP acknowledges what the receiver's
+	// kernel buffered, not what the application read). Only a sequenced
+	// receiver's gaps prove what was delivered.
+	Sent uint64
+	// WrittenOnFailed counts the frames written on connections that later
+	// failed (write error, or the receiver closed or reset it), as opposed
+	// to connections the sender closed at a flush or reload: the upper
+	// bound of what those failures can have lost (docs/metrics.md).
+	WrittenOnFailed uint64
+
+	Dropped uint64 // oldest messages discarded because the queue was full (either bound)
 	// DroppedBytes is the part of Dropped due to the byte bound (QueueBytes),
 	// the rest being due to the message bound (QueueSize).
 	DroppedBytes uint64
@@ -108,9 +120,13 @@ type Sender struct {
 	conn   net.Conn // current connection, so an abort can unblock a write
 
 	enqueued, sent, dropped, droppedBytes, oversize, invalid, reconnects, connectFailures atomic.Uint64
-	lastErr                                                                               atomic.Pointer[string]
-	connected                                                                             atomic.Bool
-	leftover                                                                              atomic.Int64 // encoded but unwritten frames when the writer stopped
+	// writtenOnFailed counts frames written on connections that then
+	// failed (Stats.WrittenOnFailed).
+	writtenOnFailed atomic.Uint64
+
+	lastErr   atomic.Pointer[string]
+	connected atomic.Bool
+	leftover  atomic.Int64 // encoded but unwritten frames when the writer stopped
 
 	lastDropLog  atomic.Int64 // unix nanoseconds
 	droppedSince atomic.Uint64
@@ -244,16 +260,18 @@ func (s *Sender) noteDrop(n int, why dropReason) {
 // Stats returns the current counters.
 func (s *Sender) Stats() Stats {
 	return Stats{
-		Enqueued:     s.enqueued.Load(),
-		Sent:         s.sent.Load(),
-		Dropped:      s.dropped.Load(),
-		DroppedBytes: s.droppedBytes.Load(),
-		Oversize:     s.oversize.Load(),
-		Invalid:      s.invalid.Load(),
-		Reconnects:   s.reconnects.Load(),
-		Connected:    s.connected.Load(),
-		QueueDepth:   s.q.len(),
-		QueueBytes:   s.q.bytes(),
+		Enqueued: s.enqueued.Load(),
+		Sent:     s.sent.Load(),
+
+		WrittenOnFailed: s.writtenOnFailed.Load(),
+		Dropped:         s.dropped.Load(),
+		DroppedBytes:    s.droppedBytes.Load(),
+		Oversize:        s.oversize.Load(),
+		Invalid:         s.invalid.Load(),
+		Reconnects:      s.reconnects.Load(),
+		Connected:       s.connected.Load(),
+		QueueDepth:      s.q.len(),
+		QueueBytes:      s.q.bytes(),
 
 		ConnectFailures: s.connectFailures.Load(),
 		LastError:       s.lastError(),
@@ -348,7 +366,14 @@ type link struct {
 	conn net.Conn
 	tcp  *net.TCPConn  // the TCP connection under conn, for the liveness probe
 	dead chan struct{} // closed when the receiver side closed or reset
+	// written counts the frames written on this connection, for
+	// Stats.WrittenOnFailed when it fails.
+	written uint64
 }
+
+// linkFailed counts the frames written on l as written on a failed
+// connection; the caller then drops l.
+func (s *Sender) linkFailed(l *link) { s.writtenOnFailed.Add(l.written) }
 
 func (s *Sender) run() {
 	defer close(s.done)
@@ -389,12 +414,14 @@ func (s *Sender) run() {
 			return true
 		}
 		if err := s.writeAll(l, out); err != nil {
-			s.log.Warn("stream connection lost", "err", err, "resending", outFrames)
+			s.linkFailed(l)
+			s.log.Warn("stream connection lost", "err", err, "resending", outFrames, "written_on_connection", l.written)
 			s.dropLink(l)
 			l = nil
 			return false
 		}
 		s.sent.Add(uint64(outFrames))
+		l.written += uint64(outFrames)
 		out, outFrames = out[:0], 0
 		// Back off afresh only once a connection has carried data, so a receiver
 		// that accepts and at once hangs up is not redialled at the minimum delay.
@@ -458,7 +485,8 @@ func (s *Sender) run() {
 			case <-closing:
 				draining, closing = true, nil
 			case <-l.dead:
-				s.log.Warn("stream receiver closed the connection")
+				s.linkFailed(l)
+				s.log.Warn("stream receiver closed the connection", "written_on_connection", l.written)
 				s.dropLink(l)
 				l = nil
 			case <-s.abort:
