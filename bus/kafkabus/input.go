@@ -60,7 +60,6 @@ type Input struct {
 
 // partState tracks one owned partition's records between poll and ack.
 type partState struct {
-	epoch int32
 	// offs are offsets of records given to the member, in order, and
 	// whether each is acknowledged; acknowledged ones at the front are
 	// popped, so the front is the first one still outstanding.
@@ -71,7 +70,6 @@ type partState struct {
 	// not committed past until the partition goes to the next owner.
 	next  int64
 	floor int64
-	gen   int // bumped when the partition is assigned again
 }
 
 // NewInput checks the configuration; Run connects.
@@ -135,7 +133,7 @@ func (in *Input) Run(ctx context.Context, m *bus.Member) error {
 			}
 		}
 		if commit {
-			if err := in.commit(context.Background(), cl, list, true); err != nil {
+			if err := in.commit(context.Background(), cl, list); err != nil {
 				in.log.Warn("fan-in: kafka: commit at revoke", "err", err)
 			}
 		}
@@ -204,7 +202,7 @@ func (in *Input) Run(ctx context.Context, m *bus.Member) error {
 			case <-cctx.Done():
 				return
 			case <-t.C:
-				if err := in.commit(cctx, cl, nil, false); err != nil && cctx.Err() == nil {
+				if err := in.commit(cctx, cl, nil); err != nil && cctx.Err() == nil {
 					in.log.Debug("fan-in: kafka: commit", "err", err)
 				}
 			}
@@ -238,7 +236,6 @@ func (in *Input) offer(ctx context.Context, m *bus.Member, nparts int, r *kgo.Re
 	}
 	ps.offs = append(ps.offs, r.Offset)
 	ps.next = r.Offset + 1
-	ps.epoch = r.LeaderEpoch
 	a := &acker{in: in, ps: ps, off: r.Offset}
 	in.mu.Unlock()
 	rec, err := bus.Decode(r.Value, header(r))
@@ -305,8 +302,8 @@ func (ps *partState) position() int64 {
 }
 
 // commit commits the position of the given partitions (every owned one
-// when nil) that moved since the last commit; sync waits for the answer.
-func (in *Input) commit(ctx context.Context, cl *kgo.Client, list []int32, sync bool) error {
+// when nil) that moved since the last commit, and waits for the answer.
+func (in *Input) commit(ctx context.Context, cl *kgo.Client, list []int32) error {
 	topic := bus.KafkaTopic(in.c.Prefix)
 	in.mu.Lock()
 	if list == nil {
@@ -332,7 +329,7 @@ func (in *Input) commit(ctx context.Context, cl *kgo.Client, list []int32, sync 
 	}
 	var cerr error
 	done := make(chan struct{})
-	cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{topic: offs}, func(_ *kgo.Client, _ *kmsgCommitReq, resp *kmsgCommitResp, err error) {
+	cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{topic: offs}, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		defer close(done)
 		if err != nil {
 			cerr = err
@@ -342,7 +339,7 @@ func (in *Input) commit(ctx context.Context, cl *kgo.Client, list []int32, sync 
 		defer in.mu.Unlock()
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
-				if e := kerrFor(p.ErrorCode); e != nil {
+				if e := kerr.ErrorForCode(p.ErrorCode); e != nil {
 					cerr = fmt.Errorf("partition %d: %w", p.Partition, e)
 					continue
 				}
@@ -351,7 +348,6 @@ func (in *Input) commit(ctx context.Context, cl *kgo.Client, list []int32, sync 
 		}
 	})
 	<-done
-	_ = sync
 	return cerr
 }
 
@@ -382,10 +378,3 @@ func sortedParts(ps []int32) []int32 {
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
-
-type (
-	kmsgCommitReq  = kmsg.OffsetCommitRequest
-	kmsgCommitResp = kmsg.OffsetCommitResponse
-)
-
-func kerrFor(code int16) error { return kerr.ErrorForCode(code) }
