@@ -36,7 +36,11 @@ var (
 	descDropped = prometheus.NewDesc("probe_agent_stream_dropped_total",
 		"Messages discarded for a streaming receiver because its queue was full (oldest first).", streamLabels, nil)
 	descSent = prometheus.NewDesc("probe_agent_stream_sent_total",
-		"Messages written to a streaming receiver's connection.", streamLabels, nil)
+		"Deprecated name of probe_agent_stream_written_total (same value): frames written to the connection, not delivered.", streamLabels, nil)
+	descWritten = prometheus.NewDesc("probe_agent_stream_written_total",
+		"Frames written to a streaming receiver's connection: the kernel accepted them. Not delivery: only a sequenced receiver's gaps prove what arrived (docs/metrics.md).", streamLabels, nil)
+	descWrittenOnFailed = prometheus.NewDesc("probe_agent_stream_written_on_failed_connections_total",
+		"Frames written on connections that then failed (write error, receiver closed or reset): accepted by the kernel, never confirmed read; the upper bound of what those failures lost.", streamLabels, nil)
 	descReconnects = prometheus.NewDesc("probe_agent_stream_reconnects_total",
 		"Successful connections to a streaming receiver after the first.", streamLabels, nil)
 	descConnectFailures = prometheus.NewDesc("probe_agent_stream_connect_failures_total",
@@ -53,7 +57,7 @@ var (
 
 func (c *agentCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTicks, descTickDuration, descLastTick, descCollectorErrors, descNoDataTicks, descHasData,
-		descQueueDepth, descDropped, descSent, descReconnects, descConnectFailures, descConnected, descProbes, descRaised, descActive} {
+		descQueueDepth, descDropped, descSent, descWritten, descWrittenOnFailed, descReconnects, descConnectFailures, descConnected, descProbes, descRaised, descActive} {
 		ch <- d
 	}
 }
@@ -79,6 +83,8 @@ func (c *agentCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descQueueDepth, prometheus.GaugeValue, float64(s.QueueDepth), s.Channel, s.Receiver)
 		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), s.Channel, s.Receiver)
 		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(s.Sent), s.Channel, s.Receiver)
+		ch <- prometheus.MustNewConstMetric(descWritten, prometheus.CounterValue, float64(s.Sent), s.Channel, s.Receiver)
+		ch <- prometheus.MustNewConstMetric(descWrittenOnFailed, prometheus.CounterValue, float64(s.WrittenOnFailed), s.Channel, s.Receiver)
 		ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(s.Reconnects), s.Channel, s.Receiver)
 		ch <- prometheus.MustNewConstMetric(descConnectFailures, prometheus.CounterValue, float64(s.ConnectFailures), s.Channel, s.Receiver)
 		connected := 0.0
