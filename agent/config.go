@@ -230,7 +230,10 @@ type StreamingEntry struct {
 	// NATS configures a type nats entry (fan-in through JetStream,
 	// fanin.go).
 	NATS *NATSConfig `yaml:"nats"`
-	line int
+	// Kafka configures a type kafka entry (fan-in through Kafka,
+	// fanin_kafka.go).
+	Kafka *KafkaConfig `yaml:"kafka"`
+	line  int
 }
 
 // QueueConfig bounds the per-entry queues.
@@ -408,8 +411,12 @@ func (c *Config) validate(lines map[string]int) error {
 			for _, p := range s.natsProblems() {
 				bad(key+p[0], "%s", p[1])
 			}
+		case "kafka":
+			for _, p := range s.kafkaProblems() {
+				bad(key+p[0], "%s", p[1])
+			}
 		default:
-			bad(key+".type", "want perfmon, alerts or events (or nats: fan-in through JetStream), got %q", s.Type)
+			bad(key+".type", "want perfmon, alerts or events (or nats or kafka: fan-in through a broker), got %q", s.Type)
 		}
 		if _, _, err := net.SplitHostPort(s.Address); err != nil {
 			bad(key+".address", "want host:port, got %q", s.Address)

@@ -106,7 +106,7 @@ func (s StreamingEntry) natsClientConfig(secrets bool) (natsbus.Config, error) {
 func aosEntries(entries []StreamingEntry) []StreamingEntry {
 	var out []StreamingEntry
 	for _, e := range entries {
-		if e.Type != "nats" {
+		if e.Type != "nats" && e.Type != "kafka" {
 			out = append(out, e)
 		}
 	}
@@ -135,6 +135,17 @@ type fanIn struct {
 func newFanIn(cfg Config, ex *Exports, log *slog.Logger) (*fanIn, error) {
 	var pubs []*bus.Publisher
 	for i, e := range cfg.Streaming {
+		if e.Type == "kafka" {
+			p, err := newKafkaPublisher(cfg, e, log)
+			if err != nil {
+				for _, p := range pubs {
+					_ = p.Close(context.Background())
+				}
+				return nil, fmt.Errorf("line %d: streaming[%d]: %w", e.line, i, err)
+			}
+			pubs = append(pubs, p)
+			continue
+		}
 		if e.Type != "nats" {
 			continue
 		}

@@ -1,4 +1,4 @@
-package kafkabus
+package kafkabus_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/probe-agent/probe-agent/bus"
+	"github.com/probe-agent/probe-agent/bus/kafkabus"
 	pb "github.com/probe-agent/probe-agent/proto/probeagent/v1"
 )
 
@@ -76,11 +77,11 @@ func TestAuth(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCluster(t, kfake.EnableSASL(), kfake.Superuser(strings.ToUpper(tc.mechanism), "agent", "secret"), kfake.TLS(serverTLS))
-			cfg := Config{Brokers: c.ListenAddrs(), Mechanism: tc.mechanism, User: "agent", Password: tc.password, TLS: tc.tls, Partitions: 2, Log: quiet}
+			cfg := kafkabus.Config{Brokers: c.ListenAddrs(), Mechanism: tc.mechanism, User: "agent", Password: tc.password, TLS: tc.tls, Partitions: 2, Log: quiet}
 			if tc.wantErr != "" {
 				cfg.DeliveryTimeout = 2 * time.Second
 			}
-			s, err := NewSink(cfg)
+			s, err := kafkabus.NewSink(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +89,7 @@ func TestAuth(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			if tc.wantErr == "" {
-				if err := EnsureTopics(ctx, s.cl, cfg); err != nil {
+				if err := kafkabus.EnsureTopics(ctx, s.Client(), cfg); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -105,20 +106,20 @@ func TestAuth(t *testing.T) {
 
 // TestValidate: configuration mistakes are refused naming the key.
 func TestValidate(t *testing.T) {
-	ok := Config{Brokers: []string{"k1:9092"}}
+	ok := kafkabus.Config{Brokers: []string{"k1:9092"}}
 	for _, tc := range []struct {
 		name string
-		edit func(*Config)
+		edit func(*kafkabus.Config)
 		want string
 	}{
-		{"ok", func(*Config) {}, ""},
-		{"no brokers", func(c *Config) { c.Brokers = nil }, "brokers:"},
-		{"broker without port", func(c *Config) { c.Brokers = []string{"k1"} }, "brokers[0]"},
-		{"user without mechanism", func(c *Config) { c.User = "u" }, "sasl.mechanism"},
-		{"unknown mechanism", func(c *Config) { c.Mechanism, c.User, c.Password = "GSSAPI", "u", "p" }, "sasl.mechanism"},
-		{"scram without password", func(c *Config) { c.Mechanism, c.User = "SCRAM-SHA-512", "u" }, "needs user and password"},
-		{"bad topic", func(c *Config) { c.Prefix = "a b" }, "topic:"},
-		{"heartbeat past session", func(c *Config) { c.SessionTimeout, c.HeartbeatInterval = time.Second, 2 * time.Second }, "heartbeat_interval"},
+		{"ok", func(*kafkabus.Config) {}, ""},
+		{"no brokers", func(c *kafkabus.Config) { c.Brokers = nil }, "brokers:"},
+		{"broker without port", func(c *kafkabus.Config) { c.Brokers = []string{"k1"} }, "brokers[0]"},
+		{"user without mechanism", func(c *kafkabus.Config) { c.User = "u" }, "user: set mechanism"},
+		{"unknown mechanism", func(c *kafkabus.Config) { c.Mechanism, c.User, c.Password = "GSSAPI", "u", "p" }, "mechanism: want PLAIN"},
+		{"scram without password", func(c *kafkabus.Config) { c.Mechanism, c.User = "SCRAM-SHA-512", "u" }, "needs user and password"},
+		{"bad topic", func(c *kafkabus.Config) { c.Prefix = "a b" }, "topic:"},
+		{"heartbeat past session", func(c *kafkabus.Config) { c.SessionTimeout, c.HeartbeatInterval = time.Second, 2*time.Second }, "heartbeat_interval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok

@@ -119,14 +119,14 @@ func (c Config) Validate() error {
 	switch strings.ToUpper(c.Mechanism) {
 	case "":
 		if c.User != "" || c.Password != "" {
-			return fmt.Errorf("sasl.user: set sasl.mechanism too (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)")
+			return fmt.Errorf("user: set mechanism too (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)")
 		}
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
 		if c.User == "" || c.Password == "" {
-			return fmt.Errorf("sasl: mechanism %s needs user and password", c.Mechanism)
+			return fmt.Errorf("mechanism: %s needs user and password", c.Mechanism)
 		}
 	default:
-		return fmt.Errorf("sasl.mechanism: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", c.Mechanism)
+		return fmt.Errorf("mechanism: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got %q", c.Mechanism)
 	}
 	if c.Prefix != "" {
 		if err := bus.ValidPrefix(c.Prefix); err != nil {

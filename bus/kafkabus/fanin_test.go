@@ -1,4 +1,4 @@
-package kafkabus
+package kafkabus_test
 
 import (
 	"context"
@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/probe-agent/probe-agent/bus"
 	"github.com/probe-agent/probe-agent/bus/bustest"
+	"github.com/probe-agent/probe-agent/bus/kafkabus"
 )
 
 const seedFile = "../../cmd/probectl/testdata/seed_probe.json"
@@ -36,8 +35,8 @@ func probeIDsFrom(from, n int) (ids []string) {
 type evaluator struct {
 	name   string
 	m      *bus.Member
-	in     *Input
-	cp     *Checkpoint
+	in     *kafkabus.Input
+	cp     *kafkabus.Checkpoint
 	cut    *cutter
 	cancel context.CancelFunc
 	done   chan error
@@ -94,7 +93,7 @@ func (r *results) onTick(name string) func(*bus.TickResult) {
 type fanin struct {
 	t     *testing.T
 	addrs []string
-	cfg   Config
+	cfg   kafkabus.Config
 	fleet *bustest.Fleet
 	clk   *clock
 	sig   *signal
@@ -110,13 +109,13 @@ func newFanin(t *testing.T, devices int, ids []string, partitions int) *fanin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Brokers: c.ListenAddrs(), Prefix: "probeagent", Blueprint: f.Blueprint, Partitions: partitions, Group: "central",
+	cfg := kafkabus.Config{Brokers: c.ListenAddrs(), Prefix: "probeagent", Blueprint: f.Blueprint, Partitions: partitions, Group: "central",
 		SessionTimeout: 500 * time.Millisecond, HeartbeatInterval: 50 * time.Millisecond, CommitInterval: 100 * time.Millisecond, Log: quiet}
-	admin, err := kgo.NewClient(cfg.withDefaults().common()...)
+	admin, err := kafkabus.AdminClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := EnsureTopics(context.Background(), admin, cfg); err != nil {
+	if err := kafkabus.EnsureTopics(context.Background(), admin, cfg); err != nil {
 		t.Fatal(err)
 	}
 	admin.Close()
@@ -125,7 +124,7 @@ func newFanin(t *testing.T, devices int, ids []string, partitions int) *fanin {
 	for _, d := range f.Devices {
 		pc := cfg
 		pc.ClientID = d
-		sink, err := NewSink(pc)
+		sink, err := kafkabus.NewSink(pc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,12 +149,12 @@ func (fi *fanin) start(name string) *evaluator {
 	cfg := fi.cfg
 	cfg.ClientID, cfg.Dialer = name, ev.cut.dial
 	var err error
-	if ev.cp, err = NewCheckpoint(cfg); err != nil {
+	if ev.cp, err = kafkabus.NewCheckpoint(cfg); err != nil {
 		t.Fatal(err)
 	}
 	ev.m = bus.NewMember(fi.fleet, ev.cp, bus.MemberOptions{StaleAfter: 3 * time.Second, OnTick: fi.res.onTick(name),
 		OnRecord: func(string, string, uint64) { fi.sig.poke() }, Log: quiet})
-	ev.in, err = NewInput(cfg, InputOptions{Probes: func() []string { return fi.fleet.Probes }, Now: fi.clk.now,
+	ev.in, err = kafkabus.NewInput(cfg, kafkabus.InputOptions{Probes: func() []string { return fi.fleet.Probes }, Now: fi.clk.now,
 		Stamp:      func(r *bus.Record, _ time.Time) time.Time { return r.Batch.GetTime().AsTime() },
 		OnAssigned: func([]int32) { fi.sig.poke() }, OnRevoked: func([]int32) { fi.sig.poke() }})
 	if err != nil {

@@ -1,4 +1,4 @@
-package kafkabus
+package kafkabus_test
 
 import (
 	"context"

@@ -51,6 +51,12 @@ type Input struct {
 	opt InputOptions
 	log *slog.Logger
 
+	// own serialises the changes of ownership: partitions assigned or
+	// revoked, probes added or removed (Rebalance).
+	own    sync.Mutex
+	member *bus.Member
+	nparts int
+
 	mu    sync.Mutex
 	parts map[int32]*partState
 	cl    *kgo.Client
@@ -98,6 +104,8 @@ func (in *Input) Run(ctx context.Context, m *bus.Member) error {
 	topic := bus.KafkaTopic(in.c.Prefix)
 	var nparts int
 	assign := func(actx context.Context, cl *kgo.Client, ps map[string][]int32) {
+		in.own.Lock()
+		defer in.own.Unlock()
 		list := ps[topic]
 		in.mu.Lock()
 		for _, p := range list {
@@ -122,6 +130,8 @@ func (in *Input) Run(ctx context.Context, m *bus.Member) error {
 		}
 	}
 	drop := func(cl *kgo.Client, ps map[string][]int32, commit bool) {
+		in.own.Lock()
+		defer in.own.Unlock()
 		list := ps[topic]
 		gone := map[int32]bool{}
 		for _, p := range list {
@@ -183,6 +193,9 @@ func (in *Input) Run(ctx context.Context, m *bus.Member) error {
 	if err != nil {
 		return err
 	}
+	in.own.Lock()
+	in.member, in.nparts = m, nparts
+	in.own.Unlock()
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka consumer: %w", err)
@@ -226,6 +239,40 @@ func (in *Input) Run(ctx context.Context, m *bus.Member) error {
 	}
 }
 
+// Rebalance brings the member's probes in line with Probes after the
+// probe set changed: a new probe whose key hashes to an owned partition
+// is assigned, a probe no longer listed is revoked. (Partitions move
+// only with the group's membership.)
+func (in *Input) Rebalance() {
+	in.own.Lock()
+	defer in.own.Unlock()
+	m := in.member
+	if m == nil {
+		return
+	}
+	in.mu.Lock()
+	owned := map[int32]bool{}
+	for p := range in.parts {
+		owned[p] = true
+	}
+	in.mu.Unlock()
+	known := map[string]bool{}
+	now := in.opt.Now()
+	for _, id := range in.opt.Probes() {
+		known[id] = true
+		if !m.Owns(id) && owned[PartitionOf(bus.KafkaKey(in.c.Blueprint, id), in.nparts)] {
+			if err := m.Assign(context.Background(), id, now); err != nil && !errors.Is(err, bus.ErrNoCentralPart) {
+				in.log.Warn("fan-in: kafka: assign", "probe", id, "err", err)
+			}
+		}
+	}
+	for _, id := range m.Owned() {
+		if !known[id] {
+			m.Revoke(id)
+		}
+	}
+}
+
 // offer gives one record to the member with an acker tracking its offset.
 func (in *Input) offer(ctx context.Context, m *bus.Member, nparts int, r *kgo.Record) {
 	in.mu.Lock()
@@ -248,6 +295,8 @@ func (in *Input) offer(ctx context.Context, m *bus.Member, nparts int, r *kgo.Re
 		_ = a.Ack() // another blueprint's, sharing the topic
 		return
 	}
+	in.own.Lock()
+	defer in.own.Unlock()
 	if !m.Owns(rec.Probe) {
 		if PartitionOf(bus.KafkaKey(rec.Blueprint, rec.Probe), nparts) != r.Partition {
 			in.log.Warn("fan-in: kafka: record in the wrong partition for its key", "probe", rec.Probe, "partition", r.Partition)

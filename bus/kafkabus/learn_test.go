@@ -1,4 +1,4 @@
-package kafkabus
+package kafkabus_test
 
 // Tests of what the design rests on, at the kgo level against kfake:
 // the idempotent producer, key partitioning, and a consumer group
@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/probe-agent/probe-agent/bus/kafkabus"
 )
 
 // consumeAll reads every record of topic from the start up to n records.
@@ -91,7 +93,7 @@ func TestIdempotentProducerAcrossConnectionLoss(t *testing.T) {
 			t.Fatalf("record %d at offset %d is %q: duplicate or gap", i, r.Offset, r.Value)
 		}
 	}
-	end, err := endOffset(context.Background(), cl, "idem", 0)
+	end, err := kafkabus.EndOffset(context.Background(), cl, "idem", 0)
 	if err != nil || end != n {
 		t.Fatalf("log end %d (%v), want %d: duplicates stored", end, err, n)
 	}
@@ -105,7 +107,7 @@ func TestKeyPartition(t *testing.T) {
 		in   string
 		want int32
 	}{{"21", -973932308}, {"foobar", -790332482}, {"a-little-bit-long-string", -985981536}, {"a-little-bit-longer-string", -1486304829}, {"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971}, {"abc", 479470107}} {
-		if got := int32(murmur2([]byte(tc.in))); got != tc.want {
+		if got := int32(kafkabus.Murmur2([]byte(tc.in))); got != tc.want {
 			t.Errorf("murmur2(%q) = %d, want %d", tc.in, got, tc.want)
 		}
 	}
@@ -125,7 +127,7 @@ func TestKeyPartition(t *testing.T) {
 	}
 	seen := map[int32]bool{}
 	for _, r := range consumeAll(t, c.ListenAddrs(), "keys", len(rs)) {
-		if want := PartitionOf(string(r.Key), parts); r.Partition != want {
+		if want := kafkabus.PartitionOf(string(r.Key), parts); r.Partition != want {
 			t.Fatalf("key %s in partition %d, PartitionOf says %d", r.Key, r.Partition, want)
 		}
 		seen[r.Partition] = true
@@ -214,7 +216,7 @@ func (g *groupMember) partitions() []int32 {
 	for p := range g.owned {
 		out = append(out, p)
 	}
-	return sortedParts(out)
+	return kafkabus.SortedParts(out)
 }
 
 func (g *groupMember) read(p int32) int {
