@@ -58,6 +58,8 @@ type Config struct {
 // FanInConfig is the fanin section: at most one broker.
 type FanInConfig struct {
 	NATS *FanInNATS `yaml:"nats"`
+	// Kafka is the other broker (fanin_kafka.go).
+	Kafka *FanInKafka `yaml:"kafka"`
 	// MemberID names this controller among the central evaluators
 	// (default: host name, process id and a random suffix).
 	MemberID string `yaml:"member_id"`

@@ -36,12 +36,16 @@ type FanInNATS struct {
 }
 
 // Enabled reports whether a broker is configured.
-func (f FanInConfig) Enabled() bool { return f.NATS != nil }
+func (f FanInConfig) Enabled() bool { return f.NATS != nil || f.Kafka != nil }
 
 // Pushes reports whether this controller pushes the probe set.
 func (f FanInConfig) Pushes() bool { return f.PushConfig == nil || *f.PushConfig }
 
 func (c *Config) validateFanIn(bad func(key, format string, args ...any)) {
+	if c.FanIn.Kafka != nil {
+		c.validateFanInKafka(bad)
+		return
+	}
 	n := c.FanIn.NATS
 	if n == nil {
 		if c.FanIn.PushConfig != nil || c.FanIn.MemberID != "" {
@@ -139,7 +143,7 @@ func (c *Controller) centralProbes() []string {
 // fanIn is the controller's broker side while fanin is configured.
 type fanIn struct {
 	member *bus.Member
-	input  *natsbus.Input
+	input  interface{ Rebalance() } // *natsbus.Input, *kafkabus.Input
 	close  func()
 }
 
@@ -160,6 +164,9 @@ func (c *Controller) startFanIn(ctx context.Context) error {
 	c.mu.Lock()
 	cfg := c.cfg
 	c.mu.Unlock()
+	if cfg.FanIn.Kafka != nil {
+		return c.startFanInKafka(ctx)
+	}
 	n := cfg.FanIn.NATS
 	nc, err := n.client(&cfg, true)
 	if err != nil {

@@ -172,13 +172,7 @@ func (in *Input) Run(ctx context.Context, m *bus.Member) error {
 		kgo.OnPartitionsLost(func(_ context.Context, cl *kgo.Client, ps map[string][]int32) { drop(cl, ps, false) }),
 	)
 	if in.opt.CreateTopics {
-		admin, err := kgo.NewClient(in.c.common()...)
-		if err != nil {
-			return fmt.Errorf("kafka: %w", err)
-		}
-		err = EnsureTopics(ctx, admin, in.c)
-		admin.Close()
-		if err != nil {
+		if err := CreateTopics(ctx, in.c); err != nil {
 			return err
 		}
 	}

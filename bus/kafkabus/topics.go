@@ -43,6 +43,20 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, c Config) error {
 	return nil
 }
 
+// CreateTopics connects to c's cluster and runs EnsureTopics.
+func CreateTopics(ctx context.Context, c Config) error {
+	c = c.withDefaults()
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(c.common()...)
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	defer cl.Close()
+	return EnsureTopics(ctx, cl, c)
+}
+
 // partitionCount is how many partitions topic has.
 func partitionCount(ctx context.Context, cl *kgo.Client, topic string) (int, error) {
 	req := kmsg.NewPtrMetadataRequest()
