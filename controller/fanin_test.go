@@ -1,6 +1,11 @@
 package controller
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,6 +40,48 @@ func TestFanInConfigErrors(t *testing.T) {
 			_, err := ParseConfig([]byte(faninBase+tc.in), "c.yaml")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestFanInPushConfig: a controller with push_config false starts no agent
+// session (another controller pushes this fabric); with the default it
+// starts one per agent.
+func TestFanInPushConfig(t *testing.T) {
+	abs, err := filepath.Abs(labFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		push string
+		want int
+	}{{"false", 0}, {"true", 4}} {
+		t.Run("push_config="+tc.push, func(t *testing.T) {
+			yml := fmt.Sprintf("topology: {file: %q, roles: {leaf1: leaf, leaf2: leaf, leaf3: leaf, leaf4: leaf}}\nagents: {defaults: {insecure: true}}\nstate_dir: %q\nfanin:\n  push_config: %s\n  nats: {urls: ['nats://127.0.0.1:1'], lease_ttl: 1s}\n",
+				abs, t.TempDir(), tc.push)
+			cfg, err := ParseConfig([]byte(yml), "c.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			c.mu.Lock()
+			c.runCtx = ctx
+			c.syncSessionsLocked(c.cfg)
+			n := len(c.sessions)
+			for dev, s := range c.sessions {
+				s.stop()
+				delete(c.sessions, dev)
+			}
+			c.mu.Unlock()
+			cancel()
+			c.wg.Wait()
+			if n != tc.want {
+				t.Fatalf("%d sessions, want %d", n, tc.want)
 			}
 		})
 	}
