@@ -9,7 +9,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 RELEASE_FLAGS := $(shell grep -v '^\#' packaging/release-flags)
 BENCHTIME   ?= 1s
 
-.PHONY: all build test unit lint bench run proto package docs fuzz footprint clean lab-image bench-fabric
+.PHONY: all build test unit lint bench run proto package docs fuzz footprint clean lab-image bench-fabric test-nats bench-nats
 
 all: build
 
@@ -50,6 +50,16 @@ BENCH_AGENT_FLAGS ?=
 bench-agent:
 	$(GO) run ./bench/agent $(BENCH_AGENT_FLAGS)
 
+# Fan-in through NATS JetStream: the bus core and the tests against the
+# embedded nats-server (its own package: a large build, about 4 minutes cold
+# on 2 cores); bench-nats measures records/s, MB/s and merge latency
+# (docs/PERFORMANCE.md).
+test-nats:
+	$(GO) test -count=1 ./bus/ ./bus/natsbus/
+
+bench-nats:
+	$(GO) test -count=1 -run '^$$' -bench JetStreamFanIn -benchtime 200x ./bus/natsbus/
+
 # Short fuzzing passes over every parser; the seed corpora also run in `make test`.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseDocument -fuzztime 30s ./probe/
@@ -73,6 +83,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 30s ./controller/
 	$(GO) test -run '^$$' -fuzz FuzzMergeStageAnswers -fuzztime 30s ./controller/
 	$(GO) test -run '^$$' -fuzz FuzzAnomalyFromJSON -fuzztime 30s ./aosout/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./bus/
 
 # The agent on this host's interfaces (netlink) with the built-in demo probe,
 # printing readable lines; Ctrl-C stops it.
