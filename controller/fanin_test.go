@@ -5,9 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/probe-agent/probe-agent/agent"
+	"github.com/probe-agent/probe-agent/topology"
+	"github.com/probe-agent/probe-agent/topology/resolve"
 )
 
 const faninBase = "topology: {file: lab.yml}\nagents: {defaults: {insecure: true}}\n"
@@ -49,16 +54,16 @@ func TestFanInConfigErrors(t *testing.T) {
 // session (another controller pushes this fabric); with the default it
 // starts one per agent.
 func TestFanInPushConfig(t *testing.T) {
-	abs, err := filepath.Abs(labFile)
+	abs, err := filepath.Abs("../containerlab/fanin-nats/fanin-nats.clab.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		push string
 		want int
-	}{{"false", 0}, {"true", 4}} {
+	}{{"false", 0}, {"true", 6}} {
 		t.Run("push_config="+tc.push, func(t *testing.T) {
-			yml := fmt.Sprintf("topology: {file: %q, roles: {leaf1: leaf, leaf2: leaf, leaf3: leaf, leaf4: leaf}}\nagents: {defaults: {insecure: true}}\nstate_dir: %q\nfanin:\n  push_config: %s\n  nats: {urls: ['nats://127.0.0.1:1'], lease_ttl: 1s}\n",
+			yml := fmt.Sprintf("topology: {file: %q}\nagents: {defaults: {insecure: true}}\nstate_dir: %q\nfanin:\n  push_config: %s\n  nats: {urls: ['nats://127.0.0.1:1'], lease_ttl: 1s}\n",
 				abs, t.TempDir(), tc.push)
 			cfg, err := ParseConfig([]byte(yml), "c.yaml")
 			if err != nil {
@@ -84,5 +89,49 @@ func TestFanInPushConfig(t *testing.T) {
 				t.Fatalf("%d sessions, want %d", n, tc.want)
 			}
 		})
+	}
+}
+
+// TestFanInLabLoads: the containerlab example's topology loads without
+// warnings and resolves the seed probe, its controller configurations
+// parse with fanin (ctl1 pushes, ctl2 does not) and its agent
+// configurations parse with a nats entry.
+func TestFanInLabLoads(t *testing.T) {
+	const dir = "../containerlab/fanin-nats"
+	g, warnings, err := topology.LoadFile(dir+"/fanin-nats.clab.yml", topology.Options{})
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("topology: %v %v", err, warnings)
+	}
+	doc, err := os.ReadFile(dir + "/probes.d/seed_probe.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp, err := compileProbe(doc, &Fabric{Graph: g}, resolve.NodeNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if comp.id != "seed-server-imbalance" || comp.split.Central == nil {
+		t.Fatalf("seed: id %q, central %v", comp.id, comp.split.Central != nil)
+	}
+	for _, tc := range []struct {
+		file string
+		push bool
+	}{{"ctl1.yaml", true}, {"ctl2.yaml", false}} {
+		cfg, err := LoadConfig(dir + "/" + tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cfg.FanIn.Enabled() || cfg.FanIn.Pushes() != tc.push {
+			t.Errorf("%s: fanin %+v", tc.file, cfg.FanIn)
+		}
+	}
+	for _, n := range []string{"spine1", "spine2", "leaf1", "leaf2", "leaf3", "leaf4"} {
+		cfg, err := agent.Load(dir + "/agent-" + n + ".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.SystemID != n || len(cfg.Streaming) != 1 || cfg.Streaming[0].Type != "nats" {
+			t.Errorf("agent-%s.yaml: %+v", n, cfg.Streaming)
+		}
 	}
 }
