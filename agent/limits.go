@@ -69,7 +69,7 @@ func ParseByteSize(s string) (ByteSize, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f < 0 || f*float64(mult) > 1<<62 {
+	if err != nil || !(f >= 0 && f*float64(mult) <= 1<<62) { // NaN fails both
 		return 0, fmt.Errorf("want a size such as 128MiB, 1GiB or a number of bytes, got %q", s)
 	}
 	return ByteSize(f * float64(mult)), nil

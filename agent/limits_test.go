@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,4 +115,25 @@ func TestRetiredProbesGiveBackStageMemory(t *testing.T) {
 	if used := m.memory.Used(); used != held {
 		t.Errorf("after the history probe was deleted the budget holds %d, the remaining probe %d", used, held)
 	}
+}
+
+// FuzzParseByteSize: any text either is refused or gives a size that is
+// not negative and reads back the same written as a number of bytes.
+func FuzzParseByteSize(f *testing.F) {
+	for _, s := range []string{"128MiB", "1.5GiB", "4096", "512 KiB", "0B", "-1MiB", "1e30GiB", "NaN", "MiB", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseByteSize(s)
+		if err != nil {
+			return
+		}
+		if v < 0 {
+			t.Fatalf("%q gave %d", s, v)
+		}
+		back, err := ParseByteSize(strconv.FormatInt(int64(v), 10))
+		if err != nil || back != v {
+			t.Fatalf("%q gave %d, which reads back as %d, %v", s, v, back, err)
+		}
+	})
 }
