@@ -91,7 +91,7 @@ func (r *results) onTick(name string) func(*bus.TickResult) {
 // fanin is the scenario: a fleet of agents publishing through Kafka to
 // central evaluators.
 type fanin struct {
-	t     *testing.T
+	t     testing.TB
 	addrs []string
 	cfg   kafkabus.Config
 	fleet *bustest.Fleet
@@ -102,7 +102,7 @@ type fanin struct {
 	evals []*evaluator
 }
 
-func newFanin(t *testing.T, devices int, ids []string, partitions int) *fanin {
+func newFanin(t testing.TB, devices int, ids []string, partitions int) *fanin {
 	t.Helper()
 	c := newCluster(t)
 	f, err := bustest.NewFleet(seedFile, devices, ids, nil)
