@@ -10,6 +10,7 @@ package bustest
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -40,7 +41,12 @@ type Fleet struct {
 	// RefTransitions are the reference's anomaly transitions, per probe,
 	// as "tick:raised|cleared:stage:item" in order.
 	RefTransitions map[string][]string
-	tick           int
+	// Counters are each device's counters at every tick so far (what an
+	// agent's collector would read), RefResults the reference's result
+	// of each probe at every tick (NaN while it has none).
+	Counters   map[string][]collectors.Batch
+	RefResults map[string][]float64
+	tick       int
 }
 
 type device struct {
@@ -62,7 +68,8 @@ func NewFleet(seedFile string, devices int, ids []string, maxes []float64) (*Fle
 	if err != nil {
 		return nil, err
 	}
-	f := &Fleet{Blueprint: "bp-test", Probes: ids, splits: map[string]*probe.Split{}, ref: map[string]*probe.Instance{}, RefTransitions: map[string][]string{}}
+	f := &Fleet{Blueprint: "bp-test", Probes: ids, splits: map[string]*probe.Split{}, ref: map[string]*probe.Instance{}, RefTransitions: map[string][]string{},
+		Counters: map[string][]collectors.Batch{}, RefResults: map[string][]float64{}}
 	for i := range devices {
 		f.Devices = append(f.Devices, fmt.Sprintf("leaf%d", i+1))
 	}
@@ -174,6 +181,9 @@ func (f *Fleet) Tick(rate Rate) ([]*bus.Record, error) {
 			}
 			d.ex.Add(inst, d.name, 1)
 		}
+		cp := d.batch
+		cp.Interfaces = append([]collectors.Interface(nil), d.batch.Interfaces...)
+		f.Counters[d.name] = append(f.Counters[d.name], cp)
 		d.items.Advance(&d.batch, at)
 		d.ex.Flush(at)
 		select {
@@ -204,11 +214,23 @@ func (f *Fleet) Tick(rate Rate) ([]*bus.Record, error) {
 		if err := ref.Tick(&probe.Tick{Time: at, Counters: &collectors.Batch{Time: at}}); err != nil {
 			return nil, err
 		}
+		v, ok := Result(ref)
+		if !ok {
+			v = math.NaN()
+		}
+		f.RefResults[id] = append(f.RefResults[id], v)
 		for _, t := range ref.Transitions() {
 			f.RefTransitions[id] = append(f.RefTransitions[id], Transition(k, t.Raised, t.Stage, t.ItemID))
 		}
 	}
 	return out, nil
+}
+
+// EdgeDoc is the edge part of probe id a controller would push to
+// device (with its export list).
+func (f *Fleet) EdgeDoc(id, device string) ([]byte, error) {
+	doc, _, err := f.splits[id].EdgeFor(device)
+	return doc, err
 }
 
 // Ticks is how many ticks the fleet evaluated.
