@@ -9,7 +9,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 RELEASE_FLAGS := $(shell grep -v '^\#' packaging/release-flags)
 BENCHTIME   ?= 1s
 
-.PHONY: all build test unit lint bench run proto package docs fuzz footprint clean lab-image bench-fabric test-nats bench-nats
+.PHONY: all build test unit lint bench run proto package docs fuzz footprint clean lab-image bench-fabric test-nats bench-nats test-kafka bench-kafka
 
 all: build
 
@@ -60,6 +60,14 @@ test-nats:
 bench-nats:
 	$(GO) test -count=1 -run '^$$' -bench JetStreamFanIn -benchtime 200x ./bus/natsbus/
 
+# Fan-in through Kafka against franz-go's in-process kfake cluster (no
+# real broker; docs/controller.md says what that leaves untested).
+test-kafka:
+	$(GO) test -count=1 ./bus/kafkabus/
+
+bench-kafka:
+	$(GO) test -count=1 -run '^$$' -bench 'KafkaFanIn|KafkaFailover' -benchmem ./bus/kafkabus/
+
 # Short fuzzing passes over every parser; the seed corpora also run in `make test`.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseDocument -fuzztime 30s ./probe/
@@ -85,6 +93,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzMergeStageAnswers -fuzztime 30s ./controller/
 	$(GO) test -run '^$$' -fuzz FuzzAnomalyFromJSON -fuzztime 30s ./aosout/
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./bus/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime 30s ./bus/kafkabus/
 
 # The agent on this host's interfaces (netlink) with the built-in demo probe,
 # printing readable lines; Ctrl-C stops it.

@@ -5,9 +5,10 @@ import "github.com/twmb/franz-go/pkg/kgo"
 // Internals the external tests (package kafkabus_test, which imports
 // bustest and so the agent, which imports this package) use.
 var (
-	Murmur2     = murmur2
-	EndOffset   = endOffset
-	SortedParts = sortedParts
+	Murmur2      = murmur2
+	EndOffset    = endOffset
+	SortedParts  = sortedParts
+	DecodeRecord = decodeRecord
 )
 
 // AdminClient is a plain client of c's cluster (topics, offsets).

@@ -279,7 +279,7 @@ func (in *Input) offer(ctx context.Context, m *bus.Member, nparts int, r *kgo.Re
 	ps.next = r.Offset + 1
 	a := &acker{in: in, ps: ps, off: r.Offset}
 	in.mu.Unlock()
-	rec, err := bus.Decode(r.Value, header(r))
+	rec, err := decodeRecord(r)
 	if err != nil {
 		in.log.Warn("fan-in: kafka: record refused", "partition", r.Partition, "offset", r.Offset, "err", err)
 		_ = a.Ack()

@@ -88,6 +88,21 @@ func KafkaRecord(topic string, e bus.Encoded) *kgo.Record {
 	return r
 }
 
+// decodeRecord reads a consumed Kafka record back into a bus.Record: its
+// headers and body (bus.Decode's checks), and its key, which must be the
+// one its probe's records are written with (a record under another key
+// is in a partition its probe's owner does not read).
+func decodeRecord(r *kgo.Record) (*bus.Record, error) {
+	rec, err := bus.Decode(r.Value, header(r))
+	if err != nil {
+		return nil, err
+	}
+	if want := bus.KafkaKey(rec.Blueprint, rec.Probe); string(r.Key) != want {
+		return nil, fmt.Errorf("record of probe %q from %q: key %q, want %q", rec.Probe, rec.Device(), r.Key, want)
+	}
+	return rec, nil
+}
+
 // header reads a Kafka record's header.
 func header(r *kgo.Record) func(string) string {
 	return func(k string) string {
