@@ -1,10 +1,12 @@
 package aosout
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -90,11 +92,14 @@ func BenchmarkProbeEncode(b *testing.B) {
 // Senders.Send, which encodes each message at enqueue) in the same run:
 // the sender's queue and writer, the kernel, and a stream.Receiver
 // decoding every message into a fresh AosMessage and checking its
-// sequence. The producer stays at most a window of messages ahead of the
+// sequence; the "-frames" variants end in a frame reader instead
+// (readFrames). The producer stays at most a window of messages ahead of the
 // receiver, so the queue neither drops nor grows without bound.
 func BenchmarkLoopback(b *testing.B) {
-	for _, path := range []string{"direct", "generic"} {
+	for _, path := range []string{"direct", "generic", "direct-frames", "generic-frames"} {
 		b.Run(path, func(b *testing.B) {
+			frames := strings.HasSuffix(path, "-frames")
+			path = strings.TrimSuffix(path, "-frames")
 			r := benchRun(b)
 			e := NewEncoder(Identity{SystemID: "leaf1", Hostname: "leaf1", BlueprintID: "dc1"})
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -104,18 +109,25 @@ func BenchmarkLoopback(b *testing.B) {
 			const window = 1 << 16
 			var got, enqueued atomic.Int64
 			progress := make(chan struct{}, 1)
-			rcv := stream.NewReceiver(stream.ReceiverConfig{Sequenced: true, Logger: slog.New(slog.DiscardHandler), Handle: func(stream.Received) {
-				// Wake the producer every 1,024 messages and at the last one
-				// enqueued so far.
+			// Wake the producer every 1,024 messages and at the last one
+			// enqueued so far.
+			handled := func() {
 				if n := got.Add(1); n%1024 == 0 || n == enqueued.Load() {
 					select {
 					case progress <- struct{}{}:
 					default:
 					}
 				}
-			}})
-			go rcv.Serve(ln)
-			defer rcv.Close()
+			}
+			var rcv *stream.Receiver
+			if frames {
+				go readFrames(b, ln, handled)
+				defer ln.Close()
+			} else {
+				rcv = stream.NewReceiver(stream.ReceiverConfig{Sequenced: true, Logger: slog.New(slog.DiscardHandler), Handle: func(stream.Received) { handled() }})
+				go rcv.Serve(ln)
+				defer rcv.Close()
+			}
 			s, err := NewSenders([]Entry{{Type: ChannelPerfMon, Address: ln.Addr().String(), Sequenced: true}}, window*2, slog.New(slog.DiscardHandler))
 			if err != nil {
 				b.Fatal(err)
@@ -143,8 +155,10 @@ func BenchmarkLoopback(b *testing.B) {
 			}
 			b.StopTimer()
 			cpu.report(b, sent)
-			if st := rcv.Stats(); st.Gaps != 0 || st.Duplicates != 0 || st.Messages != uint64(sent) {
-				b.Fatalf("receiver stats %+v, sent %d", st, sent)
+			if rcv != nil {
+				if st := rcv.Stats(); st.Gaps != 0 || st.Duplicates != 0 || st.Messages != uint64(sent) {
+					b.Fatalf("receiver stats %+v, sent %d", st, sent)
+				}
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -152,6 +166,36 @@ func BenchmarkLoopback(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// readFrames is the receiving end of the "-frames" variants: it splits
+// the frames and checks that seq_nums follow one another, without decoding
+// the messages, so the benchmark shows what the sending side carries
+// (stream.Receiver's decode into fresh messages costs most of the CPU of
+// the other variants).
+func readFrames(b *testing.B, ln net.Listener, handled func()) {
+	c, err := ln.Accept()
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	br := bufio.NewReaderSize(c, 64<<10)
+	var buf []byte
+	var last uint64
+	for {
+		frame, err := stream.ReadFrame(br, buf)
+		if err != nil {
+			return
+		}
+		buf = frame
+		seq, _, err := stream.SplitSequenced(frame)
+		if err != nil || (last != 0 && seq != last+1) {
+			b.Errorf("frame after seq %d: seq %d, err %v", last, seq, err)
+			return
+		}
+		last = seq
+		handled()
 	}
 }
 
