@@ -156,7 +156,7 @@ func (fi *fanin) start(name string) *evaluator {
 		OnRecord: func(string, string, uint64) { fi.sig.poke() }, Log: quiet})
 	ev.in, err = kafkabus.NewInput(cfg, kafkabus.InputOptions{Probes: func() []string { return fi.fleet.Probes }, Now: fi.clk.now,
 		Stamp:      func(r *bus.Record, _ time.Time) time.Time { return r.Batch.GetTime().AsTime() },
-		OnAssigned: func([]int32) { fi.sig.poke() }, OnRevoked: func([]int32) { fi.sig.poke() }})
+		OnAssigned: func([]int32) { fi.sig.poke() }, OnRevoked: func([]int32) { fi.sig.poke() }, OnCommitted: fi.sig.poke})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,6 +340,58 @@ func TestFanInTakeover(t *testing.T) {
 					}
 				}
 			}
+		})
+	}
+}
+
+// TestCommitFollowsTick: a partition's committed offset is its first
+// record no finished tick acknowledged, committed as soon as a tick
+// finishes (the periodic commit is an hour away here): records taken and
+// not yet merged are not committed, a tick's are right after it.
+func TestCommitFollowsTick(t *testing.T) {
+	ids := probeIDs(4)
+	fi := newFanin(t, 4, ids, 2)
+	fi.cfg.CommitInterval = time.Hour
+	ev := fi.start("a")
+	waitFor(t, fi.sig.ch, "ownership", func() bool { return len(ev.m.Owned()) == len(ids) })
+	admin, err := kafkabus.AdminClient(fi.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ends := func() map[int32]int64 {
+		out := map[int32]int64{}
+		for p := range int32(2) {
+			end, err := kafkabus.EndOffset(context.Background(), admin, "probeagent", p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[p] = end
+		}
+		return out
+	}
+	for k := range 4 {
+		fi.clk.set(at(k))
+		recs, err := fi.fleet.Tick(bustest.Balanced)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := ev.in.Committed()
+		seqs := fi.publish(recs)
+		waitFor(t, fi.sig.ch, "records", func() bool { return fi.ready(seqs) })
+		end := ends()
+		if got := ev.in.Committed(); len(seqs) > 0 && fmt.Sprint(got) != fmt.Sprint(before) {
+			t.Fatalf("tick %d: committed %v before the tick merged anything, was %v", k, got, before)
+		}
+		fi.tick(k)
+		waitFor(t, fi.sig.ch, fmt.Sprintf("tick %d's commit", k), func() bool {
+			got := ev.in.Committed()
+			for p, e := range end {
+				if e > 0 && got[p] != e {
+					return false
+				}
+			}
+			return true
 		})
 	}
 }

@@ -36,6 +36,8 @@ type InputOptions struct {
 	CreateTopics bool
 	// OnAssigned and OnRevoked are told the partitions (tests and status).
 	OnAssigned, OnRevoked func(partitions []int32)
+	// OnCommitted is called after each commit the broker accepted.
+	OnCommitted func()
 }
 
 // Input is a member's reading side (bus.Input): one client in the
@@ -62,6 +64,11 @@ type Input struct {
 	cl    *kgo.Client
 	// committed is the last offset committed per partition (tests).
 	committed map[int32]int64
+	// moved is poked when acknowledgements move a partition's position:
+	// the commit follows a tick at once (CommitInterval is the fallback),
+	// which keeps what a crash makes the next owner read again to about
+	// one tick.
+	moved chan struct{}
 }
 
 // partState tracks one owned partition's records between poll and ack.
@@ -93,7 +100,7 @@ func NewInput(c Config, opt InputOptions) (*Input, error) {
 	if opt.Probes == nil {
 		opt.Probes = func() []string { return nil }
 	}
-	return &Input{c: c, opt: opt, log: c.Log, parts: map[int32]*partState{}, committed: map[int32]int64{}}, nil
+	return &Input{c: c, opt: opt, log: c.Log, parts: map[int32]*partState{}, committed: map[int32]int64{}, moved: make(chan struct{}, 1)}, nil
 }
 
 // Run joins the group and feeds m until ctx ends; then it revokes
@@ -209,9 +216,10 @@ func (in *Input) Run(ctx context.Context, m *bus.Member) error {
 			case <-cctx.Done():
 				return
 			case <-t.C:
-				if err := in.commit(cctx, cl, nil); err != nil && cctx.Err() == nil {
-					in.log.Debug("fan-in: kafka: commit", "err", err)
-				}
+			case <-in.moved:
+			}
+			if err := in.commit(cctx, cl, nil); err != nil && cctx.Err() == nil {
+				in.log.Debug("fan-in: kafka: commit", "err", err)
 			}
 		}
 	}()
@@ -325,9 +333,17 @@ func (in *Input) settle(ps *partState, off int64, nak bool) {
 		ps.floor = off
 	}
 	ps.done[off] = true
+	popped := false
 	for len(ps.offs) > 0 && ps.done[ps.offs[0]] {
 		delete(ps.done, ps.offs[0])
 		ps.offs = ps.offs[1:]
+		popped = true
+	}
+	if popped {
+		select {
+		case in.moved <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -391,6 +407,9 @@ func (in *Input) commit(ctx context.Context, cl *kgo.Client, list []int32) error
 		}
 	})
 	<-done
+	if cerr == nil && in.opt.OnCommitted != nil {
+		in.opt.OnCommitted()
+	}
 	return cerr
 }
 
