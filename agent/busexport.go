@@ -47,12 +47,11 @@ type RecordPublisher interface {
 	Publish(*bus.Record) error
 }
 
-// ForwardExports subscribes to ex and publishes every batch's records
-// until ctx ends. Batches the subscription drops (the publisher's queue
-// never blocks, so only a stalled goroutine could) are logged as lost.
-func ForwardExports(ctx context.Context, ex *Exports, blueprint string, pub RecordPublisher, log *slog.Logger) {
-	sub, cancel := ex.Subscribe(64)
-	defer cancel()
+// ForwardExports publishes every batch of sub (a subscription to the
+// agent's Exports, made before the first evaluation so that none is
+// missed) until ctx ends. The publisher's queue never blocks, so the
+// subscription drops a batch only if this goroutine stalls.
+func ForwardExports(ctx context.Context, sub *ExportStream, blueprint string, pub RecordPublisher, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():

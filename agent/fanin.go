@@ -169,9 +169,11 @@ func newFanIn(cfg Config, ex *Exports, log *slog.Logger) (*fanIn, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fanIn{pubs: pubs, log: log, cancel: cancel, done: make(chan struct{})}
+	sub, unsubscribe := ex.Subscribe(64)
 	go func() {
 		defer close(f.done)
-		ForwardExports(ctx, ex, cfg.BlueprintID, f, log)
+		defer unsubscribe()
+		ForwardExports(ctx, sub, cfg.BlueprintID, f, log)
 	}()
 	return f, nil
 }
