@@ -99,7 +99,7 @@ func BenchmarkLoopback(b *testing.B) {
 	for _, path := range []string{"direct", "generic", "direct-frames", "generic-frames"} {
 		b.Run(path, func(b *testing.B) {
 			frames := strings.HasSuffix(path, "-frames")
-			path = strings.TrimSuffix(path, "-frames")
+			path := strings.TrimSuffix(path, "-frames") // b.Run calls this more than once
 			r := benchRun(b)
 			e := NewEncoder(Identity{SystemID: "leaf1", Hostname: "leaf1", BlueprintID: "dc1"})
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
