@@ -296,7 +296,7 @@ func TestDebContents(t *testing.T) {
 	for p, want := range map[string]string{
 		"/usr/bin/probe-agent":                           "-rwxr-xr-x root/root",
 		"/usr/bin/probectl":                              "-rwxr-xr-x root/root",
-		"/etc/probe-agent/agent.yaml":                    "-rw-r--r-- root/root",
+		"/etc/probe-agent/agent.yaml":                    "-rw-r----- root/root",
 		"/etc/probe-agent/probes.d":                      "drwxr-xr-x root/root",
 		"/usr/lib/systemd/system/probe-agent.service":    "-rw-r--r-- root/root",
 		"/usr/share/doc/probe-agent/changelog.Debian.gz": "-rw-r--r-- root/root",
@@ -633,6 +633,7 @@ func checkInstalled(t *testing.T, root string) {
 	if !strings.Contains(out, ":/var/lib/probe-agent:") {
 		t.Errorf("probe-agent user: %s", out)
 	}
+	checkConfigMode(t, root)
 }
 
 func TestDebInstallInRoot(t *testing.T) {

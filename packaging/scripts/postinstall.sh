@@ -53,6 +53,17 @@ if ! getent passwd "$user" >/dev/null; then
 		--comment "probe-agent daemon" "$user"
 fi
 
+# agent.yaml may hold the gNMI password (or name the password and token
+# files): readable by the service's group, not by every local user. It is
+# packaged root:root 0640 (the group does not exist when the package is
+# unpacked), and dpkg and rpm reinstate that owner whenever they install a
+# new version of the file, so the group is set on every run. The mode is
+# left as it is: an administrator's stricter choice stays.
+conf=/etc/probe-agent/agent.yaml
+if [ -f "$conf" ]; then
+	chown "root:$group" "$conf"
+fi
+
 # systemd also creates this (StateDirectory=); doing it here covers hosts
 # where the agent is started another way.
 mkdir -p "$state_dir"
