@@ -214,3 +214,22 @@ func (s *Senders) Describe() string {
 
 // Streams returns the configured senders in configuration order.
 func (s *Senders) Streams() []Stream { return s.streams }
+
+// Without returns the streams of s whose sender is not one of other's:
+// after Reconfigure, the senders it started (to close if the reload is
+// abandoned after all).
+func (s *Senders) Without(other *Senders) *Senders {
+	in := map[*stream.Sender]bool{}
+	if other != nil {
+		for _, st := range other.streams {
+			in[st.Sender] = true
+		}
+	}
+	out := &Senders{byChannel: map[string][]*stream.Sender{}}
+	for _, st := range s.streams {
+		if !in[st.Sender] {
+			out.add(st)
+		}
+	}
+	return out
+}
