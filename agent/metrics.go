@@ -178,6 +178,9 @@ func (a *Agent) Stats() Stats {
 			out.Streams = append(out.Streams, StreamStats{Channel: st.Channel, Receiver: st.Receiver, Stats: st.Sender.Stats()})
 		}
 	}
+	if p, ok := a.out.(*printer); ok {
+		out.Streams = append(out.Streams, p.stats())
+	}
 	return out
 }
 

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,10 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
-	"sync"
 	"time"
-
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/probe-agent/probe-agent/agent/stream"
 	"github.com/probe-agent/probe-agent/aosout"
@@ -38,22 +34,16 @@ type output interface {
 
 func newOutput(cfg Config, stdout io.Writer, log *slog.Logger) (output, error) {
 	if len(cfg.Streaming) == 0 {
-		return &printer{w: bufio.NewWriter(stdout), text: cfg.Output == "text"}, nil
+		return newPrinter(stdout, cfg.Output == "text", log), nil
 	}
 	// Type nats entries carry the fan-in records (fanin.go), not these
 	// channels.
 	if cfg.Streaming = aosEntries(cfg.Streaming); len(cfg.Streaming) == 0 {
 		return discard{}, nil
 	}
-	entries := make([]aosout.Entry, len(cfg.Streaming))
-	for i, e := range cfg.Streaming {
-		entries[i] = aosout.Entry{Type: e.Type, Address: e.Address, Sequenced: e.Sequenced, ReconnectMax: e.ReconnectMax.D(), QueueBytes: cfg.Queue.Bytes}
-		if e.TLS != nil {
-			var err error
-			if entries[i].TLS, err = clientTLS(*e.TLS); err != nil {
-				return nil, fmt.Errorf("line %d: streaming[%d].tls: %w", e.line, i, err)
-			}
-		}
+	entries, err := streamEntries(cfg)
+	if err != nil {
+		return nil, err
 	}
 	s, err := aosout.NewSenders(entries, cfg.Queue.Messages, log)
 	if err != nil {
@@ -88,40 +78,6 @@ func (s *senders) send(channel string, m *aos.AosMessage) { s.Send(channel, m) }
 func (s *senders) close(ctx context.Context) error        { return s.Close(ctx) }
 func (s *senders) describe() string                       { return s.Describe() }
 
-// printer writes messages to stdout: protobuf JSON per line, or a readable
-// line per message. Lines are flushed once per message batch by the caller
-// closing or the buffer filling; flushing after every line keeps a terminal
-// responsive.
-type printer struct {
-	mu   sync.Mutex
-	w    *bufio.Writer
-	text bool
-	buf  []byte
-}
-
-var printJSON = protojson.MarshalOptions{UseProtoNames: true}
-
-func (p *printer) send(channel string, m *aos.AosMessage) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.buf = p.buf[:0]
-	if p.text {
-		p.buf = AppendText(p.buf, channel, m)
-	} else {
-		p.buf = append(p.buf, `{"channel":"`...)
-		p.buf = append(p.buf, channel...)
-		p.buf = append(p.buf, `","message":`...)
-		body, err := printJSON.Marshal(m)
-		if err != nil {
-			return
-		}
-		p.buf = append(p.buf, compactJSON(body)...)
-		p.buf = append(p.buf, "}\n"...)
-	}
-	_, _ = p.w.Write(p.buf)
-	_ = p.w.Flush()
-}
-
 func compactJSON(b []byte) []byte {
 	out := make([]byte, 0, len(b))
 	inStr, esc := false, false
@@ -139,19 +95,6 @@ func compactJSON(b []byte) []byte {
 		out = append(out, c)
 	}
 	return out
-}
-
-func (p *printer) close(context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.w.Flush()
-}
-
-func (p *printer) describe() string {
-	if p.text {
-		return "stdout (text)"
-	}
-	return "stdout (json)"
 }
 
 // ChannelOf names the channel a message belongs on, from its content.

@@ -10,10 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/probe-agent/probe-agent/agent"
@@ -149,6 +152,9 @@ func (s *Server) ApplyProbes(_ context.Context, req *pb.ApplyProbesRequest) (*pb
 	results, err := s.m.Apply(req.GetGeneration(), docs)
 	if err != nil {
 		s.log.Info("apply refused", "generation", req.GetGeneration(), "probes", len(docs), "err", firstLine(err))
+		if errors.Is(err, agent.ErrGenerationRange) {
+			return nil, generationStatus(err)
+		}
 		return nil, toStatus(err)
 	}
 	resp := &pb.ApplyProbesResponse{Generation: req.GetGeneration()}
@@ -160,6 +166,18 @@ func (s *Server) ApplyProbes(_ context.Context, req *pb.ApplyProbesRequest) (*pb
 	s.log.Info("probes applied", "generation", req.GetGeneration(), "created", counts["created"],
 		"replaced", counts["replaced"], "unchanged", counts["unchanged"], "deleted", counts["deleted"])
 	return resp, nil
+}
+
+// generationStatus refuses a generation that would leave no room for later
+// applies: InvalidArgument with a field violation on "generation".
+func generationStatus(err error) error {
+	st := status.New(codes.InvalidArgument, fmt.Sprintf("generation: %v (at most %d)", err, uint64(agent.MaxGeneration)))
+	if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+		Field: "generation", Description: err.Error(),
+	}}}); derr == nil {
+		st = d
+	}
+	return st.Err()
 }
 
 // ListProbes implements pb.ProbeControlServer.

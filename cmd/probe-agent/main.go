@@ -88,7 +88,10 @@ the built-in demo probe. SIGHUP reloads the configuration file and the probe
 files: identity, interval, collector, streaming, output, log level and
 probes_dir apply at once (unchanged probes keep their state); state_dir,
 control and api need a restart; a file that does not load changes nothing.
-SIGTERM and SIGINT flush queued messages and exit.`,
+SIGTERM and SIGINT flush queued messages for up to shutdown_timeout and
+exit 0 (messages still unsent are logged). A closed stdout (a pipe whose
+reader exited) is logged once; the agent keeps running and drops printed
+messages.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The tick path allocates next to nothing in steady state (a
@@ -119,6 +122,18 @@ SIGTERM and SIGINT flush queued messages and exit.`,
 			level := new(slog.LevelVar)
 			_ = level.UnmarshalText([]byte(cfg.LogLevel))
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			// A reader of stdout that exits (`probe-agent run | head`)
+			// must not kill the agent with SIGPIPE, silently: with the
+			// signal caught, the write fails with EPIPE, the printer logs
+			// it once and drops later lines, and the agent keeps running
+			// (its APIs, streams and control plane do not need stdout).
+			sigpipe := make(chan os.Signal, 1)
+			signal.Notify(sigpipe, syscall.SIGPIPE)
+			defer signal.Stop(sigpipe)
+			go func() {
+				for range sigpipe {
+				}
+			}()
 			a, err := agent.New(cfg, agent.Options{Logger: log, Stdout: cmd.OutOrStdout(), Demo: demo, LogLevel: level})
 			if err != nil {
 				return err
@@ -152,7 +167,19 @@ SIGTERM and SIGINT flush queued messages and exit.`,
 			}
 			err = a.Run(runCtx)
 			fail(nil)
-			return errors.Join(err, waitControl())
+			if err != nil && ctx.Err() != nil {
+				// Stopped by SIGTERM or SIGINT: messages a receiver did not
+				// take within shutdown_timeout are lost, which the log
+				// says, but the stop itself is a normal one (exit 0), not
+				// a failure for systemd to restart or alert on.
+				log.Warn("stopped with messages unsent", "err", err)
+				err = nil
+			}
+			err = errors.Join(err, waitControl())
+			if err == nil {
+				log.Info("stopped")
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&configFile, "config", "", "configuration `FILE` (YAML; probe-agent config example prints one)")
