@@ -112,13 +112,25 @@ func (r *ring) release() {
 	r.bytes = 0
 }
 
-func (r *ring) chunk(j int) *seriesChunk { return r.chunks[(r.first+j)%len(r.chunks)] }
+func (r *ring) chunk(j int) *seriesChunk {
+	// j < len(r.chunks): a subtraction instead of a division, since this
+	// is on every append's path.
+	k := r.first + j
+	if k >= len(r.chunks) {
+		k -= len(r.chunks)
+	}
+	return r.chunks[k]
+}
 
 // pos gives the chunk and offset of sample k (0 is the oldest).
 func (r *ring) pos(k int) (*seriesChunk, int) {
 	if r.nc == 1 {
 		ch := r.chunks[r.first]
-		return ch, (r.head + k) % len(ch.t)
+		o := r.head + k // k <= len(ch.t): at most one wrap
+		if o >= len(ch.t) {
+			o -= len(ch.t)
+		}
+		return ch, o
 	}
 	p := r.head + k
 	return r.chunk(p / chunkSamples), p % chunkSamples
