@@ -376,18 +376,20 @@ func (a *Agent) applyConfig(next Config) error {
 			return err
 		}
 	}
-	var out output
+	var out, retired output
 	var fan *fanIn
 	if !reflect.DeepEqual(next.Streaming, a.cfg.Streaming) || next.Queue != a.cfg.Queue || next.Output != a.cfg.Output {
 		var err error
-		if out, err = newOutput(next, a.opts.Stdout, a.log); err != nil {
+		// Unchanged streaming entries keep their senders (connection,
+		// queue, sequence); retired is what the old output no longer uses.
+		if out, retired, err = reconfigureOutput(a.out, next, a.opts.Stdout, a.log); err != nil {
 			if col != nil {
 				col.Close()
 			}
 			return err
 		}
 		if fan, err = newFanIn(next, a.manager.Exports(), a.log); err != nil {
-			_ = out.close(context.Background())
+			_ = startedBy(out, a.out).close(context.Background())
 			if col != nil {
 				col.Close()
 			}
@@ -400,7 +402,6 @@ func (a *Agent) applyConfig(next Config) error {
 		a.batch = collectors.Batch{}
 	}
 	a.swapMu.Lock()
-	old := a.out
 	if out != nil {
 		a.out = out
 	}
@@ -422,7 +423,7 @@ func (a *Agent) applyConfig(next Config) error {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), next.ShutdownTimeout.D())
 			defer cancel()
-			if err := old.close(ctx); err != nil {
+			if err := retired.close(ctx); err != nil {
 				a.log.Warn("old outputs closed with messages unsent", "err", err)
 			}
 		}()

@@ -41,15 +41,9 @@ func newOutput(cfg Config, stdout io.Writer, log *slog.Logger) (output, error) {
 	if cfg.Streaming = aosEntries(cfg.Streaming); len(cfg.Streaming) == 0 {
 		return discard{}, nil
 	}
-	entries := make([]aosout.Entry, len(cfg.Streaming))
-	for i, e := range cfg.Streaming {
-		entries[i] = aosout.Entry{Type: e.Type, Address: e.Address, Sequenced: e.Sequenced, ReconnectMax: e.ReconnectMax.D(), QueueBytes: cfg.Queue.Bytes}
-		if e.TLS != nil {
-			var err error
-			if entries[i].TLS, err = clientTLS(*e.TLS); err != nil {
-				return nil, fmt.Errorf("line %d: streaming[%d].tls: %w", e.line, i, err)
-			}
-		}
+	entries, err := streamEntries(cfg)
+	if err != nil {
+		return nil, err
 	}
 	s, err := aosout.NewSenders(entries, cfg.Queue.Messages, log)
 	if err != nil {
