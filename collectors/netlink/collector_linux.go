@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,6 +78,7 @@ type Collector struct {
 
 	// Poll state, owned by whoever holds pollMu.
 	pollMu   sync.Mutex
+	pollCtx  context.Context // of the Collect in progress
 	stats    *nlSocket
 	buf      []byte
 	req      []byte
@@ -232,7 +234,7 @@ func (c *Collector) openIn() error {
 		c.eth = -1
 		c.log.Warn("no ethtool socket, speeds will be unknown", "err", err)
 	}
-	if c.stats, err = openNetlink(c.ns, 0, 0); err != nil {
+	if c.stats, err = openBlockingNetlink(c.ns); err != nil {
 		return fmt.Errorf("netlink: stats socket: %w", err)
 	}
 	if c.linkSock, err = openNetlink(c.ns, 0, 0); err != nil {
@@ -306,20 +308,16 @@ func (c *Collector) Collect(ctx context.Context, b *collectors.Batch) error {
 	if !ok {
 		deadline = time.Now().Add(c.opts.Timeout)
 	}
-	if err := c.stats.f.SetDeadline(deadline); err != nil {
+	if err := c.stats.setReadTimeout(deadline); err != nil {
 		return err
 	}
-	if ctx.Done() != nil {
-		// A cancelled poll leaves the kernel mid-dump, which would make the
-		// next request fail with EBUSY, so the socket is replaced after it.
-		s := c.stats
-		stop := context.AfterFunc(ctx, func() { s.f.SetDeadline(time.Unix(1, 0)) })
-		defer func() {
-			if !stop() {
-				c.replaceStatsSocket()
-			}
-		}()
-	}
+	// The stats socket is blocking (see openBlockingNetlink): a dump's
+	// next datagram is always queued by the time it is read, so the poll
+	// checks the context between datagrams instead of being woken. A poll
+	// given up mid-dump fails, and a failed poll replaces the socket (the
+	// kernel would answer the next request on it with EBUSY).
+	c.pollCtx = ctx
+	defer func() { c.pollCtx = nil }()
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -396,7 +394,7 @@ func (c *Collector) dropStaleLocked(b *collectors.Batch) {
 // replaceStatsSocket drops a socket that may hold a half-read dump. Called
 // with pollMu held.
 func (c *Collector) replaceStatsSocket() {
-	s, err := openNetlink(c.ns, 0, 0)
+	s, err := openBlockingNetlink(c.ns)
 	if err != nil {
 		c.log.Warn("reopening stats socket", "err", err)
 		return // keep the old one: better than none
@@ -440,6 +438,9 @@ func (c *Collector) walkStats(data []byte) (dumpResult, error) {
 // the reply, read into buf, to walk until the dump is done. It reports
 // whether the kernel flagged the dump as disturbed by concurrent changes.
 func (c *Collector) runDumpLocked(s *nlSocket, req, buf []byte, walk func([]byte) (dumpResult, error)) (bool, error) {
+	if s.blocking {
+		return c.runBlockingDumpLocked(s, req, buf, walk)
+	}
 	c.wrReq, c.rdBuf = req, buf
 	if err := s.rc.Write(c.writeFn); err != nil {
 		return false, err
@@ -468,6 +469,61 @@ func (c *Collector) runDumpLocked(s *nlSocket, req, buf []byte, walk func([]byte
 			return interrupted, nil
 		}
 	}
+}
+
+// runBlockingDumpLocked is runDumpLocked on a blocking socket: plain
+// system calls, retried when a signal interrupts them (the runtime's
+// preemption signals do), a receive timeout reported as
+// os.ErrDeadlineExceeded, and the poll's context looked at between
+// datagrams.
+func (c *Collector) runBlockingDumpLocked(s *nlSocket, req, buf []byte, walk func([]byte) (dumpResult, error)) (bool, error) {
+	var err error
+	for {
+		if _, err = unix.Write(s.fd, req); err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return false, blockingErr(err)
+	}
+	interrupted := false
+	for {
+		var n int
+		for {
+			if n, err = unix.Read(s.fd, buf); err != unix.EINTR {
+				break
+			}
+		}
+		if err != nil {
+			return false, blockingErr(err)
+		}
+		r, err := walk(buf[:n])
+		if err != nil {
+			var e errnoError
+			if errors.As(err, &e) {
+				err = syscall.Errno(-e)
+			}
+			return false, err
+		}
+		interrupted = interrupted || r.interrupted
+		if r.done {
+			return interrupted, nil
+		}
+		if c.pollCtx != nil {
+			if err := c.pollCtx.Err(); err != nil {
+				return false, err
+			}
+		}
+	}
+}
+
+// blockingErr turns the receive timeout of a blocking socket (EAGAIN) into
+// the error a poller deadline gives.
+func blockingErr(err error) error {
+	if err == unix.EAGAIN {
+		return os.ErrDeadlineExceeded
+	}
+	return err
 }
 
 // onStats places one link's counters into the batch being built. It is the
