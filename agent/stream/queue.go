@@ -15,18 +15,18 @@ import (
 // It is bounded twice, and drops the oldest frames to stay under both when
 // full (fresh data matters more than old data for telemetry): by the number
 // of messages and by the bytes its chunks hold. Chunks are allocated as the
-// queue grows and released as it drains, keeping one spare so that a steady
-// flow does not allocate, so a queue whose receiver keeps up holds one or
-// two chunks whatever its bounds.
+// queue grows and released as it drains, keeping a few spares so that a
+// steady flow, and the bursts of a tick, do not allocate; a queue whose
+// receiver keeps up holds a few chunks whatever its bounds.
 type frameQueue struct {
 	mu        sync.Mutex
 	chunks    []*chunk // oldest first; frames are appended to the last
-	spare     *chunk   // an emptied chunk kept for reuse
+	spares    []*chunk // emptied chunks kept for reuse, at most maxSpares
 	chunkSize int
 	maxMsgs   int
 	maxBytes  int
 	n         int // frames queued
-	held      int // bytes of the chunks held, the spare included
+	held      int // bytes of the chunks held, the spares included
 	nextSeq   uint64
 	sequenced bool
 }
@@ -42,6 +42,9 @@ type chunk struct {
 const (
 	minChunk = 4 << 10
 	maxChunk = 64 << 10
+	// maxSpares emptied chunks are kept: a tick's burst (1,000 probe
+	// messages are about 2 chunks) while the head drains one at a time.
+	maxSpares = 4
 )
 
 // dropReason says which bound made the queue drop its oldest frames.
@@ -56,6 +59,7 @@ const (
 func newFrameQueue(maxMsgs, maxBytes int, firstSeq uint64, sequenced bool) *frameQueue {
 	return &frameQueue{
 		chunkSize: min(max(maxBytes/4, minChunk), maxChunk),
+		spares:    make([]*chunk, 0, maxSpares),
 		maxMsgs:   maxMsgs,
 		maxBytes:  maxBytes,
 		nextSeq:   firstSeq,
@@ -90,8 +94,10 @@ func (q *frameQueue) push(body []byte) (dropped int, why dropReason, err error) 
 	if c == nil || cap(c.buf)-len(c.buf) < size {
 		want := max(q.chunkSize, size)
 		for {
-			if q.spare != nil && cap(q.spare.buf) >= size {
-				c, q.spare = q.spare, nil
+			if k := len(q.spares); k > 0 && size <= q.chunkSize {
+				c = q.spares[k-1]
+				q.spares[k-1] = nil
+				q.spares = q.spares[:k-1]
 				break
 			}
 			if q.held+want <= q.maxBytes {
@@ -99,12 +105,13 @@ func (q *frameQueue) push(body []byte) (dropped int, why dropReason, err error) 
 				q.held += want
 				break
 			}
-			if q.spare != nil { // too small for this frame
-				q.held -= cap(q.spare.buf)
-				q.spare = nil
+			if k := len(q.spares); k > 0 { // too small for this frame: free one
+				q.held -= cap(q.spares[k-1].buf)
+				q.spares[k-1] = nil
+				q.spares = q.spares[:k-1]
 				continue
 			}
-			// q.n > 0 here: with nothing queued only the spare is held,
+			// q.n > 0 here: with nothing queued only spares are held,
 			// and the frame fits in the bound.
 			q.dropOldest()
 			dropped, why = dropped+1, dropBytes
@@ -141,16 +148,16 @@ func (q *frameQueue) dropOldest() {
 	}
 }
 
-// release removes the emptied head chunk, keeping it as the spare when it
-// has the standard size.
+// release removes the emptied head chunk, keeping it as a spare when it
+// has the standard size and there is room among the spares.
 func (q *frameQueue) release() {
 	c := q.chunks[0]
 	copy(q.chunks, q.chunks[1:])
 	q.chunks[len(q.chunks)-1] = nil
 	q.chunks = q.chunks[:len(q.chunks)-1]
-	if q.spare == nil && cap(c.buf) == q.chunkSize {
+	if len(q.spares) < maxSpares && cap(c.buf) == q.chunkSize {
 		c.buf, c.rd = c.buf[:0], 0
-		q.spare = c
+		q.spares = append(q.spares, c)
 		return
 	}
 	q.held -= cap(c.buf)

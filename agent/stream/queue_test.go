@@ -131,8 +131,8 @@ func TestFrameQueueBounds(t *testing.T) {
 					t.Fatalf("frame %d: seq %d, want %d", j, seqs[j], 1000+i)
 				}
 			}
-			// Drained, it keeps at most the one spare chunk.
-			if q.len() != 0 || q.held > q.chunkSize || len(q.chunks) != 0 {
+			// Drained, it keeps at most its spare chunks.
+			if q.len() != 0 || q.held > maxSpares*q.chunkSize || len(q.chunks) != 0 {
 				t.Fatalf("drained queue: %d frames, %d bytes, %d chunks", q.len(), q.held, len(q.chunks))
 			}
 		})
@@ -160,12 +160,12 @@ func TestFrameQueueRefuses(t *testing.T) {
 }
 
 // TestFrameQueueSteadyFlowDoesNotAllocate: push and pop in step reuse the
-// chunk and the spare.
+// chunks and the spares.
 func TestFrameQueueSteadyFlowDoesNotAllocate(t *testing.T) {
 	q := newFrameQueue(DefaultQueueSize, DefaultQueueBytes, 1, true)
 	b := body(0, 150)
 	out := make([]byte, 0, 2*flushAt)
-	for range 2000 { // warm up: the chunk and its spare exist
+	for range 2000 { // warm up: the chunks and spares exist
 		q.push(b)
 		out, _ = q.popInto(out[:0], flushAt)
 	}
@@ -176,7 +176,7 @@ func TestFrameQueueSteadyFlowDoesNotAllocate(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("%v allocations per push/pop", allocs)
 	}
-	if q.held > 2*q.chunkSize {
+	if q.held > (maxSpares+1)*q.chunkSize {
 		t.Fatalf("holds %d bytes", q.held)
 	}
 	if got := binary.BigEndian.Uint16(out); int(got) != len(out)-2 {
