@@ -94,6 +94,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzAnomalyFromJSON -fuzztime 30s ./aosout/
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./bus/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime 30s ./bus/kafkabus/
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./probestore/
+	$(GO) test -run '^$$' -fuzz 'FuzzPatch$$' -fuzztime 30s ./agent/
+	$(GO) test -run '^$$' -fuzz 'FuzzApply$$' -fuzztime 30s ./agent/
+	$(GO) test -run '^$$' -fuzz FuzzProbeBodies -fuzztime 30s ./agent/api/
+	$(GO) test -run '^$$' -fuzz FuzzApplyFileParsing -fuzztime 30s ./cmd/probectl/
 
 # The agent on this host's interfaces (netlink) with the built-in demo probe,
 # printing readable lines; Ctrl-C stops it.
