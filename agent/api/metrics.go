@@ -53,11 +53,13 @@ var (
 		"Anomalies raised (clears not counted) since start.", nil, nil)
 	descActive = prometheus.NewDesc("probe_agent_anomalies_active",
 		"Anomalies currently raised.", nil, nil)
+	descStoreCorrupt = prometheus.NewDesc("probe_agent_state_store_corrupt_total",
+		"Probe store files (state_dir) found corrupt at start and moved aside as NAME.corrupt-TIME; the log has the error.", nil, nil)
 )
 
 func (c *agentCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTicks, descTickDuration, descLastTick, descCollectorErrors, descNoDataTicks, descHasData,
-		descQueueDepth, descDropped, descSent, descWritten, descWrittenOnFailed, descReconnects, descConnectFailures, descConnected, descProbes, descRaised, descActive} {
+		descQueueDepth, descDropped, descSent, descWritten, descWrittenOnFailed, descReconnects, descConnectFailures, descConnected, descProbes, descRaised, descActive, descStoreCorrupt} {
 		ch <- d
 	}
 }
@@ -103,6 +105,7 @@ func (c *agentCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descProbes, prometheus.GaugeValue, float64(n), string(state))
 	}
 	ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(active))
+	ch <- prometheus.MustNewConstMetric(descStoreCorrupt, prometheus.CounterValue, float64(c.agent.Manager().StoreCorrupt()))
 }
 
 // cumulativeBuckets turns per-bucket counts (the last one beyond the
