@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -323,10 +324,13 @@ func (s *Sender) connectFailed(o *outage, err error, retryIn time.Duration) {
 	}
 }
 
-func (s *Sender) connectedAfter(o *outage) {
+func (s *Sender) connectedAfter(o *outage, ll *lossLog) {
 	empty := ""
 	s.lastErr.Store(&empty)
-	if o.failures > 0 {
+	if ll.flapping(time.Now()) {
+		// Connected again after a recent loss: the loss line said it.
+		s.log.Debug("stream connected", "after_failures", o.failures)
+	} else if o.failures > 0 {
 		s.log.Info("stream connected", "after_failures", o.failures, "unreachable_for", time.Since(o.since).Round(time.Millisecond))
 	} else {
 		s.log.Info("stream connected")
@@ -369,6 +373,41 @@ type link struct {
 	// written counts the frames written on this connection, for
 	// Stats.WrittenOnFailed when it fails.
 	written uint64
+	// closedBy is the read error that ended the connection (io.EOF, a
+	// reset, "remote error: tls: bad certificate" from a receiver refusing
+	// the client certificate after a TLS 1.3 handshake); set before dead
+	// is closed.
+	closedBy error
+}
+
+// lossLog rate-limits the lines of lost connections: a receiver that
+// accepts and at once closes (a TLS 1.3 receiver refusing the client
+// certificate after the handshake, one that is full) would otherwise log
+// an Info and a Warn at every reconnect. The first loss is a Warn, then at
+// most one a connectWarnEvery saying how many went unlogged; the rest are
+// Debug. Owned by the writer goroutine.
+type lossLog struct {
+	lastWarn   time.Time
+	suppressed uint64
+}
+
+// flapping reports whether a connection was lost within connectWarnEvery.
+func (ll *lossLog) flapping(now time.Time) bool {
+	return !ll.lastWarn.IsZero() && now.Sub(ll.lastWarn) < connectWarnEvery
+}
+
+func (s *Sender) connLost(ll *lossLog, msg string, args ...any) {
+	now := time.Now()
+	if ll.flapping(now) {
+		ll.suppressed++
+		s.log.Debug(msg, args...)
+		return
+	}
+	if ll.suppressed > 0 {
+		args = append(args, "losses_not_logged", ll.suppressed)
+	}
+	s.log.Warn(msg, args...)
+	ll.lastWarn, ll.suppressed = now, 0
 }
 
 // linkFailed counts the frames written on l as written on a failed
@@ -396,9 +435,14 @@ func (s *Sender) run() {
 		outFrames int // frames in out, all of which are unwritten
 		attempt   int
 		down      outage
-		ever      bool // connected at least once
-		draining  bool
-		closing   = s.closing
+		losses    lossLog
+		// pause is the wait before redialling after a lost connection: a
+		// receiver that accepts and at once closes must not be redialled
+		// in a tight loop.
+		pause    time.Duration
+		ever     bool // connected at least once
+		draining bool
+		closing  = s.closing
 	)
 	defer func() {
 		if l != nil {
@@ -415,9 +459,11 @@ func (s *Sender) run() {
 		}
 		if err := s.writeAll(l, out); err != nil {
 			s.linkFailed(l)
-			s.log.Warn("stream connection lost", "err", err, "resending", outFrames, "written_on_connection", l.written)
+			s.connLost(&losses, "stream connection lost", "err", err, "resending", outFrames, "written_on_connection", l.written)
 			s.dropLink(l)
 			l = nil
+			pause = backoff(s.cfg.BackoffMin, s.cfg.BackoffMax, attempt)
+			attempt++
 			return false
 		}
 		s.sent.Add(uint64(outFrames))
@@ -426,6 +472,21 @@ func (s *Sender) run() {
 		// Back off afresh only once a connection has carried data, so a receiver
 		// that accepts and at once hangs up is not redialled at the minimum delay.
 		attempt = 0
+		return true
+	}
+
+	// sleep waits d before the next dial; false means the sender aborted.
+	sleep := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-closing:
+			// Stop waiting at once if there is nothing left to send.
+			draining, closing = true, nil
+		case <-s.abort:
+			return false
+		}
 		return true
 	}
 
@@ -441,21 +502,21 @@ func (s *Sender) run() {
 			if draining && outFrames == 0 && s.q.len() == 0 {
 				return
 			}
+			if pause > 0 {
+				d := pause
+				pause = 0
+				if !sleep(d) {
+					return
+				}
+				continue
+			}
 			var err error
 			l, err = s.dial(ctx)
 			if err != nil {
 				delay := backoff(s.cfg.BackoffMin, s.cfg.BackoffMax, attempt)
 				attempt++
 				s.connectFailed(&down, err, delay)
-				t := time.NewTimer(delay)
-				select {
-				case <-t.C:
-				case <-closing:
-					// Stop waiting at once if there is nothing left to send.
-					draining, closing = true, nil
-					t.Stop()
-				case <-s.abort:
-					t.Stop()
+				if !sleep(delay) {
 					return
 				}
 				continue
@@ -464,7 +525,7 @@ func (s *Sender) run() {
 				s.reconnects.Add(1)
 			}
 			ever = true
-			s.connectedAfter(&down)
+			s.connectedAfter(&down, &losses)
 			if !write() {
 				continue
 			}
@@ -486,9 +547,16 @@ func (s *Sender) run() {
 				draining, closing = true, nil
 			case <-l.dead:
 				s.linkFailed(l)
-				s.log.Warn("stream receiver closed the connection", "written_on_connection", l.written)
+				reason := "closed"
+				if l.closedBy != nil && !errors.Is(l.closedBy, io.EOF) {
+					reason = l.closedBy.Error()
+				}
+				s.lastErr.Store(&reason)
+				s.connLost(&losses, "stream receiver closed the connection", "reason", reason, "written_on_connection", l.written)
 				s.dropLink(l)
 				l = nil
+				pause = backoff(s.cfg.BackoffMin, s.cfg.BackoffMax, attempt)
+				attempt++
 			case <-s.abort:
 				return
 			}
@@ -538,7 +606,7 @@ func (s *Sender) dial(ctx context.Context) (*link, error) {
 		c = tc
 	}
 	l := &link{conn: c, tcp: tcp, dead: make(chan struct{})}
-	go watchPeer(c, l.dead)
+	go watchPeer(c, l)
 	s.connMu.Lock()
 	s.conn = c
 	s.connMu.Unlock()
@@ -568,11 +636,12 @@ func (s *Sender) dropLink(l *link) {
 // watchPeer reads from c until it fails. Receivers never send anything, so a read
 // returning means the receiver closed or reset the connection (or we closed it);
 // either way the writer learns it without waiting for its next write to fail.
-func watchPeer(c net.Conn, dead chan<- struct{}) {
-	defer close(dead)
+func watchPeer(c net.Conn, l *link) {
+	defer close(l.dead)
 	var b [256]byte
 	for {
 		if _, err := c.Read(b[:]); err != nil {
+			l.closedBy = err // read by the writer after <-l.dead
 			return
 		}
 	}
