@@ -100,11 +100,21 @@ func appendFramed(dst []byte, seq uint64, body []byte, sequenced bool) []byte {
 // next call to reuse it. A clean end of stream between frames returns io.EOF; one
 // inside a frame returns io.ErrUnexpectedEOF.
 func ReadFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
-	var hdr [2]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	// The prefix is read a byte at a time from the bufio.Reader (concrete,
+	// so nothing escapes): io.ReadFull of a [2]byte through the io.Reader
+	// interface put those two bytes on the heap for every frame.
+	hi, err := r.ReadByte()
+	if err != nil {
 		return buf[:0], err
 	}
-	n := int(binary.BigEndian.Uint16(hdr[:]))
+	lo, err := r.ReadByte()
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return buf[:0], err
+	}
+	n := int(hi)<<8 | int(lo)
 	if cap(buf) < n {
 		buf = make([]byte, n, max(n, 4096))
 	}

@@ -142,3 +142,23 @@ func TestSplitSequencedMatchesProto(t *testing.T) {
 		t.Fatalf("seq %d, err %v, aos_proto equal %v", seq, err, bytes.Equal(got, inner))
 	}
 }
+
+// TestReadFrameDoesNotAllocate: with a buffer large enough, reading a frame
+// allocates nothing (the receiver reads one per message).
+func TestReadFrameDoesNotAllocate(t *testing.T) {
+	frame := append([]byte{0, 3}, "abc"...)
+	r := bytes.NewReader(nil)
+	br := bufio.NewReader(r)
+	buf := make([]byte, 0, 64)
+	allocs := testing.AllocsPerRun(1000, func() {
+		r.Reset(frame)
+		br.Reset(r)
+		var err error
+		if buf, err = ReadFrame(br, buf); err != nil || string(buf) != "abc" {
+			t.Fatalf("frame %q, err %v", buf, err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per frame", allocs)
+	}
+}
