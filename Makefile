@@ -83,6 +83,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeNotification -fuzztime 30s ./collectors/gnmi/
 	$(GO) test -run '^$$' -fuzz FuzzDecodePathValue -fuzztime 30s ./collectors/gnmi/
 	$(GO) test -run '^$$' -fuzz FuzzElementPath -fuzztime 30s ./collectors/gnmi/
+	$(GO) test -run '^$$' -fuzz FuzzTableState -fuzztime 30s ./collectors/gnmi/
+	$(GO) test -run '^$$' -fuzz FuzzFileCollectorLoops -fuzztime 30s ./collectors/replay/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeFrames -fuzztime 30s ./agent/stream/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./collectors/system/
 	$(GO) test -run '^$$' -fuzz FuzzParseContainerlab -fuzztime 30s ./topology/
