@@ -150,7 +150,12 @@ func (in *Input) Run(ctx context.Context, m *bus.Member) error {
 			}
 		}
 		if commit {
-			if err := in.commit(context.Background(), cl, list); err != nil {
+			// Bounded: a broker gone must not hold a shutdown or a
+			// rebalance; the next owner then reads a little more again.
+			cctx, cancel := context.WithTimeout(context.Background(), max(in.c.SessionTimeout, 5*time.Second))
+			err := in.commit(cctx, cl, list)
+			cancel()
+			if err != nil {
 				in.log.Warn("fan-in: kafka: commit at revoke", "err", err)
 			}
 		}
