@@ -51,11 +51,9 @@ func TestAPIConnectionBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var clients []*http.Transport
 	for i := range 3 { // one more than api.max_connections, each keeping its connection
 		tr := &http.Transport{TLSClientConfig: tc.Clone(), MaxIdleConnsPerHost: 1}
 		defer tr.CloseIdleConnections()
-		clients = append(clients, tr)
 		// Without the idle connections giving way the third client would
 		// wait for an hour-long idle timeout; 30s is a guard, not a bound.
 		resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Get("https://" + addr + "/healthz")
