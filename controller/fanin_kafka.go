@@ -111,16 +111,13 @@ func (c *Controller) startFanInKafka(ctx context.Context) error {
 		kc.ClientID = cfg.FanIn.MemberID
 	}
 	kc.Log = c.log.With("fanin", "kafka")
-	if k.CreateTopics == nil || *k.CreateTopics {
-		if err := kafkabus.CreateTopics(ctx, kc); err != nil {
-			return fmt.Errorf("fanin.kafka: %w", err)
-		}
-	}
 	cp, err := kafkabus.NewCheckpoint(kc)
 	if err != nil {
 		return fmt.Errorf("fanin.kafka: %w", err)
 	}
-	in, err := kafkabus.NewInput(kc, kafkabus.InputOptions{Probes: c.centralProbes})
+	// The input creates the topics (create_topics) and waits for a
+	// cluster not reachable yet: the controller starts anyway.
+	in, err := kafkabus.NewInput(kc, kafkabus.InputOptions{Probes: c.centralProbes, CreateTopics: k.CreateTopics == nil || *k.CreateTopics})
 	if err != nil {
 		cp.Close()
 		return fmt.Errorf("fanin.kafka: %w", err)

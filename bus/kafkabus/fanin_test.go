@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/probe-agent/probe-agent/bus"
 	"github.com/probe-agent/probe-agent/bus/bustest"
 	"github.com/probe-agent/probe-agent/bus/kafkabus"
@@ -394,4 +397,44 @@ func TestCommitFollowsTick(t *testing.T) {
 			return true
 		})
 	}
+}
+
+// TestInputWaitsForTopics: a member started before the topics exist
+// (create_topics off: an operator makes them) waits for them, then joins
+// and takes its probes.
+func TestInputWaitsForTopics(t *testing.T) {
+	c := newCluster(t)
+	asked := make(chan struct{}, 1)
+	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Metadata}, Count: -1, Observe: true, When: func(kmsg.Request) bool {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		return true
+	}})
+	f, err := bustest.NewFleet(seedFile, 2, probeIDs(2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := kafkabus.Config{Brokers: c.ListenAddrs(), Partitions: 2, Blueprint: f.Blueprint, Log: quiet}
+	sig := newSignal()
+	in, err := kafkabus.NewInput(cfg, kafkabus.InputOptions{Probes: func() []string { return f.Probes }, OnAssigned: func([]int32) { sig.poke() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The input is the only client before the topics exist (the
+	// checkpoint is not what this is about).
+	m := bus.NewMember(f, &bus.MemCheckpoint{}, bus.MemberOptions{Log: quiet})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx, m) }()
+	defer func() { cancel(); <-done }()
+	<-asked // the input looked for the topic, which is not there
+	if len(m.Owned()) != 0 {
+		t.Fatalf("owns %v before the topics exist", m.Owned())
+	}
+	if err := kafkabus.CreateTopics(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, sig.ch, "the probes after the topics were made", func() bool { return len(m.Owned()) == len(f.Probes) })
 }

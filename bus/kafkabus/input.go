@@ -183,21 +183,20 @@ func (in *Input) Run(ctx context.Context, m *bus.Member) error {
 		kgo.OnPartitionsRevoked(func(_ context.Context, cl *kgo.Client, ps map[string][]int32) { drop(cl, ps, true) }),
 		kgo.OnPartitionsLost(func(_ context.Context, cl *kgo.Client, ps map[string][]int32) { drop(cl, ps, false) }),
 	)
-	if in.opt.CreateTopics {
-		if err := CreateTopics(ctx, in.c); err != nil {
-			return err
+	// Topics, then the partition count (the assign callback needs it to
+	// map partitions to probes), before joining; a cluster not reachable
+	// yet, or a topic not created yet, is waited for.
+	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 10*time.Second) {
+		var err error
+		if nparts, err = in.prepare(ctx, topic); err == nil {
+			break
 		}
-	}
-	// The partition count is read before joining: the assign callback
-	// needs it to map partitions to probes.
-	meta, err := kgo.NewClient(in.c.common()...)
-	if err != nil {
-		return fmt.Errorf("kafka: %w", err)
-	}
-	nparts, err = partitionCount(ctx, meta, topic)
-	meta.Close()
-	if err != nil {
-		return err
+		in.log.Warn("fan-in: kafka not ready; retrying", "err", err, "in", wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
 	}
 	in.own.Lock()
 	in.member, in.nparts = m, nparts
@@ -244,6 +243,22 @@ func (in *Input) Run(ctx context.Context, m *bus.Member) error {
 		fs.EachRecord(func(r *kgo.Record) { in.offer(ctx, m, nparts, r) })
 		cl.AllowRebalance()
 	}
+}
+
+// prepare creates the topics (CreateTopics) and reads the records'
+// topic's partition count.
+func (in *Input) prepare(ctx context.Context, topic string) (int, error) {
+	if in.opt.CreateTopics {
+		if err := CreateTopics(ctx, in.c); err != nil {
+			return 0, err
+		}
+	}
+	meta, err := kgo.NewClient(in.c.common()...)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: %w", err)
+	}
+	defer meta.Close()
+	return partitionCount(ctx, meta, topic)
 }
 
 // Rebalance brings the member's probes in line with Probes after the
