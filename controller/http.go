@@ -2,12 +2,14 @@ package controller
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/probe-agent/probe-agent/probe"
+	"github.com/probe-agent/probe-agent/restapi"
 )
 
 // Status is the controller's state in one document: what /status serves
@@ -95,5 +97,15 @@ func (c *Controller) ListenAPIServer() (net.Listener, *http.Server, error) {
 		ReadHeaderTimeout: readHeader,
 		IdleTimeout:       idle,
 		ConnState:         limit.ConnState,
+		ErrorLog:          restapi.ErrorLog(c.logger()), // handshake floods rate-limited
 	}, nil
+}
+
+// logger is the controller's logger (the default one for a Controller
+// built without New, as some tests do).
+func (c *Controller) logger() *slog.Logger {
+	if c.log == nil {
+		return slog.Default()
+	}
+	return c.log
 }

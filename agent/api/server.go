@@ -181,7 +181,7 @@ func (s *Server) ServeListener(ctx context.Context, l net.Listener) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       idle,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          restapi.ErrorLog(s.log), // handshake floods rate-limited
 	}
 	if s.limit != nil {
 		srv.ConnState = s.limit.ConnState
