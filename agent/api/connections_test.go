@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,5 +151,21 @@ func TestConnectionLimit(t *testing.T) {
 			t.Fatalf("first client after its idle connection was closed: %v", err)
 		}
 		resp.Body.Close()
+
+		// /metrics shows the bound and what it did.
+		resp, err = (&http.Client{Transport: transports[1]}).Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{"probe_agent_api_connections_max 3\n", "probe_agent_api_connections_open ", "probe_agent_api_connection_waits_total ", "probe_agent_api_idle_connections_closed_total "} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
+		if strings.Contains(string(body), "probe_agent_api_idle_connections_closed_total 0\n") {
+			t.Error("/metrics counts no idle connection closed")
+		}
 	})
 }

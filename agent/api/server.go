@@ -66,6 +66,7 @@ func NewServer(a *agent.Agent, cfg agent.Config, reg *prometheus.Registry, log *
 		newAgentCollector(a),
 		newStageCollector(a, cfg.API.StageSeriesLimit),
 		&limitsCollector{manager: a.Manager()},
+		connectionCollector{s},
 	} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
