@@ -37,6 +37,10 @@ var (
 		"Messages discarded for a streaming receiver because its queue was full (oldest first).", streamLabels, nil)
 	descSent = prometheus.NewDesc("probe_agent_stream_sent_total",
 		"Deprecated name of probe_agent_stream_written_total (same value): frames written to the connection, not delivered.", streamLabels, nil)
+	descDroppedBytes = prometheus.NewDesc("probe_agent_stream_dropped_queue_bytes_total",
+		"The part of probe_agent_stream_dropped_total due to the byte bound (queue.bytes); the rest is due to queue.messages.", streamLabels, nil)
+	descQueueBytes = prometheus.NewDesc("probe_agent_stream_queue_bytes",
+		"Memory held by a streaming receiver's queue (encoded frames in chunks), bounded by queue.bytes.", streamLabels, nil)
 	descWritten = prometheus.NewDesc("probe_agent_stream_written_total",
 		"Frames written to a streaming receiver's connection: the kernel accepted them. Not delivery: only a sequenced receiver's gaps prove what arrived (docs/metrics.md).", streamLabels, nil)
 	descWrittenOnFailed = prometheus.NewDesc("probe_agent_stream_written_on_failed_connections_total",
@@ -59,7 +63,7 @@ var (
 
 func (c *agentCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTicks, descTickDuration, descLastTick, descCollectorErrors, descNoDataTicks, descHasData,
-		descQueueDepth, descDropped, descSent, descWritten, descWrittenOnFailed, descReconnects, descConnectFailures, descConnected, descProbes, descRaised, descActive, descStoreCorrupt} {
+		descQueueDepth, descDropped, descDroppedBytes, descQueueBytes, descSent, descWritten, descWrittenOnFailed, descReconnects, descConnectFailures, descConnected, descProbes, descRaised, descActive, descStoreCorrupt} {
 		ch <- d
 	}
 }
@@ -84,6 +88,8 @@ func (c *agentCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range st.Streams {
 		ch <- prometheus.MustNewConstMetric(descQueueDepth, prometheus.GaugeValue, float64(s.QueueDepth), s.Channel, s.Receiver)
 		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), s.Channel, s.Receiver)
+		ch <- prometheus.MustNewConstMetric(descDroppedBytes, prometheus.CounterValue, float64(s.DroppedBytes), s.Channel, s.Receiver)
+		ch <- prometheus.MustNewConstMetric(descQueueBytes, prometheus.GaugeValue, float64(s.QueueBytes), s.Channel, s.Receiver)
 		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(s.Sent), s.Channel, s.Receiver)
 		ch <- prometheus.MustNewConstMetric(descWritten, prometheus.CounterValue, float64(s.Sent), s.Channel, s.Receiver)
 		ch <- prometheus.MustNewConstMetric(descWrittenOnFailed, prometheus.CounterValue, float64(s.WrittenOnFailed), s.Channel, s.Receiver)

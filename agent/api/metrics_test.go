@@ -163,7 +163,7 @@ func TestStreamMetrics(t *testing.T) {
 	// left running would log its reconnects after the test is over.
 	e.run()
 	fams := e.scrape()
-	for _, name := range []string{"probe_agent_stream_queue_depth", "probe_agent_stream_dropped_total", "probe_agent_stream_sent_total", "probe_agent_stream_written_total", "probe_agent_stream_written_on_failed_connections_total", "probe_agent_stream_connected", "probe_agent_stream_reconnects_total", "probe_agent_stream_connect_failures_total"} {
+	for _, name := range []string{"probe_agent_stream_queue_depth", "probe_agent_stream_queue_bytes", "probe_agent_stream_dropped_total", "probe_agent_stream_dropped_queue_bytes_total", "probe_agent_stream_sent_total", "probe_agent_stream_written_total", "probe_agent_stream_written_on_failed_connections_total", "probe_agent_stream_connected", "probe_agent_stream_reconnects_total", "probe_agent_stream_connect_failures_total"} {
 		if _, ok := value(fams, name, "channel", "perfmon", "receiver", addr); !ok {
 			t.Errorf("no %s{channel=perfmon,receiver=%s}", name, addr)
 		}
