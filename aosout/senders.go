@@ -58,8 +58,9 @@ type Stream struct {
 	Channel, Receiver string
 	Sender            *stream.Sender
 
-	key       string // Entry.Key
-	queueSize int
+	key        string // Entry.Key
+	queueSize  int
+	queueBytes int // Entry.QueueBytes
 }
 
 // Senders fans messages out to every receiver of their channel. Enqueueing
@@ -98,7 +99,7 @@ func startStream(e Entry, queueSize int, initialSeq uint64, log *slog.Logger) (S
 	if err != nil {
 		return Stream{}, err
 	}
-	return Stream{Channel: e.Type, Receiver: e.Address, Sender: snd, key: e.Key, queueSize: queueSize}, nil
+	return Stream{Channel: e.Type, Receiver: e.Address, Sender: snd, key: e.Key, queueSize: queueSize, queueBytes: e.QueueBytes}, nil
 }
 
 func (s *Senders) add(st Stream) {
@@ -128,7 +129,7 @@ func (s *Senders) Reconfigure(entries []Entry, queueSize int, log *slog.Logger) 
 	for i, e := range entries {
 		plan[i] = -1
 		for j, old := range s.streams {
-			if !used[j] && e.Key != "" && old.key == e.Key && old.queueSize == queueSize && old.Channel == e.Type && old.Receiver == e.Address {
+			if !used[j] && e.Key != "" && old.key == e.Key && old.queueSize == queueSize && old.queueBytes == e.QueueBytes && old.Channel == e.Type && old.Receiver == e.Address {
 				plan[i], used[j] = j, true
 				break
 			}
