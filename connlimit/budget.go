@@ -1,5 +1,7 @@
 package connlimit
 
+import "math"
+
 // Reserve is the number of descriptors kept out of every listener's reach
 // for what the daemon opens itself: stream senders and their reconnects,
 // the gNMI subscription, netlink sockets, state and probe files, the Go
@@ -10,11 +12,13 @@ const Reserve = 256
 // RLIMIT_NOFILE) minus reserve: when the limits together ask for more,
 // each is scaled down in proportion (to at least 1 each), so a flood of
 // clients on every listener at once still leaves reserve descriptors
-// free. nofile 0 means no known limit: the limits are returned as given.
+// free. nofile 0 (unknown) or RLIM_INFINITY: the limits are returned as
+// given.
 // It reports whether any limit was lowered.
 func Budget(nofile uint64, reserve int, limits []int) ([]int, bool) {
 	out := append([]int(nil), limits...)
-	if nofile == 0 {
+	if nofile == 0 || nofile > math.MaxInt32 {
+		// No known limit, or RLIM_INFINITY: nothing to fit under.
 		return out, false
 	}
 	total := 0

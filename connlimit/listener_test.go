@@ -13,8 +13,9 @@ import (
 
 // serve runs an HTTP server on a Listener of max connections and returns
 // the listener, its address and a channel that receives once per Accept
-// that found every slot taken.
-func serve(t *testing.T, max int) (*Listener, string, <-chan struct{}) {
+// that found every slot taken. idled, when set, receives each time a
+// connection becomes idle (after the listener has recorded it).
+func serve(t *testing.T, max int, idled ...chan struct{}) (*Listener, string, <-chan struct{}) {
 	t.Helper()
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -25,7 +26,12 @@ func serve(t *testing.T, max int) (*Listener, string, <-chan struct{}) {
 	l.onWait = func() { waited <- struct{}{} }
 	srv := &http.Server{
 		Handler:     http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }),
-		ConnState:   l.ConnState,
+		ConnState: func(c net.Conn, st http.ConnState) {
+			l.ConnState(c, st)
+			if st == http.StateIdle && len(idled) > 0 {
+				idled[0] <- struct{}{}
+			}
+		},
 		IdleTimeout: time.Hour, // idle connections leave only when reclaimed
 	}
 	go func() { _ = srv.Serve(l) }()
@@ -66,11 +72,13 @@ func dial(t *testing.T, addr string) net.Conn {
 // served: the longest-idle connection is closed for it.
 func TestIdleKeepAliveGivesWay(t *testing.T) {
 	const max = 3
-	l, addr, _ := serve(t, max)
+	idled := make(chan struct{}, 16)
+	l, addr, _ := serve(t, max, idled)
 	var idle []net.Conn
 	for range max {
 		c := dial(t, addr)
 		get(t, c)
+		<-idled // recorded idle before the next one is: a known order
 		idle = append(idle, c)
 	}
 	fresh := dial(t, addr)
@@ -164,6 +172,7 @@ func TestBudget(t *testing.T) {
 		lowered bool
 	}{
 		{0, 256, []int{512, 64}, []int{512, 64}, false},
+		{^uint64(0), 256, []int{512, 64}, []int{512, 64}, false}, // RLIM_INFINITY
 		{1 << 20, 256, []int{512, 64}, []int{512, 64}, false},
 		{1024, 256, []int{512, 256}, []int{512, 256}, false},
 		{1024, 256, []int{1024, 512}, []int{512, 256}, true},
