@@ -25,7 +25,7 @@ func serve(t *testing.T, max int, idled ...chan struct{}) (*Listener, string, <-
 	waited := make(chan struct{}, 64)
 	l.onWait = func() { waited <- struct{}{} }
 	srv := &http.Server{
-		Handler:     http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }),
 		ConnState: func(c net.Conn, st http.ConnState) {
 			l.ConnState(c, st)
 			if st == http.StateIdle && len(idled) > 0 {
