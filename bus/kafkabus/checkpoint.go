@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/probe-agent/probe-agent/bus"
@@ -102,11 +104,11 @@ func (cp *Checkpoint) read(ctx context.Context) {
 
 // Load returns probeID's raised set as last saved by any member.
 func (cp *Checkpoint) Load(ctx context.Context, probeID string) (bus.Raised, error) {
-	end, err := endOffset(ctx, cp.cl, cp.topic, 0)
+	end, err := cp.end(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for {
+	for refreshed := false; ; refreshed = true {
 		cp.mu.Lock()
 		next, ch, data, have := cp.next, cp.advance, cp.latest[probeID], false
 		if next >= end {
@@ -123,12 +125,35 @@ func (cp *Checkpoint) Load(ctx context.Context, probeID string) (bus.Raised, err
 			}
 			return r, nil
 		}
+		if !refreshed {
+			// A topic created after the reader started is only read
+			// once the reader's metadata has it.
+			cp.cl.ForceMetadataRefresh()
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return nil, fmt.Errorf("kafka: checkpoint of %q: read %d of %d records of %s: %w", probeID, next, end, cp.topic, ctx.Err())
 		case <-cp.done:
 			return nil, errors.New("kafka: checkpoint closed")
+		}
+	}
+}
+
+// end is the checkpoint topic's end offset. A topic created moments ago
+// (by this or another member) may not be in the client's metadata yet:
+// that is refreshed and asked again, for a few seconds.
+func (cp *Checkpoint) end(ctx context.Context) (int64, error) {
+	for wait := 50 * time.Millisecond; ; wait *= 2 {
+		end, err := endOffset(ctx, cp.cl, cp.topic, 0)
+		if err == nil || !errors.Is(err, kerr.UnknownTopicOrPartition) || wait > 3*time.Second {
+			return end, err
+		}
+		cp.cl.ForceMetadataRefresh()
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return 0, ctx.Err()
 		}
 	}
 }
