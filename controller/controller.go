@@ -540,6 +540,9 @@ func (c *Controller) ProbeDocument(id string) (json.RawMessage, bool) {
 func (c *Controller) Central(id string, fn func(inst *probe.Instance, st CentralStatus)) bool {
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
+	if c.fanin != nil {
+		return c.fanInCentralLocked(id, fn)
+	}
 	ce, ok := c.centrals[id]
 	if !ok {
 		return false
@@ -552,6 +555,9 @@ func (c *Controller) Central(id string, fn func(inst *probe.Instance, st Central
 func (c *Controller) CentralStatuses() []CentralStatus {
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
+	if c.fanin != nil {
+		return c.fanInStatusesLocked()
+	}
 	var out []CentralStatus
 	for _, id := range sortedKeys(c.centrals) {
 		out = append(out, c.centrals[id].snapshot())
@@ -565,7 +571,11 @@ func (c *Controller) Anomalies() []Anomaly {
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
 	var out []Anomaly
-	for _, id := range sortedKeys(c.centrals) {
+	for _, id := range c.centralIDsLocked() {
+		if c.fanin != nil {
+			out = append(out, c.fanInAnomaliesLocked(id)...)
+			continue
+		}
 		for _, a := range c.centrals[id].inst.Anomalies() {
 			js, _ := a.MarshalJSON()
 			out = append(out, Anomaly{Origin: "central", Probe: id, Stage: a.Stage, ItemID: a.ItemID, JSON: js})

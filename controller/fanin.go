@@ -252,3 +252,45 @@ func (c *Controller) evaluate(now time.Time) {
 	}
 	c.EvaluateCentral(now)
 }
+
+// With fanin, the REST API's central stages, statuses and anomalies are
+// those of the probes this controller's member owns (the others are
+// another member's to show).
+
+// centralIDsLocked lists the probes whose central anomalies are shown.
+func (c *Controller) centralIDsLocked() []string {
+	if c.fanin != nil {
+		return c.fanin.member.Owned()
+	}
+	return sortedKeys(c.centrals)
+}
+
+func centralStatusOf(st bus.ProbeStatus) CentralStatus {
+	missing := append([]string{}, st.Missing...)
+	return CentralStatus{Probe: st.Probe, Devices: append([]string(nil), st.Devices...), Fresh: append([]string(nil), st.Fresh...),
+		Missing: missing, Partial: st.Partial, Skipped: st.Skipped, SkippedTicks: st.SkippedTicks, Ticks: st.Ticks,
+		LastTick: st.LastTick, LastError: st.LastError, Rejected: st.Rejected}
+}
+
+func (c *Controller) fanInCentralLocked(id string, fn func(inst *probe.Instance, st CentralStatus)) bool {
+	return c.fanin.member.Inspect(id, func(inst *probe.Instance, st bus.ProbeStatus) { fn(inst, centralStatusOf(st)) })
+}
+
+func (c *Controller) fanInStatusesLocked() []CentralStatus {
+	var out []CentralStatus
+	for _, id := range c.fanin.member.Owned() {
+		c.fanin.member.Inspect(id, func(_ *probe.Instance, st bus.ProbeStatus) { out = append(out, centralStatusOf(st)) })
+	}
+	return out
+}
+
+func (c *Controller) fanInAnomaliesLocked(id string) []Anomaly {
+	var out []Anomaly
+	c.fanin.member.Inspect(id, func(inst *probe.Instance, _ bus.ProbeStatus) {
+		for _, a := range inst.Anomalies() {
+			js, _ := a.MarshalJSON()
+			out = append(out, Anomaly{Origin: "central", Probe: id, Stage: a.Stage, ItemID: a.ItemID, JSON: js})
+		}
+	})
+	return out
+}

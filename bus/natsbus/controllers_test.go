@@ -137,12 +137,26 @@ fanin:
 			return ok && v == ref
 		})
 	}
+	// anomalies counts the central anomalies of the probe the owner's
+	// REST API shows.
+	anomalies := func(c *controller.Controller) int {
+		n := 0
+		for _, a := range c.Anomalies() {
+			if a.Probe == id && a.Origin == "central" {
+				n++
+			}
+		}
+		return n
+	}
 	for k := range 4 {
 		rate := bustest.Balanced
 		if k >= 2 {
 			rate = bustest.Heavy("leaf2", 3)
 		}
 		tick(k, rate)
+	}
+	if c := owner(); anomalies(c) != 1 || len(c.CentralStatuses()) != 1 || c.CentralStatuses()[0].Probe != id {
+		t.Fatalf("owner during the load: %d anomalies, statuses %+v", anomalies(c), c.CentralStatuses())
 	}
 	// Stop the owner (a clean stop: it releases its lease); the other
 	// takes the probe over and continues from the log.
@@ -163,5 +177,8 @@ fanin:
 			rate = bustest.Balanced
 		}
 		tick(k, rate)
+		if want := map[bool]int{true: 1, false: 0}[k < 5]; anomalies(other) != want {
+			t.Fatalf("tick %d: the new owner shows %d anomalies, want %d", k, anomalies(other), want)
+		}
 	}
 }
