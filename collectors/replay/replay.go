@@ -4,7 +4,7 @@
 //	{"ts": 1700000000.5, "system_id": "leaf1", "interface": "eth0",
 //	 "counters": {"tx_bytes": 123, "rx_bytes": 456}, "oper_status": "up", "speed": 10000000000}
 //
-// ts is Unix seconds (integer or decimal) or an RFC 3339 time; counters use
+// ts is Unix seconds (any JSON number, exponents included, to the nanosecond) or an RFC 3339 time; counters use
 // the Apstra names and are cumulative unsigned 64-bit values; oper_status and
 // speed (bits per second) are optional. Lines with the same ts form one
 // batch, one evaluation tick. probe-agent collect writes this format;
@@ -130,10 +130,13 @@ func parseTS(raw []byte) (time.Time, error) {
 			return t, nil
 		}
 	}
-	intPart, frac, _ := bytes.Cut(raw, []byte("."))
-	sec, ok := parseInt64(intPart)
-	if !ok || len(frac) > 9 || bytes.ContainsAny(raw, "eE") {
-		return time.Time{}, fmt.Errorf("ts: want Unix seconds or an RFC 3339 string, got %s", raw)
+	intPart, frac, ok := splitDecimal(raw)
+	var sec int64
+	if ok {
+		sec, ok = parseInt64(intPart)
+	}
+	if !ok || len(frac) > 9 {
+		return time.Time{}, fmt.Errorf("ts: want Unix seconds (at most nanosecond precision) or an RFC 3339 string, got %s", raw)
 	}
 	var nsec int64
 	if len(frac) > 0 {
@@ -152,6 +155,42 @@ func parseTS(raw []byte) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("ts: negative time %s", raw)
 	}
 	return time.Unix(sec, nsec).UTC(), nil
+}
+
+// splitDecimal splits a JSON number into its integer digits (with the sign)
+// and its fraction digits, applying an exponent exactly: 1.7e+09 is
+// "1700000000" and "", 17e-1 is "1" and "7". Trailing zeros of the fraction
+// are dropped. It allocates only for an exponent.
+func splitDecimal(raw []byte) (intPart, frac []byte, ok bool) {
+	mant, exp, hasExp := bytes.Cut(raw, []byte("e"))
+	if !hasExp {
+		mant, exp, hasExp = bytes.Cut(raw, []byte("E"))
+	}
+	intPart, frac, _ = bytes.Cut(mant, []byte("."))
+	if !hasExp {
+		return intPart, bytes.TrimRight(frac, "0"), true
+	}
+	e, ok := parseInt64(exp)
+	if !ok || len(exp) == 0 || e > 30 || e < -30 {
+		return nil, nil, false
+	}
+	sign := []byte(nil)
+	if len(intPart) > 0 && (intPart[0] == '-' || intPart[0] == '+') {
+		sign, intPart = intPart[:1], intPart[1:]
+	}
+	digits := append(append([]byte(nil), intPart...), frac...)
+	point := len(intPart) + int(e)
+	switch {
+	case point <= 0:
+		frac = append(bytes.Repeat([]byte("0"), -point), digits...)
+		intPart = []byte("0")
+	case point >= len(digits):
+		intPart = append(digits, bytes.Repeat([]byte("0"), point-len(digits))...)
+		frac = nil
+	default:
+		intPart, frac = digits[:point], digits[point:]
+	}
+	return append(sign, intPart...), bytes.TrimRight(frac, "0"), true
 }
 
 // parseInt64 is strconv.ParseInt(string(b), 10, 64) without the string.

@@ -45,7 +45,12 @@ func TestParseLine(t *testing.T) {
 		{name: "unknown counter", line: `{"ts": 1, "interface": "e", "counters": {"rx_potatoes": 1}}`, wantErr: "counters.rx_potatoes: unknown counter"},
 		{name: "missing ts", line: `{"interface": "e", "counters": {}}`, wantErr: "ts: required"},
 		{name: "bad ts", line: `{"ts": "yesterday", "interface": "e"}`, wantErr: "ts: not an RFC 3339 time"},
-		{name: "exponent ts", line: `{"ts": 1e9, "interface": "e"}`, wantErr: "ts: want Unix seconds"},
+		{name: "exponent ts", line: `{"ts": 1.7e+09, "interface": "e"}`, check: wantTime(time.Unix(1700000000, 0))},
+		{name: "exponent ts with fraction", line: `{"ts": 17000000002500E-4, "interface": "e"}`, check: wantTime(time.Unix(1700000000, 250000000))},
+		{name: "negative exponent ts", line: `{"ts": 5e-1, "interface": "e"}`, check: wantTime(time.Unix(0, 500000000))},
+		{name: "exponent ts below a nanosecond", line: `{"ts": 1e-10, "interface": "e"}`, wantErr: "at most nanosecond precision"},
+		{name: "huge exponent ts", line: `{"ts": 1e400, "interface": "e"}`, wantErr: "ts: want Unix seconds"},
+		{name: "trailing zeros past nanoseconds", line: `{"ts": 1.0000000000000, "interface": "e"}`, check: wantTime(time.Unix(1, 0))},
 		{name: "missing interface", line: `{"ts": 1, "counters": {}}`, wantErr: "interface: required"},
 		{name: "unknown field", line: `{"ts": 1, "interface": "e", "countres": {}}`, wantErr: "unknown field"},
 		{name: "bad oper status", line: `{"ts": 1, "interface": "e", "oper_status": "sideways"}`, wantErr: "oper_status"},
@@ -65,6 +70,14 @@ func TestParseLine(t *testing.T) {
 			}
 			tt.check(t, l)
 		})
+	}
+}
+
+func wantTime(want time.Time) func(*testing.T, Line) {
+	return func(t *testing.T, l Line) {
+		if !l.Time.Equal(want) {
+			t.Errorf("time %v, want %v", l.Time, want)
+		}
 	}
 }
 
