@@ -307,15 +307,22 @@ func (m *Manager) storeProbe(id string) (*managedProbe, error) {
 	return mp, nil
 }
 
-// setProbes makes next the probe set, rebuilding the index. Callers hold
-// writeMu and mu.
-func (m *Manager) setProbes(next []*managedProbe) {
+// indexProbes numbers next and indexes it by id, without mu: positions
+// are only read by holders of writeMu, and the index is not yet shared.
+// Callers hold writeMu.
+func (m *Manager) indexProbes(next []*managedProbe) map[string]*managedProbe {
 	byID := make(map[string]*managedProbe, len(next))
 	for i, mp := range next {
 		mp.pos = i
 		byID[mp.inst.ID()] = mp
 	}
 	m.steps.Add(uint64(len(next)))
+	return byID
+}
+
+// setProbes makes next, indexed by byID (indexProbes), the probe set.
+// Callers hold writeMu and mu.
+func (m *Manager) setProbes(next []*managedProbe, byID map[string]*managedProbe) {
 	m.probes, m.byID = next, byID
 }
 
@@ -390,9 +397,11 @@ func (m *Manager) Restore() error {
 			return fmt.Errorf("rewriting the probe store: %w", err)
 		}
 	}
+	all := append(slices.Clip(m.probes), add...)
+	byID := m.indexProbes(all)
 	m.mu.Lock()
 	m.generation = set.Generation
-	m.setProbes(append(slices.Clip(m.probes), add...))
+	m.setProbes(all, byID)
 	m.mu.Unlock()
 	m.log.Info("probe store loaded", "generation", set.Generation, "probes", len(add))
 	return nil
@@ -510,10 +519,11 @@ func (m *Manager) Apply(gen uint64, docs [][]byte) ([]ApplyResult, error) {
 	if m.hook != nil {
 		m.hook("persisted")
 	}
+	byID := m.indexProbes(next)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.generation = gen
-	m.setProbes(next)
+	m.setProbes(next, byID)
 	for _, mp := range removed {
 		m.retire(mp)
 	}
@@ -758,8 +768,9 @@ func (m *Manager) Delete(id string) error {
 		}
 	}
 	next := slices.Delete(slices.Clone(m.probes), mp.pos, mp.pos+1)
+	byID := m.indexProbes(next)
 	m.mu.Lock()
-	m.setProbes(next)
+	m.setProbes(next, byID)
 	m.retire(mp)
 	m.mu.Unlock()
 	m.writeMu.Unlock()
@@ -798,6 +809,7 @@ func (m *Manager) SetLocal(origin Origin, docs []LocalDoc) {
 		}
 		next = append(next, &managedProbe{origin: origin, source: d.Source, raw: d.Raw, inst: inst})
 	}
+	byID := m.indexProbes(next)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, mp := range m.probes {
@@ -805,7 +817,7 @@ func (m *Manager) SetLocal(origin Origin, docs []LocalDoc) {
 			m.retire(mp)
 		}
 	}
-	m.setProbes(next)
+	m.setProbes(next, byID)
 }
 
 // LocalDoc is a validated document from a local origin.
