@@ -64,8 +64,8 @@ func (a *runningAgent) waitLog(t *testing.T, want string) string {
 	return ""
 }
 
-// stop sends SIGTERM and returns the exit error with the rest of stderr.
-func (a *runningAgent) stop(t *testing.T) (error, string) {
+// stop sends SIGTERM and returns the rest of stderr with the exit error.
+func (a *runningAgent) stop(t *testing.T) (string, error) {
 	t.Helper()
 	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -73,7 +73,8 @@ func (a *runningAgent) stop(t *testing.T) (error, string) {
 	for line := range a.lines {
 		a.seen = append(a.seen, line)
 	}
-	return a.cmd.Wait(), strings.Join(a.seen, "\n")
+	err := a.cmd.Wait()
+	return strings.Join(a.seen, "\n"), err
 }
 
 func agentConfig(t *testing.T, extra string) string {
@@ -105,7 +106,7 @@ func TestStdoutReaderExits(t *testing.T) {
 	a.waitLog(t, "broken pipe")
 	// Still alive and ticking after the pipe broke: the summary of a later
 	// tick is not needed, the SIGTERM answer is the proof.
-	err, logs := a.stop(t)
+	logs, err := a.stop(t)
 	if err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, logs)
 	}
@@ -126,7 +127,7 @@ func TestSIGTERMWithUnsentMessagesExitsZero(t *testing.T) {
 	// The summary line shows messages queued for the receiver.
 	for !regexp.MustCompile(`perfmon="\S+ sent=0 dropped=\d+ queued=[1-9]`).MatchString(a.waitLog(t, "msg=summary")) {
 	}
-	err, logs := a.stop(t)
+	logs, err := a.stop(t)
 	if err != nil {
 		t.Fatalf("exit after SIGTERM with messages unsent: %v, want 0\n%s", err, logs)
 	}
