@@ -220,7 +220,7 @@ func (c *Controller) fanInTick(r *bus.TickResult) {
 		return
 	}
 	if !r.Status.Skipped && s.senders.Has(aosout.ChannelPerfMon) {
-		s.enc.ProbeMessages(r.Inst, s.sendPerfmon)
+		s.enc.ProbeBodies(r.Inst, func(body []byte) { s.senders.SendBody(aosout.ChannelPerfMon, body) })
 	}
 	if !s.senders.Has(aosout.ChannelAlerts) {
 		return

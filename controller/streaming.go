@@ -141,7 +141,8 @@ func (c *Controller) streamCentralLocked(ce *central) {
 		return
 	}
 	if s.senders.Has(aosout.ChannelPerfMon) {
-		s.enc.ProbeMessages(ce.inst, s.sendPerfmon)
+		// Straight from the stage columns into the queues, as the agent does.
+		s.enc.ProbeBodies(ce.inst, func(body []byte) { s.senders.SendBody(aosout.ChannelPerfMon, body) })
 	}
 	if s.senders.Has(aosout.ChannelAlerts) {
 		s.enc.Alerts(ce.inst, s.sendAlert)
@@ -170,5 +171,4 @@ func (c *Controller) streamEdgeAnomalyLocked(dev string, a *pb.AnomalyEvent) {
 	s.senders.Send(aosout.ChannelAlerts, m)
 }
 
-func (s *streamOut) sendPerfmon(m *aos.AosMessage) { s.senders.Send(aosout.ChannelPerfMon, m) }
 func (s *streamOut) sendAlert(m *aos.AosMessage)   { s.senders.Send(aosout.ChannelAlerts, m) }
