@@ -171,4 +171,4 @@ func (c *Controller) streamEdgeAnomalyLocked(dev string, a *pb.AnomalyEvent) {
 	s.senders.Send(aosout.ChannelAlerts, m)
 }
 
-func (s *streamOut) sendAlert(m *aos.AosMessage)   { s.senders.Send(aosout.ChannelAlerts, m) }
+func (s *streamOut) sendAlert(m *aos.AosMessage) { s.senders.Send(aosout.ChannelAlerts, m) }
