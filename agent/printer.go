@@ -56,6 +56,10 @@ type printer struct {
 	wake     chan struct{}
 	done     chan struct{}
 	inflight int // lines the writer took and is writing
+	// inflightBytes are their bytes: the bounds cover what is being
+	// written as well as what waits, so the queue's memory never exceeds
+	// printQueueLines / printQueueBytes.
+	inflightBytes int
 
 	// direct is set for writers that cannot block (not a file descriptor).
 	direct *bufio.Writer
@@ -117,7 +121,7 @@ func (p *printer) send(channel string, m *aos.AosMessage) {
 	}
 	p.queue = append(p.queue, line)
 	p.bytes += len(line)
-	for len(p.queue)-p.head > printQueueLines || p.bytes > printQueueBytes {
+	for p.head < len(p.queue) && (len(p.queue)-p.head+p.inflight > printQueueLines || p.bytes+p.inflightBytes > printQueueBytes) {
 		p.bytes -= len(p.queue[p.head])
 		p.queue[p.head] = nil
 		p.head++
@@ -145,8 +149,8 @@ func (p *printer) run(w io.Writer) {
 	for {
 		p.mu.Lock()
 		batch := p.queue[p.head:]
+		p.inflight, p.inflightBytes = len(batch), p.bytes
 		p.queue, p.head, p.bytes = nil, 0, 0
-		p.inflight = len(batch)
 		closed := p.closed
 		p.mu.Unlock()
 		if len(batch) == 0 {
@@ -166,7 +170,7 @@ func (p *printer) run(w io.Writer) {
 			err = bw.Flush()
 		}
 		p.mu.Lock()
-		p.inflight = 0
+		p.inflight, p.inflightBytes = 0, 0
 		if err != nil {
 			p.dropped += uint64(len(batch)) // how many of the batch made it is unknown
 			if p.broken == nil {
