@@ -206,6 +206,31 @@ func (c *collected) waitFor(t *testing.T, n int) []stream.Received {
 	}
 }
 
+// waitForRemotes waits until messages from n distinct client addresses
+// (n connections of the sender) have arrived.
+func (c *collected) waitForRemotes(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		c.mu.Lock()
+		seen := map[string]bool{}
+		for _, m := range c.msgs {
+			if m.Remote != nil {
+				seen[m.Remote.String()] = true
+			}
+		}
+		c.mu.Unlock()
+		if len(seen) >= n {
+			return
+		}
+		select {
+		case <-c.got:
+		case <-deadline:
+			t.Fatalf("messages from %d client addresses, want %d", len(seen), n)
+		}
+	}
+}
+
 func listen(t *testing.T, addr string, c *collected) (*stream.Receiver, string) {
 	t.Helper()
 	l, err := net.Listen("tcp", addr)

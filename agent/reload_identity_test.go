@@ -36,6 +36,10 @@ func TestReloadKeepsSenderIdentity(t *testing.T) {
 	}
 	ta.steps(3)
 	unchanged.waitFor(t, before+1)
+	// The changed entry's new connection is counted by the receiver when
+	// it accepts it, which can trail the agent's "connected": wait for a
+	// message from a second client address rather than for the log line.
+	changed.waitForRemotes(t, 2)
 	if err := ta.stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,9 @@ func rootLab(t *testing.T) (*Plan, Layout, string) {
 	}
 	name := fmt.Sprintf("labtest%d", os.Getpid())
 	data = []byte(strings.Replace(string(data), "name: leaf-spine-small", "name: "+name, 1))
-	p := planOf(t, data, file, Options{PortBase: 40000 + os.Getpid()%200*100})
+	// Below the ephemeral range, as DefaultPortBase, and apart from the e2e
+	// fabric tests (10000-19999).
+	p := planOf(t, data, file, Options{PortBase: 20000 + os.Getpid()%127*100})
 	l := Layout{Dir: t.TempDir()}
 	t.Cleanup(func() {
 		if _, err := Down(p.Lab, l, time.Second); err != nil {

@@ -117,14 +117,17 @@ type Controller struct {
 }
 
 // DefaultPortBase is the port base a lab gets when none is given: a
-// multiple of 100 between 20000 and 59900 chosen from the lab name, so two
+// multiple of 100 between 20000 and 32600 chosen from the lab name, so two
 // labs on one host usually do not collide (Up checks the ports are free).
+// It stays below Linux's ephemeral range (32768-60999 by default): a port
+// there can be taken at any moment by an outgoing connection of any
+// program on the host, which made labs fail to start at random.
 func DefaultPortBase(lab string) int {
 	h := uint32(2166136261)
 	for i := 0; i < len(lab); i++ {
 		h = (h ^ uint32(lab[i])) * 16777619
 	}
-	return 20000 + int(h%400)*100
+	return 20000 + int(h%127)*100
 }
 
 // Build plans the lab of a containerlab file parsed by

@@ -26,7 +26,7 @@ type labFlags struct {
 
 func (f *labFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.dir, "dir", "", "lab folder: configurations, certificates, logs, state.json (default ./lab-<name>)")
-	cmd.Flags().IntVar(&f.portBase, "port-base", 0, "first 127.0.0.1 port of the agents' control planes and APIs and the controller (default: from the lab name, 20000-59900)")
+	cmd.Flags().IntVar(&f.portBase, "port-base", 0, "first 127.0.0.1 port of the agents' control planes and APIs and the controller (default: from the lab name, 20000-32699, below the ephemeral ports)")
 }
 
 // load parses a containerlab file into a plan and the lab's folder.
