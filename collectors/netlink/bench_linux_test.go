@@ -52,8 +52,8 @@ func newBareDump(b *testing.B, h netns.NsHandle) *bareDump {
 // non-blocking and registered with the Go poller, read through RawConn.
 // Against bareDump it shows what the poller costs a dump: every datagram
 // the kernel queues wakes the poller's epoll.
-func newPolledDump(b *testing.B, h netns.NsHandle) *bareDump {
-	s, err := openNetlink(h, 0, 0)
+func newPolledDump(b *testing.B, ns string) *bareDump {
+	s, err := openNetlink(testAnchor(b, ns), 0, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func BenchmarkPoll(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/iface")
 		})
 		b.Run(fmt.Sprintf("ifaces=%d/bare_getstats_polled", n), func(b *testing.B) {
-			d := newPolledDump(b, h)
+			d := newPolledDump(b, ns)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {

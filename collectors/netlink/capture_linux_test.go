@@ -17,7 +17,7 @@ func TestCaptureKernelFixture(t *testing.T) {
 	if out, err := exec.Command("ip", "netns", "exec", ns, "ping", "-c1", "-W1", "127.0.0.1").CombinedOutput(); err != nil {
 		t.Fatalf("ping: %v %s", err, out)
 	}
-	s, err := openNetlink(nsHandle(t, ns), 0, 0)
+	s, err := openNetlink(testAnchor(t, ns), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

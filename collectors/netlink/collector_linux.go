@@ -14,7 +14,6 @@ import (
 
 	"github.com/probe-agent/probe-agent/collectors"
 	vnl "github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -72,9 +71,11 @@ type link struct {
 type Collector struct {
 	opts Options
 	log  *slog.Logger
-	ns   netns.NsHandle // closed handle means the current namespace
-	h    *vnl.Handle
-	eth  int // AF_INET socket in ns, for SIOCETHTOOL
+	// anchor is the thread in opts.Netns every socket is created on; nil
+	// means the process's own namespace.
+	anchor *anchor
+	h      *vnl.Handle
+	eth    int // AF_INET socket in the anchor's namespace, for SIOCETHTOOL
 
 	// Poll state, owned by whoever holds pollMu.
 	pollMu   sync.Mutex
@@ -141,7 +142,6 @@ func New(opts Options) (*Collector, error) {
 	c := &Collector{
 		opts:    opts,
 		log:     opts.Logger,
-		ns:      netns.None(),
 		eth:     -1,
 		buf:     make([]byte, recvBufSize),
 		evBuf:   make([]byte, recvBufSize),
@@ -211,22 +211,31 @@ func (c *Collector) open() error {
 func (c *Collector) openIn() error {
 	var err error
 	if c.opts.Netns != "" {
-		if c.ns, err = netns.GetFromName(c.opts.Netns); err != nil {
+		// Entered once per namespace and process (see anchor); a reload
+		// on the same namespace reuses the thread.
+		if c.anchor, err = acquireAnchor(c.opts.Netns); err != nil {
 			if errors.Is(err, unix.ENOENT) {
 				return fmt.Errorf("netlink: network namespace %q does not exist (see ip netns list): %w", c.opts.Netns, err)
 			}
+			if errors.Is(err, ErrNeedsRestart) {
+				return fmt.Errorf("netlink: %w", err)
+			}
 			return nsError(c.opts.Netns, "open", err)
 		}
-		if c.h, err = vnl.NewHandleAt(c.ns); err != nil {
+	}
+	// The library's handle opens its sockets in the namespace of the
+	// thread that makes it: NewHandle on the anchor, where NewHandleAt
+	// would enter the namespace again itself.
+	if err := c.anchor.run(func() (err error) {
+		c.h, err = vnl.NewHandle()
+		return err
+	}); err != nil {
+		if c.opts.Netns != "" {
 			return nsError(c.opts.Netns, "netlink handle", err)
 		}
-	} else {
-		c.h, err = vnl.NewHandle()
-	}
-	if err != nil {
 		return fmt.Errorf("netlink: handle: %w", err)
 	}
-	if err := inNetns(c.ns, func() error {
+	if err := c.anchor.run(func() error {
 		var err error
 		c.eth, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		return err
@@ -234,14 +243,14 @@ func (c *Collector) openIn() error {
 		c.eth = -1
 		c.log.Warn("no ethtool socket, speeds will be unknown", "err", err)
 	}
-	if c.stats, err = openBlockingNetlink(c.ns); err != nil {
+	if c.stats, err = openBlockingNetlink(c.anchor); err != nil {
 		return fmt.Errorf("netlink: stats socket: %w", err)
 	}
-	if c.linkSock, err = openNetlink(c.ns, 0, 0); err != nil {
+	if c.linkSock, err = openNetlink(c.anchor, 0, 0); err != nil {
 		return fmt.Errorf("netlink: link socket: %w", err)
 	}
 	// Subscribe before listing so no change falls between the two.
-	if c.events, err = openNetlink(c.ns, 1<<(unix.RTNLGRP_LINK-1), eventRcvBuf); err != nil {
+	if c.events, err = openNetlink(c.anchor, 1<<(unix.RTNLGRP_LINK-1), eventRcvBuf); err != nil {
 		return fmt.Errorf("netlink: link notifications: %w", err)
 	}
 	c.mu.Lock()
@@ -268,9 +277,8 @@ func (c *Collector) release() {
 	if c.h != nil {
 		c.h.Close()
 	}
-	if c.ns.IsOpen() {
-		c.ns.Close()
-	}
+	c.anchor.release()
+	c.anchor = nil
 }
 
 // Close stops following link changes and releases the sockets.
@@ -394,7 +402,7 @@ func (c *Collector) dropStaleLocked(b *collectors.Batch) {
 // replaceStatsSocket drops a socket that may hold a half-read dump. Called
 // with pollMu held.
 func (c *Collector) replaceStatsSocket() {
-	s, err := openBlockingNetlink(c.ns)
+	s, err := openBlockingNetlink(c.anchor)
 	if err != nil {
 		c.log.Warn("reopening stats socket", "err", err)
 		return // keep the old one: better than none
@@ -688,7 +696,7 @@ func (c *Collector) resyncLocked() error {
 		}
 		if err != nil {
 			// A failed dump may leave the kernel mid-dump on this socket.
-			if s, oerr := openNetlink(c.ns, 0, 0); oerr == nil {
+			if s, oerr := openNetlink(c.anchor, 0, 0); oerr == nil {
 				c.linkSock.Close()
 				c.linkSock = s
 			}

@@ -1,48 +1,12 @@
 package netlink
 
 import (
-	"errors"
 	"os"
-	"runtime"
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
-
-// inNetns runs fn on a fresh, locked OS thread switched into ns. Sockets keep
-// the namespace they were created in, so this is only needed to create them.
-// The work runs on a separate goroutine so the caller's thread never changes
-// namespace; if switching back fails, that goroutine exits still locked and
-// the runtime discards its thread rather than reuse it in the wrong namespace.
-func inNetns(ns netns.NsHandle, fn func() error) error {
-	if !ns.IsOpen() {
-		return fn()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
 
 // nlSocket is a NETLINK_ROUTE socket: non-blocking and registered with the
 // Go poller, so reads honour deadlines and Close wakes a blocked reader, or
@@ -64,9 +28,12 @@ type nlSocket struct {
 // reader wait (the kernel queues the next datagram before the read of one
 // returns), so a blocking read costs no thread; SO_RCVTIMEO bounds it
 // should the kernel stall.
-func openBlockingNetlink(ns netns.NsHandle) (*nlSocket, error) {
+//
+// The socket is created on a's thread, in its namespace (nil: the
+// process's own namespace).
+func openBlockingNetlink(a *anchor) (*nlSocket, error) {
 	var fd int
-	err := inNetns(ns, func() error {
+	err := a.run(func() error {
 		var err error
 		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 		return err
@@ -92,9 +59,11 @@ func (s *nlSocket) setReadTimeout(t time.Time) error {
 	return unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &s.tv)
 }
 
-func openNetlink(ns netns.NsHandle, groups uint32, rcvbuf int) (*nlSocket, error) {
+// openNetlink opens a polled NETLINK_ROUTE socket in a's namespace (nil:
+// the process's own) bound to the multicast groups.
+func openNetlink(a *anchor, groups uint32, rcvbuf int) (*nlSocket, error) {
 	var fd int
-	err := inNetns(ns, func() error {
+	err := a.run(func() error {
 		var err error
 		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
 		return err
