@@ -75,7 +75,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseLine -fuzztime 30s ./collectors/replay/
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 30s ./agent/
 	$(GO) test -run '^$$' -fuzz FuzzLineColumn -fuzztime 30s ./agent/
-	$(GO) test -run '^$$' -fuzz FuzzParseByteSize -fuzztime 30s ./agent/
+	$(GO) test -run '^$$' -fuzz FuzzParseByteSize -fuzztime 30s ./limits/
 	$(GO) test -run '^$$' -fuzz FuzzParseEval -fuzztime 30s ./probe/expr/
 	$(GO) test -run '^$$' -fuzz FuzzParseStats -fuzztime 30s ./collectors/netlink/
 	$(GO) test -run '^$$' -fuzz FuzzParseLink -fuzztime 30s ./collectors/netlink/

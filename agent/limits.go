@@ -2,43 +2,26 @@ package agent
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/probe-agent/probe-agent/limits"
 	"github.com/probe-agent/probe-agent/probe"
 )
 
 // LimitsConfig is the limits: section, the resource budgets of probes
-// (docs/probes.md, "Limits"); 0 or absent takes the engine's default.
+// (docs/probes.md, "Limits"): the engine's, shared with the controller
+// (limits.Config), and how many probes the agent runs. 0 or absent takes
+// the engine's default.
 type LimitsConfig struct {
-	// SamplesPerSeries bounds every time series (accumulate max_samples);
-	// default 4096.
-	SamplesPerSeries int `yaml:"samples_per_series"`
-	// ItemsPerStage bounds the items of one stage; default 65536.
-	ItemsPerStage int `yaml:"items_per_stage"`
-	// ProcessorsPerProbe bounds the processors of one probe; default 64.
-	ProcessorsPerProbe int `yaml:"processors_per_probe"`
+	limits.Config `yaml:",inline"`
 	// ProbesPerAgent bounds the probes the agent runs, from every origin
 	// (probes_dir, REST, controllers); default 1000.
 	ProbesPerAgent int `yaml:"probes_per_agent"`
-	// StageMemory bounds the memory all probes' stage data holds
-	// ("128MiB", "1GiB" or bytes); default 128MiB.
-	StageMemory ByteSize `yaml:"stage_memory"`
 }
 
 // Engine returns the budgets as the engine takes them (zero fields stay
 // zero: the engine's defaults).
-func (c LimitsConfig) Engine() probe.Limits {
-	return probe.Limits{
-		SamplesPerSeries:   c.SamplesPerSeries,
-		ItemsPerStage:      c.ItemsPerStage,
-		ProcessorsPerProbe: c.ProcessorsPerProbe,
-		ProbesPerAgent:     c.ProbesPerAgent,
-		StageMemory:        int64(c.StageMemory),
-	}
-}
+func (c LimitsConfig) Engine() probe.Limits { return c.Config.Engine(c.ProbesPerAgent) }
 
 // check reports budgets that cannot be used, by key.
 func (c LimitsConfig) check(bad func(key, format string, args ...any)) {
@@ -47,46 +30,6 @@ func (c LimitsConfig) check(bad func(key, format string, args ...any)) {
 		bad(key, "%s", msg)
 	}
 }
-
-// ByteSize is a size in bytes written as a number of bytes or with a
-// binary unit: "512KiB", "128MiB", "1GiB".
-type ByteSize int64
-
-var byteUnits = []struct {
-	suffix string
-	mult   int64
-}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}}
-
-// ParseByteSize reads a ByteSize.
-func ParseByteSize(s string) (ByteSize, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	num := s
-	for _, u := range byteUnits {
-		if strings.HasSuffix(s, u.suffix) {
-			mult, num = u.mult, strings.TrimSpace(strings.TrimSuffix(s, u.suffix))
-			break
-		}
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || !(f >= 0 && f*float64(mult) <= 1<<62) { // NaN fails both
-		return 0, fmt.Errorf("want a size such as 128MiB, 1GiB or a number of bytes, got %q", s)
-	}
-	return ByteSize(f * float64(mult)), nil
-}
-
-// UnmarshalYAML accepts an integer or a string with a unit.
-func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
-	v, err := ParseByteSize(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %v", n.Line, err)
-	}
-	*b = v
-	return nil
-}
-
-// String writes the size as limits.stage_memory is written.
-func (b ByteSize) String() string { return probe.FormatBytes(int64(b)) }
 
 // probeBudget is limits.probes_per_agent as the manager enforces it; 0
 // (no bound) for a manager given no options, which only tests and tools

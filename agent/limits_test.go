@@ -2,7 +2,6 @@ package agent
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,11 +34,6 @@ func TestLimitsConfig(t *testing.T) {
 		_, err := Parse([]byte(tt.yaml))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%q: error %v, want %q", tt.yaml, err, tt.want)
-		}
-	}
-	for s, want := range map[string]ByteSize{"4096": 4096, "512KiB": 512 << 10, "128MiB": 128 << 20, "2GiB": 2 << 30, "100B": 100} {
-		if got, err := ParseByteSize(s); err != nil || got != want {
-			t.Errorf("ParseByteSize(%q) = %d, %v, want %d", s, got, err, want)
 		}
 	}
 }
@@ -115,25 +109,4 @@ func TestRetiredProbesGiveBackStageMemory(t *testing.T) {
 	if used := m.memory.Used(); used != held {
 		t.Errorf("after the history probe was deleted the budget holds %d, the remaining probe %d", used, held)
 	}
-}
-
-// FuzzParseByteSize: any text either is refused or gives a size that is
-// not negative and reads back the same written as a number of bytes.
-func FuzzParseByteSize(f *testing.F) {
-	for _, s := range []string{"128MiB", "1.5GiB", "4096", "512 KiB", "0B", "-1MiB", "1e30GiB", "NaN", "MiB", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		v, err := ParseByteSize(s)
-		if err != nil {
-			return
-		}
-		if v < 0 {
-			t.Fatalf("%q gave %d", s, v)
-		}
-		back, err := ParseByteSize(strconv.FormatInt(int64(v), 10))
-		if err != nil || back != v {
-			t.Fatalf("%q gave %d, which reads back as %d, %v", s, v, back, err)
-		}
-	})
 }
