@@ -577,6 +577,20 @@ func (m *Member) Upward(id, as string, now time.Time) (*Record, error) {
 	return &Record{Blueprint: m.opt.Blueprint, Probe: id, Batch: b}, nil
 }
 
+// Raised is a copy of an owned probe's raised anomalies as of its last
+// tick, the devices' (Origin edge) and the central part's: what a REST
+// API lists, since a device's anomalies reach the member only inside its
+// records. false when the probe is not owned.
+func (m *Member) Raised(id string) (Raised, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.owned[id]
+	if !ok {
+		return nil, false
+	}
+	return o.raised.clone(), true
+}
+
 // Inspect calls fn with an owned probe's central instance and its last
 // status, under the member's lock (fn must not keep inst); false when the
 // probe is not owned.

@@ -51,9 +51,9 @@ const (
 // with the other members through leases, and reads each owned probe's
 // records from a durable consumer.
 //
-// Ownership: every member heartbeats member.<id> in the leases bucket,
-// whose TTL is LeaseTTL, and every LeaseTTL/3 lists the live members; a
-// probe belongs to the live member with the highest rendezvous hash of
+// Ownership: every member heartbeats member.<blueprint>.<id> in the
+// leases bucket, whose TTL is LeaseTTL, and every LeaseTTL/3 lists the
+// live members of its blueprint; a probe belongs to the live member with the highest rendezvous hash of
 // (member, probe), which moves only the probes of a member that comes or
 // goes. The owner holds probe.<blueprint>.<probe>, created only if absent
 // (so at most one holder) and renewed by compare-and-set on its revision;
@@ -169,7 +169,13 @@ func (in *Input) Rebalance() {
 	}
 }
 
-func (in *Input) memberKey() string { return "member." + bus.Token(in.id) }
+// memberKey is this member's heartbeat: member.<blueprint>.<id>. The
+// blueprint keeps the members of different blueprints sharing one stream
+// (a pod level and the fabric level above it) out of each other's
+// share-out: each blueprint's probes are shared among its own members.
+func (in *Input) memberKey() string { return in.memberPrefix() + bus.Token(in.id) }
+
+func (in *Input) memberPrefix() string { return "member." + bus.Token(in.cfg.Blueprint) + "." }
 func (in *Input) probeKey(id string) string {
 	return "probe." + bus.Token(in.cfg.Blueprint) + "." + bus.Token(id)
 }
@@ -248,7 +254,7 @@ func (in *Input) round(ctx context.Context, m *bus.Member) {
 	}
 	var members []string
 	for _, k := range keys {
-		if tok, ok := strings.CutPrefix(k, "member."); ok {
+		if tok, ok := strings.CutPrefix(k, in.memberPrefix()); ok {
 			if id, err := bus.Untoken(tok); err == nil {
 				members = append(members, id)
 			}
