@@ -53,6 +53,9 @@ type Config struct {
 	// FanIn reads the agents' partials from a broker instead of their
 	// stage streams, sharing the probes with other controllers (fanin.go).
 	FanIn FanInConfig `yaml:"fanin"`
+	// Upward publishes this controller's merged partials to the level
+	// above (upward.go).
+	Upward *UpwardConfig `yaml:"upward"`
 }
 
 // FanInConfig is the fanin section: at most one broker.
@@ -67,6 +70,10 @@ type FanInConfig struct {
 	// agents (default true): exactly one controller per fabric does, the
 	// others only evaluate (docs/controller.md, fan-in).
 	PushConfig *bool `yaml:"push_config"`
+	// Devices replaces the devices a probe's result hears from (by
+	// default the topology's switches with items): a fabric-level
+	// controller's are the pods below it (fanin.go).
+	Devices []string `yaml:"devices"`
 }
 
 // TopologyConfig is the fabric's topology file and role overrides.
@@ -362,6 +369,7 @@ func (c *Config) validate(file string, lines map[string]int) error {
 		}
 	}
 	c.validateFanIn(bad)
+	c.validateUpward(bad)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

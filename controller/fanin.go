@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ func (f FanInConfig) Enabled() bool { return f.NATS != nil || f.Kafka != nil }
 func (f FanInConfig) Pushes() bool { return f.PushConfig == nil || *f.PushConfig }
 
 func (c *Config) validateFanIn(bad func(key, format string, args ...any)) {
+	c.validateFanInDevices(bad)
 	if c.FanIn.Kafka != nil {
 		c.validateFanInKafka(bad)
 		return
@@ -71,6 +73,32 @@ func (c *Config) validateFanIn(bad func(key, format string, args ...any)) {
 		bad("fanin.nats.lease_ttl", "%s is too short (at least 100ms)", ttl)
 	} else if ttl >= c.StaleAfter() {
 		bad("fanin.nats.lease_ttl", "%s must be shorter than the staleness bound (interval x staleness = %s): a takeover must come before the partials it reads go stale", ttl, c.StaleAfter())
+	}
+}
+
+// validateFanInDevices checks fanin.devices: names, once each, and a
+// broker to hear from them through.
+func (c *Config) validateFanInDevices(bad func(key, format string, args ...any)) {
+	devs := c.FanIn.Devices
+	if devs == nil {
+		return
+	}
+	if !c.FanIn.Enabled() {
+		bad("fanin.devices", "needs a broker (fanin.nats or fanin.kafka): the devices' records come through it")
+	}
+	if len(devs) == 0 {
+		bad("fanin.devices", "is empty: list the devices (the pods below) or leave the key out for the topology's switches")
+	}
+	seen := map[string]bool{}
+	for i, d := range devs {
+		key := fmt.Sprintf("fanin.devices[%d]", i)
+		switch {
+		case strings.TrimSpace(d) == "":
+			bad(key, "empty device name")
+		case seen[d]:
+			bad(key, "%q is listed twice", d)
+		}
+		seen[d] = true
 	}
 }
 
@@ -110,11 +138,13 @@ func (n *FanInNATS) client(c *Config, secrets bool) (natsbus.Config, error) {
 type parts struct{ c *Controller }
 
 // Central is a fresh central part of a fabric probe and the devices it
-// hears from.
+// hears from: fanin.devices when set (a fabric level hearing from pods),
+// else the topology's switches with items for the probe.
 func (ps parts) Central(id string) (*probe.Instance, []string, bool) {
 	c := ps.c
 	c.mu.Lock()
 	p, ok := c.probes[id]
+	devices := slices.Clone(c.cfg.FanIn.Devices)
 	c.mu.Unlock()
 	if !ok || p.split.Central == nil {
 		return nil, nil, false
@@ -124,7 +154,10 @@ func (ps parts) Central(id string) (*probe.Instance, []string, bool) {
 		c.log.Error("central part does not start", "id", id, "err", err)
 		return nil, nil, false
 	}
-	return inst, p.devices, true
+	if devices == nil {
+		devices = p.devices
+	}
+	return inst, devices, true
 }
 
 // centralProbes lists the fabric probes with a central part.
@@ -144,7 +177,10 @@ func (c *Controller) centralProbes() []string {
 type fanIn struct {
 	member *bus.Member
 	input  interface{ Rebalance() } // *natsbus.Input, *kafkabus.Input
-	close  func()
+	// up publishes the member's merged partials to the level above
+	// (upward.go); nil without upward.
+	up    *upward
+	close func()
 }
 
 // FanInMember is the member evaluating this controller's share of the
@@ -182,8 +218,13 @@ func (c *Controller) startFanIn(ctx context.Context) error {
 		conn.Close()
 		return fmt.Errorf("fanin.nats: %w", err)
 	}
+	up, err := c.startUpward(ctx, &cfg)
+	if err != nil {
+		conn.Close()
+		return err
+	}
 	m := bus.NewMember(parts{c}, in.Checkpoint(), bus.MemberOptions{StaleAfter: cfg.StaleAfter(), MaxMissingShare: cfg.MaxMissingShare,
-		OnTick: c.fanInTick, Log: c.log.With("fanin", "member"), Blueprint: cfg.BlueprintID})
+		OnTick: c.fanInTick, Log: c.log.With("fanin", "member"), Blueprint: cfg.BlueprintID, KeepPartials: up != nil})
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -193,7 +234,14 @@ func (c *Controller) startFanIn(ctx context.Context) error {
 		}
 	}()
 	c.cmu.Lock()
-	c.fanin = &fanIn{member: m, input: in, close: func() { cancel(); <-done; conn.Close() }}
+	c.fanin = &fanIn{member: m, input: in, up: up, close: func() {
+		cancel()
+		<-done
+		if up != nil {
+			up.close()
+		}
+		conn.Close()
+	}}
 	c.cmu.Unlock()
 	c.log.Info("fan-in: reading partials from NATS JetStream", "member", in.MemberID(), "push_config", cfg.FanIn.Pushes())
 	return nil
@@ -215,6 +263,9 @@ func (c *Controller) stopFanIn() {
 func (c *Controller) fanInTick(r *bus.TickResult) {
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
+	if f := c.fanin; f != nil && f.up != nil {
+		f.up.send(f.member, r)
+	}
 	s := c.stream
 	if s == nil {
 		return
@@ -284,6 +335,10 @@ func (c *Controller) fanInStatusesLocked() []CentralStatus {
 	return out
 }
 
+// fanInAnomaliesLocked lists an owned probe's active anomalies: its
+// central part's, and those its devices raised, which reach the member
+// inside their records (bus.EdgeTransition) and stay in its raised set
+// (and checkpoint) until a device's record clears them.
 func (c *Controller) fanInAnomaliesLocked(id string) []Anomaly {
 	var out []Anomaly
 	c.fanin.member.Inspect(id, func(inst *probe.Instance, _ bus.ProbeStatus) {
@@ -292,5 +347,11 @@ func (c *Controller) fanInAnomaliesLocked(id string) []Anomaly {
 			out = append(out, Anomaly{Origin: "central", Probe: id, Stage: a.Stage, ItemID: a.ItemID, JSON: js})
 		}
 	})
+	raised, _ := c.fanin.member.Raised(id)
+	for _, key := range raised.Keys() {
+		if a := raised[key]; a.Origin == "edge" {
+			out = append(out, Anomaly{Origin: "edge", Probe: id, Stage: a.Stage, ItemID: a.ItemID, Device: a.Device, JSON: a.JSON})
+		}
+	}
 	return out
 }

@@ -122,8 +122,13 @@ func (c *Controller) startFanInKafka(ctx context.Context) error {
 		cp.Close()
 		return fmt.Errorf("fanin.kafka: %w", err)
 	}
+	up, err := c.startUpward(ctx, &cfg)
+	if err != nil {
+		cp.Close()
+		return err
+	}
 	m := bus.NewMember(parts{c}, cp, bus.MemberOptions{StaleAfter: cfg.StaleAfter(), MaxMissingShare: cfg.MaxMissingShare,
-		OnTick: c.fanInTick, Log: c.log.With("fanin", "member"), Blueprint: cfg.BlueprintID})
+		OnTick: c.fanInTick, Log: c.log.With("fanin", "member"), Blueprint: cfg.BlueprintID, KeepPartials: up != nil})
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -133,7 +138,14 @@ func (c *Controller) startFanInKafka(ctx context.Context) error {
 		}
 	}()
 	c.cmu.Lock()
-	c.fanin = &fanIn{member: m, input: in, close: func() { cancel(); <-done; cp.Close() }}
+	c.fanin = &fanIn{member: m, input: in, up: up, close: func() {
+		cancel()
+		<-done
+		if up != nil {
+			up.close()
+		}
+		cp.Close()
+	}}
 	c.cmu.Unlock()
 	c.log.Info("fan-in: reading partials from Kafka", "brokers", kc.Brokers, "group", kc.Group, "push_config", cfg.FanIn.Pushes())
 	return nil
