@@ -139,6 +139,9 @@ messages.`,
 			if err != nil {
 				return err
 			}
+			// The collector is open: what it needed CAP_SYS_ADMIN for
+			// (entering collector.netlink.netns) is done.
+			dropNamespaceCapability(log)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			hup := make(chan os.Signal, 1)

@@ -28,7 +28,13 @@ func startRun(t *testing.T, cfg string) *runningAgent {
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a := &runningAgent{cmd: exec.Command(agentBin, "run", "--config", cfgFile), lines: make(chan string, 1000)}
+	return startCmd(t, exec.Command(agentBin, "run", "--config", cfgFile))
+}
+
+// startCmd starts a prepared probe-agent run command, scanning its stderr.
+func startCmd(t *testing.T, cmd *exec.Cmd) *runningAgent {
+	t.Helper()
+	a := &runningAgent{cmd: cmd, lines: make(chan string, 1000)}
 	var err error
 	if a.stdout, err = a.cmd.StdoutPipe(); err != nil {
 		t.Fatal(err)
