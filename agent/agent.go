@@ -325,6 +325,13 @@ func (a *Agent) Run(ctx context.Context) error {
 			if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 				a.log.Debug("sd_notify failed", "err", err)
 			}
+			// Started: what only starting touched of the binary need not
+			// stay resident (pages_linux.go).
+			if n, err := releaseStartupPages(); err != nil {
+				a.log.Debug("startup pages kept", "err", err)
+			} else {
+				a.log.Debug("startup pages released", "bytes", n)
+			}
 		}
 		if ok && watchdog > 0 && time.Since(lastPing) >= watchdog/3 {
 			_, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog)
