@@ -56,6 +56,9 @@ type Config struct {
 	// Upward publishes this controller's merged partials to the level
 	// above (upward.go).
 	Upward *UpwardConfig `yaml:"upward"`
+	// Limits are the resource budgets of the fabric probes and of what
+	// agents send the controller (limits.go).
+	Limits LimitsConfig `yaml:"limits"`
 }
 
 // FanInConfig is the fanin section: at most one broker.
@@ -370,6 +373,7 @@ func (c *Config) validate(file string, lines map[string]int) error {
 	}
 	c.validateFanIn(bad)
 	c.validateUpward(bad)
+	c.Limits.check(bad)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

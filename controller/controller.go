@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,9 +42,16 @@ type Controller struct {
 	docs       map[string]json.RawMessage // the stored set, by id
 	probes     map[string]*compiled       // the probes in force, by id
 	refused    map[string]error           // stored probes that do not compile on this fabric
-	sessions   map[string]*session        // by device
-	runCtx     context.Context
-	wg         sync.WaitGroup
+	// memory is limits.stage_memory, shared by every central part (the
+	// fan-in member's too: their plans are compiled with it).
+	memory *probe.MemoryBudget
+	// storeCorrupt counts stored files found corrupt at start and set
+	// aside (storeMoved are their new names).
+	storeCorrupt uint64
+	storeMoved   []string
+	sessions     map[string]*session // by device
+	runCtx       context.Context
+	wg           sync.WaitGroup
 
 	// cmu guards the central evaluators and the anomalies (the ingest
 	// path, apart from the configuration).
@@ -52,6 +60,17 @@ type Controller struct {
 	edgeAnoms map[string]Anomaly // by probe id + item id
 	stream    *streamOut         // the streaming receivers (streaming.go)
 	fanin     *fanIn             // the broker side with fanin configured (fanin.go)
+	// ingest are the bounds on what agents send (limits.go); known the
+	// ids of the probes in force, whose edge anomalies are kept; edgeBytes
+	// what the kept edge anomalies are charged, edgeWarned when their
+	// budget last refused one with a log line.
+	ingest     ingestLimits
+	known      map[string]bool
+	edgeBytes  int64
+	edgeWarned time.Time
+	// centralLimits are the budgets the central parts were built with: a
+	// reload that changes them builds them again.
+	centralLimits probe.Limits
 }
 
 // Anomaly is an active anomaly of a fabric probe: raised by the central
@@ -96,13 +115,16 @@ func New(cfg Config, log *slog.Logger) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	set, err := store.Load()
+	c := &Controller{log: log, metrics: newMetrics(), now: time.Now, store: store, cfg: cfg, fabric: fabric,
+		docs: map[string]json.RawMessage{}, sessions: map[string]*session{},
+		centrals: map[string]*central{}, edgeAnoms: map[string]Anomaly{},
+		memory: probe.NewMemoryBudget(cfg.Limits.Engine().WithDefaults().StageMemory), ingest: cfg.Limits.ingest()}
+	c.metrics.reg.MustRegister(limitsCollector{c})
+	set, err := c.loadStore()
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{log: log, metrics: newMetrics(), now: time.Now, store: store, cfg: cfg, fabric: fabric,
-		generation: set.Generation, docs: map[string]json.RawMessage{}, sessions: map[string]*session{},
-		centrals: map[string]*central{}, edgeAnoms: map[string]Anomaly{}}
+	c.generation = set.Generation
 	for _, d := range set.Probes {
 		var head struct {
 			ID string `json:"id"`
@@ -122,6 +144,29 @@ func New(cfg Config, log *slog.Logger) (*Controller, error) {
 	}
 	c.log.Info("fabric loaded", "topology", cfg.Topology.File, "agents", len(fabric.Agents), "probes", len(c.probes), "generation", c.generation)
 	return c, nil
+}
+
+// loadStore reads the stored probe set. A corrupt store does not stop the
+// controller (under systemd that would be a restart loop, and the
+// probes_dir probes would stop too): its files are moved aside
+// (probes.json.corrupt-TIME), the error is logged and counted, and the
+// controller starts with what could be read and the probes_dir probes.
+func (c *Controller) loadStore() (probestore.Set, error) {
+	set, err := c.store.Load()
+	var ce *probestore.CorruptError
+	if !errors.As(err, &ce) {
+		return set, err
+	}
+	c.storeCorrupt++
+	c.metrics.storeCorrupt.Inc()
+	moved, aerr := c.store.SetAside(ce)
+	c.storeMoved = append(c.storeMoved, moved...)
+	c.log.Error("probe store is corrupt; its files were moved aside and the controller starts without the probes they held (probes_dir probes run; apply the fabric probes again through the REST API)",
+		"err", ce.Err, "files", strings.Join(ce.Files, ", "), "moved_to", strings.Join(moved, ", "), "probes_recovered", len(set.Probes))
+	if aerr != nil {
+		return set, fmt.Errorf("moving the corrupt probe store aside: %w", aerr)
+	}
+	return set, nil
 }
 
 // Registry is the controller's Prometheus registry (served on /metrics).
@@ -146,15 +191,22 @@ func (c *Controller) mergeProbesDirLocked() error {
 	}
 	next := cloneDocs(c.docs)
 	for _, f := range files {
-		comp, err := compileProbe(f.doc, c.fabric, c.namingLocked())
+		comp, err := compileProbe(f.doc, c.fabric, c.namingLocked(), c.optionsLocked())
 		if err != nil {
 			c.log.Error("probe refused", "file", f.source, "err", err)
+			continue
+		}
+		if _, ok := next[comp.id]; !ok && len(next) >= c.probeBudgetLocked() {
+			c.log.Error("probe refused", "file", f.source, "err", c.probeBudgetError(len(next)+1, comp))
 			continue
 		}
 		next[comp.id] = comp.doc
 	}
 	return c.saveLocked(next)
 }
+
+// optionsLocked are the options fabric probes are compiled with.
+func (c *Controller) optionsLocked() probe.Options { return c.cfg.ProbeOptions(c.memory) }
 
 // saveLocked makes next the stored set: when it differs from the current
 // one, with a new generation, written before anything is pushed.
@@ -200,8 +252,14 @@ func cloneDocs(m map[string]json.RawMessage) map[string]json.RawMessage {
 func (c *Controller) recompileLocked() {
 	probes := map[string]*compiled{}
 	refused := map[string]error{}
-	for id, d := range c.docs {
-		comp, err := compileProbe(d, c.fabric, c.namingLocked())
+	budget := c.probeBudgetLocked()
+	for _, id := range sortedKeys(c.docs) {
+		comp, err := compileProbe(c.docs[id], c.fabric, c.namingLocked(), c.optionsLocked())
+		if err == nil && len(probes) >= budget {
+			// A stored set over a lowered budget: the probes past it (in
+			// id order) are kept, not run.
+			err = c.probeBudgetError(len(c.docs), comp)
+		}
 		if err != nil {
 			refused[id] = err
 			c.log.Error("stored probe does not compile on this fabric; not pushed", "id", id, "err", err)
@@ -212,8 +270,17 @@ func (c *Controller) recompileLocked() {
 	c.probes, c.refused = probes, refused
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
+	lim := c.cfg.Limits.Engine()
+	rebuild := lim != c.centralLimits
+	c.centralLimits = lim
+	c.ingest = c.cfg.Limits.ingest()
+	c.memory.SetLimit(lim.WithDefaults().StageMemory)
 	for id, ce := range c.centrals {
-		if p, ok := probes[id]; !ok || p.split.Central == nil || !ce.sameAs(p) {
+		if p, ok := probes[id]; !ok || p.split.Central == nil || !ce.sameAs(p) || rebuild || stoppedByBudget(ce.inst) {
+			if stoppedByBudget(ce.inst) && ok {
+				c.log.Warn("central part stopped by a budget starts again, empty", "id", id, "err", ce.status.LastError)
+			}
+			ce.inst.Release()
 			delete(c.centrals, id)
 			c.metrics.staleDevices.DeleteLabelValues(id)
 			c.metrics.partial.DeleteLabelValues(id)
@@ -234,9 +301,13 @@ func (c *Controller) recompileLocked() {
 		}
 		c.centrals[id] = ce
 	}
+	c.known = make(map[string]bool, len(probes))
+	for id := range probes {
+		c.known[id] = true
+	}
 	for key, a := range c.edgeAnoms {
 		if _, ok := probes[a.Probe]; !ok {
-			delete(c.edgeAnoms, key)
+			c.forgetEdgeAnomalyLocked(key)
 		}
 	}
 	if c.fanin != nil {
@@ -267,13 +338,20 @@ func (c *Controller) SetProbes(docs [][]byte) (uint64, error) {
 	defer c.mu.Unlock()
 	next := map[string]json.RawMessage{}
 	var errs []error
+	var over *compiled // the first probe past limits.probes_per_fabric
 	for _, d := range docs {
-		comp, err := compileProbe(d, c.fabric, c.namingLocked())
+		comp, err := compileProbe(d, c.fabric, c.namingLocked(), c.optionsLocked())
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		if _, ok := next[comp.id]; !ok && len(next) == c.probeBudgetLocked() && over == nil {
+			over = comp
+		}
 		next[comp.id] = comp.doc
+	}
+	if over != nil {
+		errs = append(errs, c.probeBudgetError(len(next), over))
 	}
 	if len(errs) > 0 {
 		return c.generation, errors.Join(errs...)
@@ -285,11 +363,14 @@ func (c *Controller) SetProbes(docs [][]byte) (uint64, error) {
 func (c *Controller) AddProbe(doc []byte) (string, uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	comp, err := compileProbe(doc, c.fabric, c.namingLocked())
+	comp, err := compileProbe(doc, c.fabric, c.namingLocked(), c.optionsLocked())
 	if err != nil {
 		return "", c.generation, err
 	}
 	next := cloneDocs(c.docs)
+	if _, ok := next[comp.id]; !ok && len(next) >= c.probeBudgetLocked() {
+		return "", c.generation, c.probeBudgetError(len(next)+1, comp)
+	}
 	next[comp.id] = comp.doc
 	gen, err := c.commitLocked(next)
 	return comp.id, gen, err

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/probe-agent/probe-agent/agent"
+	"github.com/probe-agent/probe-agent/probe"
 	"github.com/probe-agent/probe-agent/topology"
 	"github.com/probe-agent/probe-agent/topology/resolve"
 )
@@ -106,7 +107,7 @@ func TestFanInLabLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	comp, err := compileProbe(doc, &Fabric{Graph: g}, resolve.NodeNames)
+	comp, err := compileProbe(doc, &Fabric{Graph: g}, resolve.NodeNames, probe.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -21,6 +22,11 @@ type Status struct {
 	Probes      []ProbeStatus   `json:"probes"`
 	Central     []CentralResult `json:"central"`
 	Anomalies   []Anomaly       `json:"anomalies"`
+	// StoreCorrupt counts the times the stored probe set was found corrupt
+	// at start; StoreSetAside are the files it was moved to.
+	StoreCorrupt  uint64       `json:"store_corrupt"`
+	StoreSetAside []string     `json:"store_set_aside,omitempty"`
+	Limits        LimitsStatus `json:"limits"`
 }
 
 // CentralResult is one probe's central part: the status of its last tick
@@ -33,8 +39,9 @@ type CentralResult struct {
 // Status gathers the controller's state.
 func (c *Controller) Status() Status {
 	c.mu.Lock()
-	st := Status{BlueprintID: c.cfg.BlueprintID, Generation: c.generation}
+	st := Status{BlueprintID: c.cfg.BlueprintID, Generation: c.generation, StoreCorrupt: c.storeCorrupt, StoreSetAside: slices.Clone(c.storeMoved)}
 	c.mu.Unlock()
+	st.Limits = c.limitsStatus()
 	st.Agents, st.Probes, st.Anomalies = c.Agents(), c.Probes(), c.Anomalies()
 	for _, cs := range c.CentralStatuses() {
 		r := CentralResult{CentralStatus: cs, Stages: map[string]json.RawMessage{}}

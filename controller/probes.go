@@ -39,11 +39,12 @@ func (e *ProbeError) Error() string {
 	return fmt.Sprintf("probe %s refused:\n  %s", e.Probe, strings.Join(e.Problems, "\n  "))
 }
 
-// compileProbe validates doc, gives it an id when it has none, resolves its
-// graph queries on the fabric and partitions it. Nothing is pushed here:
-// a probe that fails any step is refused with its problems.
-func compileProbe(doc []byte, f *Fabric, naming resolve.Naming) (*compiled, error) {
-	plan, probs := probe.CompileJSON(doc)
+// compileProbe validates doc against the budgets of opts (limits:), gives
+// it an id when it has none, resolves its graph queries on the fabric and
+// partitions it. Nothing is pushed here: a probe that fails any step is
+// refused with its problems.
+func compileProbe(doc []byte, f *Fabric, naming resolve.Naming, opts probe.Options) (*compiled, error) {
+	plan, probs := probe.CompileJSONWith(doc, opts)
 	name := "document"
 	if plan != nil {
 		name = fmt.Sprintf("%q", firstNonEmpty(plan.Label(), plan.ID))

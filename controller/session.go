@@ -329,7 +329,7 @@ func (c *Controller) ingestBatch(dev string, b *pb.StageBatch, newSession bool, 
 				// The restarted agent forgot it: clear it where receivers
 				// look (it is raised again if still anomalous).
 				c.streamEdgeAnomalyLocked(dev, &pb.AnomalyEvent{ProbeId: a.Probe, Stage: a.Stage, ItemId: a.ItemID, Raised: false, Json: string(a.JSON)})
-				delete(c.edgeAnoms, key)
+				c.forgetEdgeAnomalyLocked(key)
 			}
 		}
 		c.log.Info("agent restarted: its partials start again", "device", dev, "session", b.GetSession())
@@ -347,6 +347,11 @@ func (c *Controller) ingestBatch(dev string, b *pb.StageBatch, newSession bool, 
 			rejected++
 			continue
 		}
+		if !c.admitUpdateLocked(u) {
+			rejected++
+			c.log.Debug("stage update refused", "device", dev, "probe", u.Probe, "stage", u.Stage, "items", len(u.Items), "budget", "limits.items_per_device")
+			continue
+		}
 		ce, ok := c.centrals[u.Probe]
 		if !ok {
 			rejected++
@@ -360,10 +365,15 @@ func (c *Controller) ingestBatch(dev string, b *pb.StageBatch, newSession bool, 
 	for _, a := range b.GetAnomalies() {
 		c.streamEdgeAnomalyLocked(dev, a)
 		key := a.GetProbeId() + "\x00" + a.GetItemId()
-		if a.GetRaised() {
-			c.edgeAnoms[key] = Anomaly{Origin: "edge", Probe: a.GetProbeId(), Stage: a.GetStage(), ItemID: a.GetItemId(), Device: dev, JSON: []byte(a.GetJson())}
-		} else {
-			delete(c.edgeAnoms, key)
+		switch {
+		case !a.GetRaised():
+			c.forgetEdgeAnomalyLocked(key)
+		case !c.known[a.GetProbeId()]:
+			// Not a probe in force (one just deleted, or made up): nothing
+			// would ever clear it here.
+		case !c.keepEdgeAnomalyLocked(key, Anomaly{Origin: "edge", Probe: a.GetProbeId(), Stage: a.GetStage(), ItemID: a.GetItemId(), Device: dev, JSON: []byte(a.GetJson())}):
+			// Over limits.edge_anomaly_memory: streamed above, not kept;
+			// a clear that no longer finds the key just does nothing.
 		}
 	}
 	return rejected
