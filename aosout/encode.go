@@ -88,12 +88,12 @@ func (e *Encoder) Identity() Identity { return e.id }
 func (e *Encoder) SetIdentity(id Identity) {
 	e.id = id
 	e.idGen++
-	h := appendStringField(e.header[:0], fnOriginName, id.BlueprintID)
+	h := appendStringField(e.header[:0], aos.FnOriginName, id.BlueprintID)
 	// Header leaves the optional fields out when empty.
 	for _, f := range []struct {
 		num protowire.Number
 		v   string
-	}{{fnOriginHostname, id.Hostname}, {fnOriginRole, id.Role}, {fnBlueprintLabel, id.BlueprintLabel}} {
+	}{{aos.FnOriginHostname, id.Hostname}, {aos.FnOriginRole, id.Role}, {aos.FnBlueprintLabel, id.BlueprintLabel}} {
 		if f.v != "" {
 			h = appendStringField(h, f.num, f.v)
 		}
@@ -193,34 +193,6 @@ func (e *Encoder) ProbeBodies(inst *probe.Instance, emit func(body []byte)) {
 	}
 }
 
-// Field numbers of the messages ProbeBodies writes (proto/aos).
-const (
-	fnTimestamp      protowire.Number = 1
-	fnOriginName     protowire.Number = 2
-	fnPerfMon        protowire.Number = 5
-	fnOriginHostname protowire.Number = 6
-	fnOriginRole     protowire.Number = 7
-	fnBlueprintLabel protowire.Number = 8
-
-	fnProbeMessage protowire.Number = 5
-
-	fnProperty    protowire.Number = 1
-	fnInt64Value  protowire.Number = 2
-	fnFloatValue  protowire.Number = 3
-	fnStringValue protowire.Number = 4
-	fnProbeID     protowire.Number = 5
-	fnStageName   protowire.Number = 6
-	fnBlueprintID protowire.Number = 7
-	fnItemID      protowire.Number = 8
-	fnProbeLabel  protowire.Number = 14
-
-	fnPropName  protowire.Number = 5
-	fnPropValue protowire.Number = 6
-)
-
-// Every field number above is below 16: every tag is one byte.
-const tagSize = 1
-
 // stageBytes (re)builds the stage's constant fields when the identity, the
 // probe id or its label changed since they were built.
 func (e *Encoder) stageBytes(inst *probe.Instance, st *probe.Stage, c *itemIDs) {
@@ -230,12 +202,12 @@ func (e *Encoder) stageBytes(inst *probe.Instance, st *probe.Stage, c *itemIDs) 
 	}
 	c.propNames = c.propNames[:0]
 	for _, k := range st.Keys {
-		c.propNames = append(c.propNames, appendStringField(nil, fnPropName, k))
+		c.propNames = append(c.propNames, appendStringField(nil, aos.FnPropName, k))
 	}
-	c.fixed = appendStringField(c.fixed[:0], fnProbeID, id)
-	c.fixed = appendStringField(c.fixed, fnStageName, st.Name)
-	c.fixed = appendStringField(c.fixed, fnBlueprintID, e.id.BlueprintID)
-	c.labelField = appendStringField(c.labelField[:0], fnProbeLabel, label)
+	c.fixed = appendStringField(c.fixed[:0], aos.FnProbeID, id)
+	c.fixed = appendStringField(c.fixed, aos.FnStageName, st.Name)
+	c.fixed = appendStringField(c.fixed, aos.FnBlueprintID, e.id.BlueprintID)
+	c.labelField = appendStringField(c.labelField[:0], aos.FnProbeLabel, label)
 	c.idGen, c.built, c.probeID, c.label = e.idGen, true, id, label
 }
 
@@ -244,9 +216,9 @@ func (e *Encoder) stageBytes(inst *probe.Instance, st *probe.Stage, c *itemIDs) 
 // (perf_mon after blueprint_label, the value after probe_label).
 func (e *Encoder) appendProbeBody(dst []byte, ts uint64, st *probe.Stage, c *itemIDs, i int) []byte {
 	props := st.Props(i)
-	probeSize := len(c.fixed) + len(c.labelField) + tagSize + protowire.SizeBytes(len(c.ids[i]))
+	probeSize := len(c.fixed) + len(c.labelField) + aos.TagSize + protowire.SizeBytes(len(c.ids[i]))
 	for k, v := range props {
-		probeSize += tagSize + protowire.SizeBytes(len(c.propNames[k])+tagSize+protowire.SizeBytes(len(v)))
+		probeSize += aos.TagSize + protowire.SizeBytes(len(c.propNames[k])+aos.TagSize+protowire.SizeBytes(len(v)))
 	}
 	var (
 		str string
@@ -257,41 +229,41 @@ func (e *Encoder) appendProbeBody(dst []byte, ts uint64, st *probe.Stage, c *ite
 	switch {
 	case st.Type.Kind != probe.Number:
 		str = st.Str(i, 0)
-		probeSize += tagSize + protowire.SizeBytes(len(str))
+		probeSize += aos.TagSize + protowire.SizeBytes(len(str))
 	case c.integer:
 		kind, num = 1, int64(math.Round(st.Num(i, 0)))
-		probeSize += tagSize + protowire.SizeVarint(uint64(num))
+		probeSize += aos.TagSize + protowire.SizeVarint(uint64(num))
 	default:
 		kind, f32 = 2, float32(st.Num(i, 0))
-		probeSize += tagSize + 4
+		probeSize += aos.TagSize + 4
 	}
-	perfSize := tagSize + protowire.SizeBytes(probeSize)
+	perfSize := aos.TagSize + protowire.SizeBytes(probeSize)
 
-	dst = append(dst, byte(fnTimestamp)<<3|byte(protowire.VarintType))
+	dst = append(dst, byte(aos.FnTimestamp)<<3|byte(protowire.VarintType))
 	dst = protowire.AppendVarint(dst, ts)
 	dst = append(dst, e.header...)
-	dst = append(dst, byte(fnPerfMon)<<3|byte(protowire.BytesType))
+	dst = append(dst, byte(aos.FnPerfMon)<<3|byte(protowire.BytesType))
 	dst = protowire.AppendVarint(dst, uint64(perfSize))
-	dst = append(dst, byte(fnProbeMessage)<<3|byte(protowire.BytesType))
+	dst = append(dst, byte(aos.FnProbeMessage)<<3|byte(protowire.BytesType))
 	dst = protowire.AppendVarint(dst, uint64(probeSize))
 	for k, v := range props {
 		name := c.propNames[k]
-		dst = append(dst, byte(fnProperty)<<3|byte(protowire.BytesType))
-		dst = protowire.AppendVarint(dst, uint64(len(name)+tagSize+protowire.SizeBytes(len(v))))
+		dst = append(dst, byte(aos.FnProperty)<<3|byte(protowire.BytesType))
+		dst = protowire.AppendVarint(dst, uint64(len(name)+aos.TagSize+protowire.SizeBytes(len(v))))
 		dst = append(dst, name...)
-		dst = appendStringField(dst, fnPropValue, v)
+		dst = appendStringField(dst, aos.FnPropValue, v)
 	}
 	dst = append(dst, c.fixed...)
-	dst = appendStringField(dst, fnItemID, c.ids[i])
+	dst = appendStringField(dst, aos.FnItemID, c.ids[i])
 	dst = append(dst, c.labelField...)
 	switch kind {
 	case 0:
-		dst = appendStringField(dst, fnStringValue, str)
+		dst = appendStringField(dst, aos.FnStringValue, str)
 	case 1:
-		dst = append(dst, byte(fnInt64Value)<<3|byte(protowire.VarintType))
+		dst = append(dst, byte(aos.FnInt64Value)<<3|byte(protowire.VarintType))
 		dst = protowire.AppendVarint(dst, uint64(num))
 	default:
-		dst = append(dst, byte(fnFloatValue)<<3|byte(protowire.Fixed32Type))
+		dst = append(dst, byte(aos.FnFloatValue)<<3|byte(protowire.Fixed32Type))
 		dst = protowire.AppendFixed32(dst, math.Float32bits(f32))
 	}
 	return dst
