@@ -379,3 +379,15 @@ func TestFabricProbeBudgets(t *testing.T) {
 		t.Errorf("replacing the one probe: %v", err)
 	}
 }
+
+// TestExampleLimitsAreTheDefaults: the example shows every budget with
+// its default, as it says ("keys left out take the values shown").
+func TestExampleLimitsAreTheDefaults(t *testing.T) {
+	cfg, err := ParseConfig(ExampleConfig, "example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Limits, (LimitsConfig{}).WithDefaults(); got != want {
+		t.Errorf("example limits %+v, defaults %+v", got, want)
+	}
+}
