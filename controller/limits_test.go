@@ -391,3 +391,33 @@ func TestExampleLimitsAreTheDefaults(t *testing.T) {
 		t.Errorf("example limits %+v, defaults %+v", got, want)
 	}
 }
+
+// TestSeriesCutToSamplesPerSeries: the samples an update's items carry are
+// cut to their newest limits.samples_per_series before the update is
+// stored, and counted; the update itself is taken.
+func TestSeriesCutToSamplesPerSeries(t *testing.T) {
+	c, _ := limitsController(t, "  samples_per_series: 100\n")
+	now := time.Unix(1_700_000_000, 0)
+	raw := seedPartial(t, c, "leaf1", 1, now, 2)
+	u, err := probe.DecodeStageUpdate(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The seed's partial stage is not a time series; the update says it
+	// is, as a hostile or broken agent's could: it is still bounded.
+	u.Type.TimeSeries = true
+	for i := range u.Items {
+		for k := range 250 {
+			u.Items[i].Samples = append(u.Items[i].Samples, probe.Sample{Time: now.Add(time.Duration(k-250) * time.Second), Value: probe.Value{Num: float64(k)}})
+		}
+	}
+	if rej := c.ingestBatch("leaf1", &pb.StageBatch{Session: "s", Seq: 1, Updates: [][]byte{u.AppendBinary(nil)}}, false, now); rej != 0 {
+		t.Fatalf("%d updates refused", rej)
+	}
+	if got := metricValue(t, c.Registry(), "probe_controller_ingest_samples_cut_total"); got != 2*150 {
+		t.Errorf("probe_controller_ingest_samples_cut_total = %v, want 300", got)
+	}
+	if got := fedItems(c, "leaf1"); got != 2 {
+		t.Errorf("leaf1 holds %d items", got)
+	}
+}
