@@ -312,6 +312,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	watchdog, _ := daemon.SdWatchdogEnabled(false)
 	a.log.Info("agent running", "system_id", a.cfg.SystemID, "collector", a.cfg.Collector.Type, "interval", a.cfg.Interval.D(), "probes", len(a.manager.List()), "output", a.out.describe())
 	first := true
+	var steps uint64
 	var lastPing time.Time
 	lastSummary := time.Now()
 	for {
@@ -325,12 +326,15 @@ func (a *Agent) Run(ctx context.Context) error {
 			if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 				a.log.Debug("sd_notify failed", "err", err)
 			}
-			// Started: what only starting touched of the binary need not
-			// stay resident (pages_linux.go).
+		}
+		steps++
+		if releasePagesAfter(steps) {
+			// What only starting (or a rare event since the last time)
+			// touched of the binary need not stay resident (pages_linux.go).
 			if n, err := releaseStartupPages(); err != nil {
-				a.log.Debug("startup pages kept", "err", err)
+				a.log.Debug("binary pages kept", "err", err)
 			} else {
-				a.log.Debug("startup pages released", "bytes", n)
+				a.log.Debug("binary pages released", "bytes", n, "ticks", steps)
 			}
 		}
 		if ok && watchdog > 0 && time.Since(lastPing) >= watchdog/3 {

@@ -11,6 +11,17 @@ import (
 // ways (docs/PERFORMANCE.md, the memory of probe-agent run).
 const keepPagesEnv = "PROBE_AGENT_KEEP_STARTUP_PAGES"
 
+// releasePagesAfter tells whether the agent releases its binary's
+// read-only pages after its nth tick: after the 1st (what starting
+// touched), the 10th and the 100th (what the first rates, anomalies,
+// alerts and connections touched once), then every 1,000th (what a rare
+// event touched since: a reload, a REST request). Each costs a
+// millisecond or two of minor faults while the ticks touch their pages
+// again.
+func releasePagesAfter(n uint64) bool {
+	return n == 1 || n == 10 || n == 100 || n%1000 == 0
+}
+
 // mapping is one range of the process's address space as /proc/PID/maps
 // lists it.
 type mapping struct {

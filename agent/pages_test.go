@@ -54,3 +54,14 @@ c000000000-c004000000 rw-p 00000000 00:00 0
 		})
 	}
 }
+
+func TestReleasePagesAfter(t *testing.T) {
+	for _, c := range []struct {
+		tick uint64
+		want bool
+	}{{1, true}, {2, false}, {9, false}, {10, true}, {11, false}, {99, false}, {100, true}, {101, false}, {999, false}, {1000, true}, {1001, false}, {2000, true}, {2500, false}} {
+		if got := releasePagesAfter(c.tick); got != c.want {
+			t.Errorf("releasePagesAfter(%d) = %v, want %v", c.tick, got, c.want)
+		}
+	}
+}
