@@ -134,8 +134,13 @@ func (n *FanInNATS) client(c *Config, secrets bool) (natsbus.Config, error) {
 	return nc, nil
 }
 
-// parts gives the member the fabric's central parts (bus.Parts).
-type parts struct{ c *Controller }
+// parts gives the member the fabric's central parts (bus.Parts); devices
+// is fanin.devices as the member started with it (like the rest of
+// fanin, a reload does not change it under a running member).
+type parts struct {
+	c       *Controller
+	devices []string
+}
 
 // Central is a fresh central part of a fabric probe and the devices it
 // hears from: fanin.devices when set (a fabric level hearing from pods),
@@ -144,7 +149,6 @@ func (ps parts) Central(id string) (*probe.Instance, []string, bool) {
 	c := ps.c
 	c.mu.Lock()
 	p, ok := c.probes[id]
-	devices := slices.Clone(c.cfg.FanIn.Devices)
 	c.mu.Unlock()
 	if !ok || p.split.Central == nil {
 		return nil, nil, false
@@ -154,8 +158,9 @@ func (ps parts) Central(id string) (*probe.Instance, []string, bool) {
 		c.log.Error("central part does not start", "id", id, "err", err)
 		return nil, nil, false
 	}
-	if devices == nil {
-		devices = p.devices
+	devices := p.devices
+	if ps.devices != nil {
+		devices = slices.Clone(ps.devices)
 	}
 	return inst, devices, true
 }
@@ -223,7 +228,7 @@ func (c *Controller) startFanIn(ctx context.Context) error {
 		conn.Close()
 		return err
 	}
-	m := bus.NewMember(parts{c}, in.Checkpoint(), bus.MemberOptions{StaleAfter: cfg.StaleAfter(), MaxMissingShare: cfg.MaxMissingShare,
+	m := bus.NewMember(parts{c, cfg.FanIn.Devices}, in.Checkpoint(), bus.MemberOptions{StaleAfter: cfg.StaleAfter(), MaxMissingShare: cfg.MaxMissingShare,
 		OnTick: c.fanInTick, Log: c.log.With("fanin", "member"), Blueprint: cfg.BlueprintID, KeepPartials: up != nil})
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

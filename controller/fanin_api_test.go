@@ -38,7 +38,7 @@ func TestFanInRESTEdgeAnomalies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := bus.NewMember(parts{c}, &bus.MemCheckpoint{}, bus.MemberOptions{StaleAfter: time.Hour, Blueprint: "dc1", Log: quiet})
+	m := bus.NewMember(parts{c: c}, &bus.MemCheckpoint{}, bus.MemberOptions{StaleAfter: time.Hour, Blueprint: "dc1", Log: quiet})
 	c.cmu.Lock()
 	c.fanin = &fanIn{member: m, close: func() {}}
 	c.cmu.Unlock()

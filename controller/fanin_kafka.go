@@ -127,7 +127,7 @@ func (c *Controller) startFanInKafka(ctx context.Context) error {
 		cp.Close()
 		return err
 	}
-	m := bus.NewMember(parts{c}, cp, bus.MemberOptions{StaleAfter: cfg.StaleAfter(), MaxMissingShare: cfg.MaxMissingShare,
+	m := bus.NewMember(parts{c, cfg.FanIn.Devices}, cp, bus.MemberOptions{StaleAfter: cfg.StaleAfter(), MaxMissingShare: cfg.MaxMissingShare,
 		OnTick: c.fanInTick, Log: c.log.With("fanin", "member"), Blueprint: cfg.BlueprintID, KeepPartials: up != nil})
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
