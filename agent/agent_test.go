@@ -178,7 +178,7 @@ type collected struct {
 
 func (c *collected) handle(r stream.Received) {
 	c.mu.Lock()
-	c.msgs = append(c.msgs, r)
+	c.msgs = append(c.msgs, r.Clone()) // r.Message is reused after the call
 	c.mu.Unlock()
 	select {
 	case c.got <- struct{}{}:

@@ -29,7 +29,7 @@ func startReceiver(t *testing.T, sequenced bool) *receiver {
 		t.Fatal(err)
 	}
 	r := &receiver{addr: l.Addr().String(), msgs: make(chan *aos.AosMessage, 1000)}
-	rc := stream.NewReceiver(stream.ReceiverConfig{Sequenced: sequenced, Handle: func(m stream.Received) { r.msgs <- m.Message }})
+	rc := stream.NewReceiver(stream.ReceiverConfig{Sequenced: sequenced, Handle: func(m stream.Received) { r.msgs <- m.Clone().Message }})
 	go func() { _ = rc.Serve(l) }()
 	t.Cleanup(func() { rc.Close() })
 	return r

@@ -11,18 +11,20 @@ import (
 // The receiving counterpart of fastpath.go. Decoding through the generic runtime
 // allocates every string, every string pointer and every sub-message separately
 // (about 30 allocations for one probe sample) and dominates a receiver's cost. For
-// the probe-data shape in its canonical encoding, decodeProbePerfMon copies the
-// payload into one string, slices the fields out of it, and places the messages in
-// a few blocks.
+// the probe-data shape in its canonical encoding, probeDecoder copies the payload
+// into one string, slices the fields out of it, and places the messages in a
+// block it owns. A Receiver keeps one probeDecoder per connection and decodes
+// every message into the same block, so the only allocation per message is that
+// string; DecodeFrame uses a new probeDecoder per call, so its messages are fresh.
 //
 // It accepts only a plain encoding: known fields with their expected wire types,
 // each singular field at most once, all required fields present. Anything else
 // (unknown fields, repeated singular fields that the runtime would merge, other
 // message kinds) returns false and the caller falls back to proto.Unmarshal, so
 // the result is always what the runtime would produce. FuzzDecodeFrames checks
-// exactly that.
+// exactly that, for a fresh and for a reused decoder.
 
-// probeBlock holds the messages of one decoded probe sample in one allocation.
+// probeBlock holds the messages of one decoded probe sample.
 type probeBlock struct {
 	msg       aos.AosMessage
 	perfMon   aos.AosMessage_PerfMon
@@ -31,6 +33,22 @@ type probeBlock struct {
 	probe     aos.ProbeMessage
 	timestamp uint64
 	timeDelta float32
+	// The value oneof's wrappers, one per kind, so setting the value does
+	// not allocate.
+	int64Value  aos.ProbeMessage_Int64Value
+	floatValue  aos.ProbeMessage_FloatValue
+	stringValue aos.ProbeMessage_StringValue
+}
+
+// probeDecoder decodes probe-data messages into storage it owns: each decode
+// overwrites the message the previous one returned (the strings excepted: each
+// message gets its own copy of the payload, so strings taken out of a message
+// stay valid). The zero value is ready to use.
+type probeDecoder struct {
+	blk   probeBlock
+	strs  []string // the string fields, then name and value of each property
+	props []aos.ProbeProperty
+	ptrs  []*aos.ProbeProperty
 }
 
 // fieldSpan is where a length-delimited field's content lies in the payload.
@@ -51,7 +69,16 @@ const (
 	numStrings
 )
 
+// decodeProbePerfMon decodes b into a new message, or reports false when b is
+// not probe data in the plain encoding.
 func decodeProbePerfMon(b []byte) (*aos.AosMessage, bool) {
+	return new(probeDecoder).decode(b)
+}
+
+// decode decodes b into d's message, or reports false when b is not probe data
+// in the plain encoding (d's message is then left as it was). The message is
+// valid until the next call.
+func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 	var (
 		spans    [numStrings]fieldSpan
 		have     [numStrings]bool
@@ -197,7 +224,12 @@ func decodeProbePerfMon(b []byte) (*aos.AosMessage, bool) {
 
 	// Build. All strings share one copy of the payload.
 	text := string(b)
-	strs := make([]string, numStrings+2*nProps)
+	nStrs := numStrings + 2*nProps
+	if cap(d.strs) < nStrs {
+		d.strs = make([]string, nStrs)
+	}
+	strs := d.strs[:nStrs]
+	clear(strs) // fields this message lacks must not keep an earlier payload alive
 	ptr := func(k int) *string {
 		if !have[k] {
 			return nil
@@ -205,7 +237,8 @@ func decodeProbePerfMon(b []byte) (*aos.AosMessage, bool) {
 		strs[k] = text[spans[k].off:spans[k].end]
 		return &strs[k]
 	}
-	blk := new(probeBlock)
+	blk := &d.blk
+	*blk = probeBlock{}
 	blk.timestamp = ts
 	m := &blk.msg
 	m.Timestamp = &blk.timestamp
@@ -229,15 +262,24 @@ func decodeProbePerfMon(b []byte) (*aos.AosMessage, bool) {
 	p.ProbeLabel = ptr(sProbeLabel)
 	switch valueKind {
 	case fnInt64Value:
-		p.Value = &aos.ProbeMessage_Int64Value{Int64Value: int64(valueBits)}
+		blk.int64Value.Int64Value = int64(valueBits)
+		p.Value = &blk.int64Value
 	case fnFloatValue:
-		p.Value = &aos.ProbeMessage_FloatValue{FloatValue: math.Float32frombits(uint32(valueBits))}
+		blk.floatValue.FloatValue = math.Float32frombits(uint32(valueBits))
+		p.Value = &blk.floatValue
 	case fnStringValue:
-		p.Value = &aos.ProbeMessage_StringValue{StringValue: *ptr(sValue)}
+		blk.stringValue.StringValue = *ptr(sValue)
+		p.Value = &blk.stringValue
 	}
 	if nProps > 0 {
-		props := make([]aos.ProbeProperty, nProps)
-		p.Property = make([]*aos.ProbeProperty, nProps)
+		if cap(d.props) < nProps {
+			d.props = make([]aos.ProbeProperty, nProps)
+			d.ptrs = make([]*aos.ProbeProperty, nProps)
+		}
+		props := d.props[:nProps]
+		// Full slice expression: a caller appending to Property gets a new
+		// array rather than writing into the decoder's spare room.
+		p.Property = d.ptrs[:nProps:nProps]
 		j := 0
 		for i := 0; i < len(probeBody); {
 			num, typ, n := protowire.ConsumeTag(probeBody[i:])
@@ -250,6 +292,7 @@ func decodeProbePerfMon(b []byte) (*aos.AosMessage, bool) {
 			base := probeOff + i + n - len(v)
 			i += n
 			prop := &props[j]
+			*prop = aos.ProbeProperty{}
 			for pi := 0; pi < len(v); {
 				pnum, _, pn := protowire.ConsumeTag(v[pi:])
 				pi += pn

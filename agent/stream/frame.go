@@ -172,13 +172,26 @@ func SplitSequenced(frame []byte) (seq uint64, aosProto []byte, err error) {
 // Required fields are checked, so a message a strict receiver would reject is an
 // error here too.
 func DecodeFrame(frame []byte, sequenced bool) (seq uint64, m *aos.AosMessage, err error) {
+	var d frameDecoder
+	return d.decode(frame, sequenced)
+}
+
+// frameDecoder decodes the frames of one connection. Probe data, nearly all of
+// what arrives, is decoded into the probeDecoder's reused message, valid until
+// the next call; other messages are new.
+type frameDecoder struct {
+	probe probeDecoder
+}
+
+// decode is DecodeFrame with d's storage.
+func (d *frameDecoder) decode(frame []byte, sequenced bool) (seq uint64, m *aos.AosMessage, err error) {
 	body := frame
 	if sequenced {
 		if seq, body, err = SplitSequenced(frame); err != nil {
 			return 0, nil, err
 		}
 	}
-	if m, ok := decodeProbePerfMon(body); ok {
+	if m, ok := d.probe.decode(body); ok {
 		return seq, m, nil
 	}
 	m, err = decodeGeneric(body)

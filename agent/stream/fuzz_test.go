@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -21,9 +22,11 @@ import (
 func FuzzDecodeFrames(f *testing.F) {
 	f.Add(readGolden(f, "probe_message_sequenced.golden"))
 	f.Add(readGolden(f, "probe_alert_unsequenced.golden"))
+	f.Add(mixedFrames(f, 8)) // several shapes through one reused decoder
 	f.Fuzz(func(t *testing.T, data []byte) {
 		br := bufio.NewReader(bytes.NewReader(data))
 		var buf []byte
+		var dec probeDecoder // one for the whole input, as a connection has
 		for {
 			frame, err := ReadFrame(br, buf)
 			if err != nil {
@@ -35,10 +38,30 @@ func FuzzDecodeFrames(f *testing.F) {
 			buf = frame
 			checkSplitSequenced(t, frame)
 			for _, sequenced := range []bool{true, false} {
-				checkDecodeFrame(t, frame, sequenced)
+				checkDecodeFrame(t, &dec, frame, sequenced)
 			}
 		}
 	})
+}
+
+// mixedFrames is n unsequenced frames of random probe messages, different in
+// their number of properties, value kind and optional fields, with an alert
+// in the middle.
+func mixedFrames(tb testing.TB, n int) []byte {
+	r := rand.New(rand.NewPCG(3, 4))
+	e := encoder{}
+	var out []byte
+	for i := range n {
+		m := randomProbeMessage(r)
+		if i == n/2 {
+			m = probeAlert()
+		}
+		var err error
+		if out, err = e.appendFrame(out, 0, m); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return out
 }
 
 // checkSplitSequenced compares SplitSequenced with proto.Unmarshal of the
@@ -56,8 +79,9 @@ func checkSplitSequenced(t *testing.T, frame []byte) {
 }
 
 // checkDecodeFrame: whatever decodes must encode again, the re-encoding must be a
-// fixed point, and the probe-data fast path must agree with the runtime.
-func checkDecodeFrame(t *testing.T, frame []byte, sequenced bool) {
+// fixed point, and the probe-data fast path must agree with the runtime, both
+// fresh and through dec, the decoder reused for every frame of the input.
+func checkDecodeFrame(t *testing.T, dec *probeDecoder, frame []byte, sequenced bool) {
 	body := frame
 	if sequenced {
 		var err error
@@ -65,7 +89,21 @@ func checkDecodeFrame(t *testing.T, frame []byte, sequenced bool) {
 			return
 		}
 	}
+	opts := proto.MarshalOptions{Deterministic: true}
+	// The reused decoder's message is encoded at once: the next decode
+	// overwrites it.
+	reused, reusedOK := dec.decode(body)
+	var br []byte
+	if reusedOK {
+		var err error
+		if br, err = opts.Marshal(reused); err != nil {
+			t.Fatalf("reused decoder's message does not marshal: %v", err)
+		}
+	}
 	fast, fastOK := decodeProbePerfMon(body)
+	if fastOK != reusedOK {
+		t.Fatalf("fresh decoder ok=%v, reused decoder ok=%v", fastOK, reusedOK)
+	}
 	m, err := decodeGeneric(body)
 	if err != nil {
 		if fastOK {
@@ -73,7 +111,6 @@ func checkDecodeFrame(t *testing.T, frame []byte, sequenced bool) {
 		}
 		return
 	}
-	opts := proto.MarshalOptions{Deterministic: true}
 	b1, err := opts.Marshal(m)
 	if err != nil {
 		t.Fatalf("decoded message does not marshal: %v", err)
@@ -82,6 +119,9 @@ func checkDecodeFrame(t *testing.T, frame []byte, sequenced bool) {
 		bf, err := opts.Marshal(fast)
 		if err != nil || !bytes.Equal(bf, b1) {
 			t.Fatalf("fast path decoded differently from the runtime (%v):\nfast    %v\nruntime %v", err, fast, m)
+		}
+		if !bytes.Equal(br, b1) {
+			t.Fatalf("reused decoder decoded differently from the runtime:\nreused  %x\nruntime %x", br, b1)
 		}
 	}
 	var m2 aos.AosMessage

@@ -125,7 +125,7 @@ func newSink() *sink { return &sink{notify: make(chan struct{}, 1)} }
 
 func (k *sink) handle(r Received) {
 	k.mu.Lock()
-	k.got = append(k.got, r)
+	k.got = append(k.got, r.Clone()) // r.Message is reused after the call
 	k.mu.Unlock()
 	select {
 	case k.notify <- struct{}{}:

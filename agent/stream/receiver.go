@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/probe-agent/probe-agent/proto/aos"
 )
 
@@ -23,7 +25,19 @@ type Received struct {
 	Seq       uint64 // seq_num on a sequenced channel, 0 otherwise
 	Sequenced bool
 	Remote    net.Addr
-	Message   *aos.AosMessage // a fresh message the callback may keep
+	// Message is valid only until the callback returns: the Receiver decodes
+	// the connection's next message into the same storage. A callback that
+	// keeps the message, or hands it to another goroutine, keeps a Clone.
+	// Strings read out of it (GetItemId() and the like) stay valid.
+	Message *aos.AosMessage
+}
+
+// Clone returns a copy of r whose Message is the caller's to keep.
+func (r Received) Clone() Received {
+	if r.Message != nil {
+		r.Message = proto.CloneOf(r.Message)
+	}
+	return r
 }
 
 // Gap is a break in a sender's sequence: the messages from Expected up to but not
@@ -42,7 +56,8 @@ type ReceiverConfig struct {
 	// Sequenced must match the senders' setting for the channel.
 	Sequenced bool
 	// Handle is called once per message, in order within a connection. Calls for
-	// different connections may run concurrently.
+	// different connections may run concurrently. The message is valid only
+	// during the call (see Received.Message).
 	Handle func(Received)
 	// OnGap, if set, is called for every sequence gap, before the message that
 	// revealed it is handled.
@@ -190,41 +205,64 @@ func (r *Receiver) serveConn(c net.Conn) {
 	log := r.log.With("remote", remote.String())
 	log.Debug("stream connection accepted")
 
-	br := bufio.NewReaderSize(c, 64<<10)
-	var buf []byte
-	mismatchSaid := false
+	cr := &connReader{r: r, br: bufio.NewReaderSize(c, 64<<10), remote: remote, sender: sender, log: log}
 	for {
-		frame, err := ReadFrame(br, buf)
-		if err != nil {
+		if err := cr.next(); err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				log.Warn("stream connection ended", "err", err)
 			}
 			return
 		}
-		buf = frame
-		seq, m, err := DecodeFrame(frame, r.cfg.Sequenced)
-		if err != nil {
-			r.decodeErrors.Add(1)
-			if _, _, otherErr := DecodeFrame(frame, !r.cfg.Sequenced); otherErr == nil {
-				// Said once per connection: every frame would repeat it.
-				r.mismatched.Add(1)
-				if !mismatchSaid {
-					mismatchSaid = true
-					log.Error(mismatchAdvice(r.cfg.Sequenced), "frames_skipped_so_far", r.mismatched.Load())
-				} else {
-					log.Debug("stream frame skipped: sequenced setting differs from the sender's", "bytes", len(frame))
-				}
-				continue
-			}
-			log.Warn("stream frame skipped", "err", err, "bytes", len(frame))
-			continue
-		}
-		if r.cfg.Sequenced && !r.accept(sender, seq, log) {
-			continue
-		}
-		r.messages.Add(1)
-		r.cfg.Handle(Received{Seq: seq, Sequenced: r.cfg.Sequenced, Remote: remote, Message: m})
 	}
+}
+
+// connReader is the receiving state of one connection. Its buffers and its
+// decoder's message are reused from frame to frame, so a steady stream of probe
+// data costs one allocation per message (the copy of its strings).
+type connReader struct {
+	r            *Receiver
+	br           *bufio.Reader
+	remote       net.Addr
+	sender       string // the sequence's key: the remote host
+	log          *slog.Logger
+	buf          []byte
+	dec          frameDecoder
+	mismatchSaid bool
+}
+
+// next reads one frame and hands its message to the Handle callback, unless
+// it does not decode or is a duplicate. It returns only read errors; a frame
+// that does not decode is counted and skipped.
+func (cr *connReader) next() error {
+	r, log := cr.r, cr.log
+	frame, err := ReadFrame(cr.br, cr.buf)
+	if err != nil {
+		return err
+	}
+	cr.buf = frame
+	seq, m, err := cr.dec.decode(frame, r.cfg.Sequenced)
+	if err != nil {
+		r.decodeErrors.Add(1)
+		if _, _, otherErr := DecodeFrame(frame, !r.cfg.Sequenced); otherErr == nil {
+			// Said once per connection: every frame would repeat it.
+			r.mismatched.Add(1)
+			if !cr.mismatchSaid {
+				cr.mismatchSaid = true
+				log.Error(mismatchAdvice(r.cfg.Sequenced), "frames_skipped_so_far", r.mismatched.Load())
+			} else {
+				log.Debug("stream frame skipped: sequenced setting differs from the sender's", "bytes", len(frame))
+			}
+			return nil
+		}
+		log.Warn("stream frame skipped", "err", err, "bytes", len(frame))
+		return nil
+	}
+	if r.cfg.Sequenced && !r.accept(cr.sender, seq, log) {
+		return nil
+	}
+	r.messages.Add(1)
+	r.cfg.Handle(Received{Seq: seq, Sequenced: r.cfg.Sequenced, Remote: cr.remote, Message: m})
+	return nil
 }
 
 // mismatchAdvice says which side to change when the sender's framing is
