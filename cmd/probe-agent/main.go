@@ -88,6 +88,9 @@ the built-in demo probe. SIGHUP reloads the configuration file and the probe
 files: identity, interval, collector, streaming, output, log level and
 probes_dir apply at once (unchanged probes keep their state); state_dir,
 control and api need a restart; a file that does not load changes nothing.
+Once the collector is open the agent gives up CAP_SYS_ADMIN, which only
+entering collector.netlink.netns needs: a reload naming a namespace other
+than the one entered at start is refused and needs a restart.
 SIGTERM and SIGINT flush queued messages for up to shutdown_timeout and
 exit 0 (messages still unsent are logged). A closed stdout (a pipe whose
 reader exited) is logged once; the agent keeps running and drops printed
