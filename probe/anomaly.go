@@ -155,29 +155,43 @@ func isInt(f float64) bool { return f == math.Trunc(f) && math.Abs(f) < 1<<53 }
 
 // anomalyTracker raises and clears anomalies for the stages whose "true"
 // items are anomalous. Per stage it keeps a bit per item (raised or not),
-// so that a steady tick costs no map lookups, and the raised anomalies
-// themselves, which are few.
+// so that a steady tick costs no map lookups, and a compact record of each
+// raised anomaly: what an Anomaly holds that its stage and probe do not
+// (the item's key, the times, the evidence). An Anomaly is built from it
+// when asked for (Anomalies, Transitions): its ids are derived from the
+// probe, stage and key, so a record need not keep them. That is 160 bytes
+// per raised anomaly instead of 430 (the Anomaly, its two id strings and
+// a map by id); hot/cold probes on an idle switch raise one per interface.
 type anomalyTracker struct {
 	inst        *Instance
 	stages      []*trackedStage
-	active      map[string]*Anomaly // by anomaly id
+	count       int // raised anomalies, over every stage
 	transitions []Anomaly
 }
 
 type trackedStage struct {
 	st     *Stage
 	layout uint64
-	raised []uint64           // bit i: item i has a raised anomaly
-	byItem map[int32]*Anomaly // the raised anomalies, by item
+	raised []uint64                // bit i: item i has a raised anomaly
+	byItem map[int32]*raisedRecord // the raised anomalies, by item
+}
+
+// raisedRecord is one raised anomaly (anomalyTracker).
+type raisedRecord struct {
+	key   string   // the item's key (shared with the stage)
+	props []string // its key values (shared with the stage's layout)
+	// firstSeen and modified are FirstSeen and LastModified.
+	firstSeen, modified time.Time
+	ev                  Evidence
 }
 
 func (ts *trackedStage) isRaised(i int) bool { return ts.raised[i/64]&(1<<(i%64)) != 0 }
 
 func newAnomalyTracker(inst *Instance) *anomalyTracker {
-	t := &anomalyTracker{inst: inst, active: map[string]*Anomaly{}}
+	t := &anomalyTracker{inst: inst}
 	for _, st := range inst.order {
 		if st.RaisesAnomalies {
-			t.stages = append(t.stages, &trackedStage{st: st, layout: ^uint64(0), byItem: map[int32]*Anomaly{}})
+			t.stages = append(t.stages, &trackedStage{st: st, layout: ^uint64(0), byItem: map[int32]*raisedRecord{}})
 		}
 	}
 	return t
@@ -199,18 +213,18 @@ func (t *anomalyTracker) update(now time.Time) {
 			anomalous := st.Str(i, 0) == "true"
 			switch raised := ts.isRaised(i); {
 			case anomalous && !raised:
-				a := t.newAnomaly(st, i, now)
-				ts.byItem[int32(i)] = a
+				r := &raisedRecord{key: st.ItemKey(i), props: st.Props(i), firstSeen: now, modified: now, ev: st.EvidenceOf(i)}
+				ts.byItem[int32(i)] = r
 				ts.raised[i/64] |= 1 << (i % 64)
-				t.active[a.ID] = a
-				t.transitions = append(t.transitions, *a)
+				t.count++
+				t.transitions = append(t.transitions, t.anomaly(ts.st, r, true))
 			case anomalous:
-				if a := ts.byItem[int32(i)]; a.Evidence != st.EvidenceOf(i) {
-					a.Evidence = st.EvidenceOf(i)
-					a.LastModified = now
+				if r := ts.byItem[int32(i)]; r.ev != st.EvidenceOf(i) {
+					r.ev = st.EvidenceOf(i)
+					r.modified = now
 				}
 			case raised:
-				t.clear(ts.byItem[int32(i)], now)
+				t.clear(ts, ts.byItem[int32(i)], now)
 				delete(ts.byItem, int32(i))
 				ts.raised[i/64] &^= 1 << (i % 64)
 			}
@@ -222,61 +236,96 @@ func (t *anomalyTracker) update(now time.Time) {
 // anomaly whose item disappeared is cleared, not forgotten.
 func (t *anomalyTracker) relayout(ts *trackedStage, now time.Time) {
 	st := ts.st
-	next := make(map[int32]*Anomaly, len(ts.byItem))
+	next := make(map[int32]*raisedRecord, len(ts.byItem))
 	ts.raised = make([]uint64, (st.Len()+63)/64)
 	// In item order, so that clears come out in a stable order.
 	old := slices.Sorted(maps.Keys(ts.byItem))
 	for _, j := range old {
-		a := ts.byItem[j]
-		if i, ok := st.lookupKey(joinKey(a.Props)); ok {
-			next[int32(i)] = a
+		r := ts.byItem[j]
+		if i, ok := st.lookupKey(r.key); ok {
+			// The key and props of the new layout: the old layout's
+			// slices are not kept alive by the record.
+			r.key, r.props = st.ItemKey(i), st.Props(i)
+			next[int32(i)] = r
 			ts.raised[i/64] |= 1 << (i % 64)
 		} else {
-			t.clear(a, now)
+			t.clear(ts, r, now)
 		}
 	}
 	ts.byItem, ts.layout = next, st.layout
 }
 
-func (t *anomalyTracker) clear(a *Anomaly, now time.Time) {
-	a.Raised = false
-	a.LastModified = now
-	delete(t.active, a.ID)
-	t.transitions = append(t.transitions, *a)
+func (t *anomalyTracker) clear(ts *trackedStage, r *raisedRecord, now time.Time) {
+	r.modified = now
+	t.count--
+	t.transitions = append(t.transitions, t.anomaly(ts.st, r, false))
 }
 
-func (t *anomalyTracker) newAnomaly(st *Stage, i int, now time.Time) *Anomaly {
+// resetTransitions empties the transitions for the next tick. A burst
+// (4,000 anomalies raised at once when a probe first sees its interfaces
+// idle) leaves a buffer of 4,000 anomalies, 1.2 MB, that the steady ticks
+// after it, with a few transitions or none, would keep for ever: a buffer
+// more than four times larger than what the last tick used goes back to
+// the GC. One that was well used is kept, so a probe flapping every tick
+// does not allocate every tick.
+func (t *anomalyTracker) resetTransitions() {
+	if c := cap(t.transitions); c > minTransitionsKept && len(t.transitions) < c/4 {
+		t.transitions = nil
+		return
+	}
+	t.transitions = t.transitions[:0]
+}
+
+// minTransitionsKept is the capacity always kept (a few KB).
+const minTransitionsKept = 16
+
+// anomaly builds the Anomaly of record r of stage st.
+func (t *anomalyTracker) anomaly(st *Stage, r *raisedRecord, raised bool) Anomaly {
 	p := t.inst.Plan
-	itemID := ItemID(p.ID, st.Name, st.ItemKey(i))
-	return &Anomaly{
+	itemID := ItemID(p.ID, st.Name, r.key)
+	return Anomaly{
 		ID:           uuid.NewSHA1(anomalyNamespace, []byte("anomaly\x00"+itemID)).String(),
 		ItemID:       itemID,
 		ProbeID:      p.ID,
 		ProbeLabel:   p.Doc.Label,
 		Stage:        st.Name,
 		Keys:         st.Keys,
-		Props:        st.Props(i),
-		Raised:       true,
-		FirstSeen:    now,
-		LastModified: now,
-		Evidence:     st.EvidenceOf(i),
+		Props:        r.props,
+		Raised:       raised,
+		FirstSeen:    r.firstSeen,
+		LastModified: r.modified,
+		Evidence:     r.ev,
 		Dialect:      p.Doc.Dialect,
 	}
 }
 
 // Anomalies returns the currently raised anomalies, ordered by stage and
-// item.
+// item. They are built for the call: changing one changes nothing in the
+// probe.
 func (inst *Instance) Anomalies() []*Anomaly {
-	out := make([]*Anomaly, 0, len(inst.anomalies.active))
-	for _, a := range inst.anomalies.active {
-		out = append(out, a)
+	t := inst.anomalies
+	type entry struct {
+		ts *trackedStage
+		r  *raisedRecord
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Stage != out[j].Stage {
-			return out[i].Stage < out[j].Stage
+	all := make([]entry, 0, t.count)
+	for _, ts := range t.stages {
+		for _, r := range ts.byItem {
+			all = append(all, entry{ts, r})
 		}
-		return joinKey(out[i].Props) < joinKey(out[j].Props)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if a, b := all[i].ts.st.Name, all[j].ts.st.Name; a != b {
+			return a < b
+		}
+		return all[i].r.key < all[j].r.key
 	})
+	out := make([]*Anomaly, len(all))
+	recs := make([]Anomaly, len(all))
+	for i, e := range all {
+		recs[i] = t.anomaly(e.ts.st, e.r, true)
+		out[i] = &recs[i]
+	}
 	return out
 }
 

@@ -267,7 +267,7 @@ func (inst *Instance) StageNames() []string {
 func (inst *Instance) Tick(t *Tick) error {
 	// Transitions are per tick: a disabled probe has none, not the last ones
 	// it had before it was disabled.
-	inst.anomalies.transitions = inst.anomalies.transitions[:0]
+	inst.anomalies.resetTransitions()
 	if inst.Plan.Doc.Disabled {
 		return nil
 	}
@@ -335,4 +335,4 @@ func (inst *Instance) UpdateMetadata(doc *Document) {
 }
 
 // AnomalyCount is the number of currently raised anomalies.
-func (inst *Instance) AnomalyCount() int { return len(inst.anomalies.active) }
+func (inst *Instance) AnomalyCount() int { return inst.anomalies.count }

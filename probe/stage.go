@@ -24,12 +24,14 @@ type Sample struct {
 // the range or state it tested against. Anomalies are built from it.
 type Evidence struct {
 	Actual   Value
-	Kind     Kind // kind of Actual
 	Min, Max float64
-	HasMin   bool
-	HasMax   bool
 	// State is the reference state or pattern of a state or string check.
 	State string
+	Kind  Kind // kind of Actual
+	// The flags sit together after the words, so that an Evidence is 64
+	// bytes, not 80: one is kept per anomalous item.
+	HasMin bool
+	HasMax bool
 	// Anomalous is true when Min/Max describe the anomalous region (4.x),
 	// false when they describe the expected one (seed dialect).
 	Anomalous bool
