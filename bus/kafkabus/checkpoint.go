@@ -14,17 +14,21 @@ import (
 )
 
 // Checkpoint is a bus.Checkpoint on a compacted topic: Save produces the
-// probe's raised set with the probe id as key (acks from all in-sync
-// replicas, so a member acknowledges a tick's records only once its
-// checkpoint is durable); a reader tails the topic from its start into
-// memory, and Load first waits until the reader has reached the end the
-// topic had when Load was called, so it returns every Save acknowledged
-// before it, whichever member made it. Compaction keeps the last value
-// per key, so reading the topic at start costs one record per probe.
+// probe's raised set keyed <blueprint>/<probe> (bus.KafkaKey; the bare
+// probe id without a blueprint), so that blueprints sharing the topic, the
+// pods of a hierarchy, keep their own checkpoints of one probe. It waits
+// for acks from all in-sync replicas, so a member acknowledges a tick's
+// records only once its checkpoint is durable. A reader tails the topic
+// from its start into memory, and Load first waits until the reader has
+// reached the end the topic had when Load was called, so it returns every
+// Save acknowledged before it, whichever member made it. Compaction keeps
+// the last value per key, so reading the topic at start costs one record
+// per probe.
 type Checkpoint struct {
-	cl    *kgo.Client
-	topic string
-	log   interface{ Warn(string, ...any) }
+	cl        *kgo.Client
+	topic     string
+	blueprint string
+	log       interface{ Warn(string, ...any) }
 
 	mu      sync.Mutex
 	latest  map[string][]byte
@@ -56,7 +60,7 @@ func NewCheckpoint(c Config) (*Checkpoint, error) {
 		return nil, fmt.Errorf("kafka checkpoint client: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cp := &Checkpoint{cl: cl, topic: topic, log: c.Log, latest: map[string][]byte{}, advance: make(chan struct{}), stop: cancel, done: make(chan struct{})}
+	cp := &Checkpoint{cl: cl, topic: topic, blueprint: c.Blueprint, log: c.Log, latest: map[string][]byte{}, advance: make(chan struct{}), stop: cancel, done: make(chan struct{})}
 	go cp.read(ctx)
 	return cp, nil
 }
@@ -102,17 +106,33 @@ func (cp *Checkpoint) read(ctx context.Context) {
 	}
 }
 
-// Load returns probeID's raised set as last saved by any member.
+// key is probeID's record key on the checkpoint topic.
+func (cp *Checkpoint) key(probeID string) string {
+	if cp.blueprint == "" {
+		return probeID
+	}
+	return bus.KafkaKey(cp.blueprint, probeID)
+}
+
+// Load returns probeID's raised set as last saved by any member. A
+// probe with no checkpoint under its key yet but one under its bare id
+// (written before keys had the blueprint) gets that one: an upgrade
+// keeps what was raised.
 func (cp *Checkpoint) Load(ctx context.Context, probeID string) (bus.Raised, error) {
+	key := cp.key(probeID)
 	end, err := cp.end(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for refreshed := false; ; refreshed = true {
 		cp.mu.Lock()
-		next, ch, data, have := cp.next, cp.advance, cp.latest[probeID], false
+		next, ch, have := cp.next, cp.advance, false
+		var data []byte
 		if next >= end {
-			_, have = cp.latest[probeID]
+			data, have = cp.latest[key]
+			if !have {
+				data, have = cp.latest[probeID]
+			}
 		}
 		cp.mu.Unlock()
 		if next >= end {
@@ -121,7 +141,7 @@ func (cp *Checkpoint) Load(ctx context.Context, probeID string) (bus.Raised, err
 			}
 			r, err := bus.DecodeRaised(data)
 			if err != nil {
-				return nil, fmt.Errorf("topic %s key %q: %w", cp.topic, probeID, err)
+				return nil, fmt.Errorf("topic %s key %q: %w", cp.topic, key, err)
 			}
 			return r, nil
 		}
@@ -164,7 +184,7 @@ func (cp *Checkpoint) Save(ctx context.Context, probeID string, r bus.Raised) er
 	if err != nil {
 		return err
 	}
-	rec := &kgo.Record{Topic: cp.topic, Partition: 0, Key: []byte(probeID), Value: data}
+	rec := &kgo.Record{Topic: cp.topic, Partition: 0, Key: []byte(cp.key(probeID)), Value: data}
 	if err := cp.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		return fmt.Errorf("kafka: checkpoint of %q to %s: %w", probeID, cp.topic, err)
 	}
