@@ -13,9 +13,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/probe-agent/probe-agent/collectors"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // inNetns runs fn on a fresh, locked OS thread switched into ns, for tests
@@ -246,6 +248,9 @@ func TestDropNamespaceCapability(t *testing.T) {
 		capDropChild(t, strings.Fields(spec))
 		return
 	}
+	if testing.Short() {
+		t.Skip("builds a test binary")
+	}
 	requireRoot(t)
 	bin := filepath.Join(t.TempDir(), "netlink-static.test")
 	build := exec.Command("go", "test", "-c", "-o", bin, ".")
@@ -253,7 +258,12 @@ func TestDropNamespaceCapability(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go test -c with CGO_ENABLED=0: %v\n%s", err, out)
 	}
-	cases := []struct{ name, bin, mode string }{{"static", bin, "drop"}}
+	cases := []struct{ name, bin, mode string }{
+		{"static", bin, "drop"},
+		// capset refused with EPERM by a seccomp filter, as under the
+		// unit with a netns drop-in that lacks SystemCallFilter=capset.
+		{"static, capset filtered", bin, "seccomp"},
+	}
 	if cgoBinary() {
 		cases = append(cases, struct{ name, bin, mode string }{"cgo", os.Args[0], "cgo"})
 	}
@@ -272,6 +282,22 @@ func TestDropNamespaceCapability(t *testing.T) {
 	}
 }
 
+// denyCapset makes capset(2) fail with EPERM on every thread, as systemd's
+// SystemCallFilter=~@privileged with SystemCallErrorNumber=EPERM does.
+func denyCapset(t *testing.T) {
+	t.Helper()
+	prog := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_CAPSET},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if _, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog))); errno != 0 {
+		t.Fatalf("seccomp: %v", errno)
+	}
+}
+
 func capDropChild(t *testing.T, spec []string) {
 	x, y, z, mode := spec[0], spec[1], spec[2], spec[3]
 	cx, cz := newCollector(t, x), newCollector(t, z)
@@ -279,13 +305,17 @@ func capDropChild(t *testing.T, spec []string) {
 		t.Fatal("the collector on X does not see capx0")
 	}
 	entered := setnsCalls.Load()
+	if mode == "seccomp" {
+		denyCapset(t)
+	}
 	dropped, err := DropNamespaceCapability()
 	// Z stays anchored without a collector: the capability went while
 	// its anchor was in use, and it could not be entered again.
 	cz.Close()
-	if mode == "cgo" {
-		if dropped || err == nil || !strings.Contains(err.Error(), "CGO_ENABLED=0") {
-			t.Fatalf("DropNamespaceCapability in a cgo binary = %v, %v; want the capability kept and the reason", dropped, err)
+	if mode == "cgo" || mode == "seccomp" {
+		reason := map[string]string{"cgo": "CGO_ENABLED=0", "seccomp": "capset(2) refused (operation not permitted): under systemd, the unit's SystemCallFilter= must allow capset"}[mode]
+		if dropped || err == nil || !strings.Contains(err.Error(), reason) {
+			t.Fatalf("DropNamespaceCapability (%s) = %v, %v; want the capability kept and the reason %q", mode, dropped, err, reason)
 		}
 		for tid, sets := range capSets(t, "self") {
 			if sets["CapEff"]&capSysAdminBit == 0 {
