@@ -25,17 +25,18 @@ var ErrNeedsRestart = errors.New("needs a restart")
 // library's handle) is created by a function run on that thread: socket(2)
 // in the thread's namespace needs no capability, so once the namespaces are
 // anchored the process can give up CAP_SYS_ADMIN, which only setns(2)
-// needs. Sockets keep the namespace they were created in, so nothing else
-// ever runs there.
+// needs. Sockets keep the namespace they were created in, so only their
+// creation runs there; reads and writes run on any thread.
 //
 // The thread never returns to the scheduler: its goroutine holds
 // runtime.LockOSThread until it exits, and a goroutine that exits locked
 // takes its thread with it. Its namespace does not leak into threads the
 // runtime starts later either: a new M is cloned from the thread that asks
 // for it, except when that thread is locked, where the runtime hands the
-// clone to its template thread (started by the first LockOSThread, in the
-// process's original state). The only code that runs on an anchor thread
-// is the functions run sends it.
+// clone to its template thread, which the first LockOSThread of the
+// process starts before locking, from a thread still in the process's own
+// namespace. The only code that runs on an anchor thread is the functions
+// run sends it.
 type anchor struct {
 	name string
 	id   nsID

@@ -39,7 +39,9 @@ type ifreqData struct {
 
 // linkSpeed returns the speed of the named link in bits per second, or 0
 // when the driver does not know it. fd is any AF_INET socket created in the
-// link's namespace: the ioctl looks the name up in the socket's namespace.
+// link's namespace (the collector makes it on the namespace's anchor
+// thread): the ioctl looks the name up in the socket's namespace, so it
+// needs neither that thread nor a capability.
 func linkSpeed(fd int, name string) uint64 {
 	if fd < 0 || len(name) >= unix.IFNAMSIZ {
 		return 0
