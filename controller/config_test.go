@@ -83,10 +83,20 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(ExampleConfig)
 	f.Add([]byte("topology: {file: x}\nagents: {systems: {a: {address: \"1.2.3.4:5\"}}}\n"))
 	f.Add([]byte("interval: [1\n"))
+	f.Add([]byte("topology: {file: x}\nagents: {defaults: {insecure: true}}\nlimits: {stage_memory: 1.5GiB, items_per_stage: 10, items_per_device: 10, edge_anomaly_memory: 0}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseConfig(data, "fuzz.yaml")
 		if err == nil && (cfg.Topology.File == "" || cfg.Staleness < 1 || cfg.Interval.D() < 10*time.Millisecond) {
 			t.Fatalf("accepted an invalid configuration: %+v", cfg)
+		}
+		if err != nil {
+			return
+		}
+		// Accepted budgets are usable: the engine takes them and a
+		// device's update fits a stage.
+		l := cfg.Limits.WithDefaults()
+		if cfg.Limits.Engine().Check() != nil || l.ItemsPerDevice > l.ItemsPerStage || l.ProbesPerFabric < 1 || l.EdgeAnomalyMemory < 1 {
+			t.Fatalf("accepted unusable limits: %+v", cfg.Limits)
 		}
 	})
 }

@@ -421,3 +421,29 @@ func TestSeriesCutToSamplesPerSeries(t *testing.T) {
 		t.Errorf("leaf1 holds %d items", got)
 	}
 }
+
+// TestReloadChangesLimits: a reload with other budgets applies them: the
+// stage-memory budget changes, the central parts are built again with the
+// new budgets, and the ingest bounds are the new ones.
+func TestReloadChangesLimits(t *testing.T) {
+	c, cfg := limitsController(t, "")
+	now := time.Unix(1_700_000_000, 0)
+	if rej := c.ingestBatch("leaf1", &pb.StageBatch{Session: "s", Seq: 1, Updates: [][]byte{seedPartial(t, c, "leaf1", 1, now, 6)}}, false, now); rej != 0 {
+		t.Fatalf("6 items with the default budgets: %d refused", rej)
+	}
+	cfg.Limits.StageMemory, cfg.Limits.ItemsPerDevice = 1<<20, 5
+	if err := c.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(t, c.Registry(), "probe_controller_stage_memory_limit_bytes"); got != 1<<20 {
+		t.Errorf("stage memory limit %v after the reload, want 1MiB", got)
+	}
+	var lim probe.Limits
+	c.Central("server-imbalance", func(inst *probe.Instance, _ CentralStatus) { lim = inst.Limits() })
+	if lim.StageMemory != 1<<20 {
+		t.Errorf("the central part runs with %+v", lim)
+	}
+	if rej := c.ingestBatch("leaf1", &pb.StageBatch{Session: "s", Seq: 2, Updates: [][]byte{seedPartial(t, c, "leaf1", 2, now, 6)}}, false, now); rej != 1 {
+		t.Errorf("6 items with items_per_device 5: %d refused, want 1", rej)
+	}
+}
