@@ -95,7 +95,7 @@ func BenchmarkCentralIngest(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := ce.feed(u, session, now); err != nil {
+			if err := ce.feed(u, session, now, probe.DefaultItemsPerStage); err != nil {
 				b.Fatal(err)
 			}
 			n++
@@ -142,7 +142,7 @@ func BenchmarkPushdownVsRaw(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := ce.feed(u, session, now); err != nil {
+				if err := ce.feed(u, session, now, probe.DefaultItemsPerStage); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -25,11 +25,31 @@ type central struct {
 	// one restarts the device's tick numbers.
 	recv map[string]time.Time
 	from map[string]origin
+	// fed counts, per fed stage, the items each device's latest update
+	// holds and their total: what the engine stores for the stage until
+	// the next update, bounded by limits.items_per_stage (feed).
+	fed map[string]*fedCount
 
 	batch collectors.Batch
 	items probe.ItemCache
 
 	status CentralStatus
+}
+
+type fedCount struct {
+	total int
+	by    map[string]int
+}
+
+// errStageFull refuses an update that would make a fed stage hold more
+// items than limits.items_per_stage.
+type errStageFull struct {
+	stage        string
+	items, limit int
+}
+
+func (e *errStageFull) Error() string {
+	return fmt.Sprintf("stage %q would hold %d items from the devices; the budget is %d items per stage (limits.items_per_stage)", e.stage, e.items, e.limit)
 }
 
 type origin struct {
@@ -69,7 +89,7 @@ func newCentral(c *compiled) (*central, error) {
 		return nil, err
 	}
 	return &central{id: c.id, doc: c.split.CentralDoc, inst: inst, devices: c.devices,
-		recv: map[string]time.Time{}, from: map[string]origin{},
+		recv: map[string]time.Time{}, from: map[string]origin{}, fed: map[string]*fedCount{},
 		status: CentralStatus{Probe: c.id}}, nil
 }
 
@@ -79,13 +99,27 @@ func (c *central) sameAs(comp *compiled) bool {
 }
 
 // feed stores one device's update. A device whose session or generation
-// changed is dropped first: its tick numbers may have started again.
-func (c *central) feed(u *probe.StageUpdate, session string, now time.Time) error {
+// changed is dropped first: its tick numbers may have started again. An
+// update that would make its stage hold more than limit items (all
+// devices' latest updates together; 0: no bound) is refused with an
+// *errStageFull before it is stored: the device is then missing from the
+// result (which says so) instead of the whole central part stopping at
+// its next layout.
+func (c *central) feed(u *probe.StageUpdate, session string, now time.Time, limit int) error {
 	o := origin{session: session, generation: u.Generation}
 	if prev, ok := c.from[u.Device]; ok && prev != o {
-		c.inst.DropDevice(u.Device)
+		c.dropFed(u.Device)
 	}
 	c.from[u.Device] = o
+	fc := c.fed[u.Stage]
+	if fc == nil {
+		fc = &fedCount{by: map[string]int{}}
+		c.fed[u.Stage] = fc
+	}
+	if total := fc.total - fc.by[u.Device] + len(u.Items); limit > 0 && total > limit {
+		c.status.Rejected++
+		return &errStageFull{stage: u.Stage, items: total, limit: limit}
+	}
 	if err := c.inst.Feed(u); err != nil {
 		c.status.Rejected++
 		if errors.Is(err, probe.ErrDuplicateUpdate) {
@@ -93,13 +127,24 @@ func (c *central) feed(u *probe.StageUpdate, session string, now time.Time) erro
 		}
 		return err
 	}
+	fc.total += len(u.Items) - fc.by[u.Device]
+	fc.by[u.Device] = len(u.Items)
 	c.recv[u.Device] = now
 	return nil
 }
 
+// dropFed forgets a device's data in every fed stage.
+func (c *central) dropFed(device string) {
+	c.inst.DropDevice(device)
+	for _, fc := range c.fed {
+		fc.total -= fc.by[device]
+		delete(fc.by, device)
+	}
+}
+
 // drop forgets a device (its agent restarted or left the fabric).
 func (c *central) drop(device string) {
-	c.inst.DropDevice(device)
+	c.dropFed(device)
 	delete(c.recv, device)
 	delete(c.from, device)
 }
@@ -114,7 +159,7 @@ func (c *central) tick(now time.Time, staleAfter time.Duration, maxMissing float
 	st.Devices, st.Fresh, st.Missing = c.devices, st.Fresh[:0], st.Missing[:0]
 	for dev, at := range c.recv {
 		if now.Sub(at) > staleAfter {
-			c.inst.DropDevice(dev)
+			c.dropFed(dev)
 			delete(c.recv, dev)
 			delete(c.from, dev)
 		}

@@ -92,13 +92,14 @@ func (c *Config) ProbeOptions(memory *probe.MemoryBudget) probe.Options {
 // (the configuration is under mu, which ingest does not take).
 type ingestLimits struct {
 	itemsPerDevice    int
+	itemsPerStage     int
 	samplesPerSeries  int
 	edgeAnomalyMemory int64
 }
 
 func (c LimitsConfig) ingest() ingestLimits {
 	d := c.WithDefaults()
-	return ingestLimits{itemsPerDevice: d.ItemsPerDevice, samplesPerSeries: d.SamplesPerSeries, edgeAnomalyMemory: int64(d.EdgeAnomalyMemory)}
+	return ingestLimits{itemsPerDevice: d.ItemsPerDevice, itemsPerStage: d.ItemsPerStage, samplesPerSeries: d.SamplesPerSeries, edgeAnomalyMemory: int64(d.EdgeAnomalyMemory)}
 }
 
 // probeBudgetError refuses a probe set of total probes, over

@@ -32,7 +32,7 @@ func TestLimitsConfig(t *testing.T) {
 	if got := cfg.ProbeOptions(nil).Limits; got != want {
 		t.Errorf("engine limits %+v, want %+v", got, want)
 	}
-	if got := cfg.Limits.ingest(); got != (ingestLimits{itemsPerDevice: 400, samplesPerSeries: 600, edgeAnomalyMemory: 4 << 20}) {
+	if got := cfg.Limits.ingest(); got != (ingestLimits{itemsPerDevice: 400, itemsPerStage: 5000, samplesPerSeries: 600, edgeAnomalyMemory: 4 << 20}) {
 		t.Errorf("ingest limits %+v", got)
 	}
 	cfg, err = ParseConfig([]byte(base), "c.yaml")
@@ -210,6 +210,49 @@ func TestItemsPerDeviceRefused(t *testing.T) {
 	}
 	if got := metricValue(t, c.Registry(), "probe_controller_ingest_refused_total", "budget", "limits.items_per_device"); got != 1 {
 		t.Errorf("probe_controller_ingest_refused_total{budget=limits.items_per_device} = %v, want 1", got)
+	}
+}
+
+// TestFedStageItemsBounded: the devices' latest updates of one central
+// stage hold at most limits.items_per_stage items together: an update
+// that would make them hold more is refused before it is stored (counted;
+// the device is missing from the result instead of the central part
+// stopping), and what a device no longer holds (a smaller update, a
+// device gone stale) makes room.
+func TestFedStageItemsBounded(t *testing.T) {
+	c, _ := limitsController(t, "  items_per_stage: 10\n")
+	now := time.Unix(1_700_000_000, 0)
+	seq := map[string]uint64{}
+	send := func(dev string, n int) int {
+		seq[dev]++
+		return c.ingestBatch(dev, &pb.StageBatch{Session: "s", Seq: seq[dev], Updates: [][]byte{seedPartial(t, c, dev, seq[dev], now, n)}}, false, now)
+	}
+	for i, step := range []struct {
+		dev      string
+		items    int
+		refused  int
+		leaf3Has int
+	}{
+		{"leaf1", 4, 0, -1},
+		{"leaf2", 4, 0, -1},
+		{"leaf3", 4, 1, -1}, // 12 items
+		{"leaf1", 2, 0, -1},
+		{"leaf3", 4, 0, 4}, // 10 items
+	} {
+		if got := send(step.dev, step.items); got != step.refused {
+			t.Errorf("step %d: %s with %d items: %d refused, want %d", i, step.dev, step.items, got, step.refused)
+		}
+		if got := fedItems(c, "leaf3"); got != step.leaf3Has {
+			t.Errorf("step %d: leaf3 holds %d items, want %d", i, got, step.leaf3Has)
+		}
+	}
+	if got := metricValue(t, c.Registry(), "probe_controller_ingest_refused_total", "budget", "limits.items_per_stage"); got != 1 {
+		t.Errorf("probe_controller_ingest_refused_total{budget=limits.items_per_stage} = %v, want 1", got)
+	}
+	now = now.Add(time.Hour) // every device stale: dropped at the tick
+	c.EvaluateCentral(now)
+	if got := send("leaf4", 10); got != 0 {
+		t.Errorf("after the stale devices were dropped, 10 items from leaf4: %d refused", got)
 	}
 }
 

@@ -48,14 +48,14 @@ func newMetrics() *metrics {
 		Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10)})
 	m.anomaliesActive = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "anomalies_active", Help: "Active anomalies, by origin (central, edge)."}, []string{"origin"})
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ingest_refused_total",
-		Help: "What the controller's limits refused from the agents, by budget: stage updates with more items than limits.items_per_device, edge anomalies past limits.edge_anomaly_memory (streamed, not kept)."}, []string{"budget"})
+		Help: "What the controller's limits refused from the agents, by budget: stage updates with more items than limits.items_per_device or that would make a central stage hold more than limits.items_per_stage, edge anomalies past limits.edge_anomaly_memory (streamed, not kept)."}, []string{"budget"})
 	m.samplesCut = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "ingest_samples_cut_total",
 		Help: "Samples cut from the series of stage updates that carried more than limits.samples_per_series (the oldest are cut)."})
 	m.edgeAnomalyBytes = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "edge_anomaly_memory_bytes",
 		Help: "Memory the devices' active anomalies kept by the controller are charged, against limits.edge_anomaly_memory."})
 	m.storeCorrupt = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "store_corrupt_total",
 		Help: "Times the stored probe set (state_dir) was found corrupt at start and its files set aside (probes.json.corrupt-TIME)."})
-	for _, b := range []string{"limits.items_per_device", "limits.edge_anomaly_memory"} {
+	for _, b := range []string{"limits.items_per_device", "limits.items_per_stage", "limits.edge_anomaly_memory"} {
 		m.refused.WithLabelValues(b)
 	}
 	m.reg.MustRegister(m.refused, m.samplesCut, m.edgeAnomalyBytes, m.storeCorrupt)

@@ -357,8 +357,12 @@ func (c *Controller) ingestBatch(dev string, b *pb.StageBatch, newSession bool, 
 			rejected++
 			continue
 		}
-		if err := ce.feed(u, b.GetSession(), now); err != nil {
+		if err := ce.feed(u, b.GetSession(), now, c.ingest.itemsPerStage); err != nil {
 			rejected++
+			var full *errStageFull
+			if errors.As(err, &full) {
+				c.metrics.refused.WithLabelValues("limits.items_per_stage").Inc()
+			}
 			c.log.Debug("stage update refused", "device", dev, "probe", u.Probe, "err", err)
 		}
 	}
