@@ -186,6 +186,9 @@ type fanIn struct {
 	// (upward.go); nil without upward.
 	up    *upward
 	close func()
+	// gauged are the probes whose per-probe gauges this member set (by
+	// fanInTick), deleted once it no longer owns them.
+	gauged map[string]bool
 }
 
 // FanInMember is the member evaluating this controller's share of the
@@ -268,8 +271,25 @@ func (c *Controller) stopFanIn() {
 func (c *Controller) fanInTick(r *bus.TickResult) {
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
-	if f := c.fanin; f != nil && f.up != nil {
-		f.up.send(f.member, r)
+	if f := c.fanin; f != nil {
+		if f.up != nil {
+			f.up.send(f.member, r)
+		}
+		// The per-probe gauges and the skipped counter, as the
+		// evaluator's own ticks set them.
+		c.metrics.staleDevices.WithLabelValues(r.Probe).Set(float64(len(r.Status.Missing)))
+		partial := 0.0
+		if r.Status.Partial {
+			partial = 1
+		}
+		c.metrics.partial.WithLabelValues(r.Probe).Set(partial)
+		if r.Status.Skipped {
+			c.metrics.skipped.WithLabelValues(r.Probe).Inc()
+		}
+		if f.gauged == nil {
+			f.gauged = map[string]bool{}
+		}
+		f.gauged[r.Probe] = true
 	}
 	s := c.stream
 	if s == nil {
@@ -304,6 +324,22 @@ func (c *Controller) evaluate(now time.Time) {
 		if err := m.Tick(context.Background(), now); err != nil {
 			c.log.Warn("fan-in tick", "err", err)
 		}
+		// A probe gone to another member is that member's to gauge.
+		owned := map[string]bool{}
+		for _, id := range m.Owned() {
+			owned[id] = true
+		}
+		c.cmu.Lock()
+		if f := c.fanin; f != nil {
+			for id := range f.gauged {
+				if !owned[id] {
+					c.metrics.staleDevices.DeleteLabelValues(id)
+					c.metrics.partial.DeleteLabelValues(id)
+					delete(f.gauged, id)
+				}
+			}
+		}
+		c.cmu.Unlock()
 		return
 	}
 	c.EvaluateCentral(now)

@@ -19,7 +19,9 @@ import (
 // anomalies the devices of a probe its member owns raised, which reach
 // it only inside their records, with origin edge and the device; the
 // probe's anomaly_count counts them; a later record clearing one removes
-// it. The member is fed directly (no broker: that is bus/natsbus's and
+// it; the member's ticks set the per-probe metrics (stale devices,
+// partial, skipped ticks), removed once the probe is another member's.
+// The member is fed directly (no broker: that is bus/natsbus's and
 // bus/kafkabus's to test); the API is served on loopback TCP.
 func TestFanInRESTEdgeAnomalies(t *testing.T) {
 	lab, err := filepath.Abs("../containerlab/fanin-nats")
@@ -38,7 +40,7 @@ func TestFanInRESTEdgeAnomalies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := bus.NewMember(parts{c: c}, &bus.MemCheckpoint{}, bus.MemberOptions{StaleAfter: time.Hour, Blueprint: "dc1", Log: quiet})
+	m := bus.NewMember(parts{c: c}, &bus.MemCheckpoint{}, bus.MemberOptions{StaleAfter: time.Hour, Blueprint: "dc1", Log: quiet, OnTick: c.fanInTick})
 	c.cmu.Lock()
 	c.fanin = &fanIn{member: m, close: func() {}}
 	c.cmu.Unlock()
@@ -99,6 +101,48 @@ func TestFanInRESTEdgeAnomalies(t *testing.T) {
 		}
 		if got := count(); got != step.count {
 			t.Errorf("%s: anomaly_count %v, want %v", step.name, got, step.count)
+		}
+	}
+
+	// The member's ticks set the per-probe metrics as the evaluator's do:
+	// no device sent a partial, so all four leaves are missing and every
+	// tick was skipped (warming). Once the probe is another member's,
+	// its gauges go.
+	gauge := func(name string) (float64, bool) {
+		mfs, err := c.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, mt := range mf.GetMetric() {
+				for _, lp := range mt.GetLabel() {
+					if lp.GetName() == "probe" && lp.GetValue() == id {
+						if mt.GetCounter() != nil {
+							return mt.GetCounter().GetValue(), true
+						}
+						return mt.GetGauge().GetValue(), true
+					}
+				}
+			}
+		}
+		return 0, false
+	}
+	for _, w := range []struct {
+		name string
+		want float64
+	}{{"probe_controller_stale_devices", 4}, {"probe_controller_central_partial", 1}, {"probe_controller_central_ticks_skipped_total", 4}} {
+		if v, ok := gauge(w.name); !ok || v != w.want {
+			t.Errorf("%s = %v (%v), want %v", w.name, v, ok, w.want)
+		}
+	}
+	m.Revoke(id)
+	c.evaluate(now.Add(time.Second))
+	for _, name := range []string{"probe_controller_stale_devices", "probe_controller_central_partial"} {
+		if v, ok := gauge(name); ok {
+			t.Errorf("%s = %v after the probe went, want none", name, v)
 		}
 	}
 }

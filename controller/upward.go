@@ -33,8 +33,9 @@ type UpwardConfig struct {
 	As string `yaml:"as"`
 	// NATS and Kafka say where the records go; with neither, they go
 	// through fanin.nats' server, stream and credentials. A Kafka upward
-	// is always explicit: it needs a topic of its own (checkpoints on
-	// <topic>.checkpoints are keyed by probe id, which both levels share).
+	// is always explicit, with a topic of its own: on one topic, levels
+	// left in one consumer group (the default group) would take each
+	// other's partitions and skip each other's records.
 	NATS  *FanInNATS  `yaml:"nats"`
 	Kafka *FanInKafka `yaml:"kafka"`
 	// Queue bounds the records waiting for the broker: past either bound
@@ -116,7 +117,7 @@ func (c *Config) validateUpward(bad func(key, format string, args ...any)) {
 			bad("upward.kafka", "group, partitions, replication, create_topics and session_timeout are a member's settings (the fabric level's fanin.kafka); the upward producer only writes")
 		}
 		if f := c.FanIn.Kafka; f != nil && topicOf(k) == topicOf(f) && sameBrokers(k.Brokers, f.Brokers) {
-			bad("upward.kafka.topic", "%q is fanin.kafka's topic on the same brokers: the level above needs a topic of its own (checkpoints are keyed by probe id, which both levels share)", topicOf(k))
+			bad("upward.kafka.topic", "%q is fanin.kafka's topic on the same brokers: the level above needs a topic of its own (members of both levels left in one consumer group would take each other's partitions and skip each other's records)", topicOf(k))
 		}
 	default:
 		if c.FanIn.Kafka != nil {

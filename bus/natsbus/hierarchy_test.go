@@ -278,8 +278,23 @@ upward: {blueprint: fabric}
 		t.Errorf("fabric level's devices %v, want the pods", st.Devices)
 	}
 	for pod, c := range podCtl {
-		if s, ok := c.UpwardStats(); !ok || s.Sent == 0 || s.Dropped != 0 {
+		s, ok := c.UpwardStats()
+		if !ok || s.Sent == 0 || s.Dropped != 0 {
 			t.Errorf("%s upward: %+v (%v)", pod, s, ok)
+		}
+		// The same counters on /metrics.
+		mfs, err := c.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]float64{}
+		for _, mf := range mfs {
+			if strings.HasPrefix(mf.GetName(), "probe_controller_upward_records_") {
+				seen[mf.GetName()] = mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		if seen["probe_controller_upward_records_published_total"] < float64(s.Sent) || seen["probe_controller_upward_records_dropped_total"] != 0 {
+			t.Errorf("%s upward metrics %v, stats %+v", pod, seen, s)
 		}
 	}
 	var want []string
