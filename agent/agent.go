@@ -313,6 +313,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent running", "system_id", a.cfg.SystemID, "collector", a.cfg.Collector.Type, "interval", a.cfg.Interval.D(), "probes", len(a.manager.List()), "output", a.out.describe())
 	first := true
 	var steps uint64
+	var plan releasePlan
+	heap := newHeapReader()
 	var lastPing time.Time
 	lastSummary := time.Now()
 	for {
@@ -328,13 +330,13 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}
 		steps++
-		if releasePagesAfter(steps) {
-			// What only starting (or a rare event since the last time)
-			// touched of the binary need not stay resident (pages_linux.go).
-			if n, err := releaseStartupPages(); err != nil {
+		if plan.after(heap.read()) {
+			// What only starting (or a burst or a rare event since the
+			// last time) touched need not stay resident (pages.go).
+			if n, err := releaseUnused(); err != nil {
 				a.log.Debug("binary pages kept", "err", err)
 			} else {
-				a.log.Debug("binary pages released", "bytes", n, "ticks", steps)
+				a.log.Debug("free heap and binary pages released", "binary_bytes", n, "ticks", steps)
 			}
 		}
 		if ok && watchdog > 0 && time.Since(lastPing) >= watchdog/3 {

@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"fmt"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 )
 
@@ -11,15 +13,75 @@ import (
 // ways (docs/PERFORMANCE.md, the memory of probe-agent run).
 const keepPagesEnv = "PROBE_AGENT_KEEP_STARTUP_PAGES"
 
-// releasePagesAfter tells whether the agent releases its binary's
-// read-only pages after its nth tick: after the 1st (what starting
-// touched), the 10th and the 100th (what the first rates, anomalies,
-// alerts and connections touched once), then every 1,000th (what a rare
-// event touched since: a reload, a REST request). Each costs a
-// millisecond or two of minor faults while the ticks touch their pages
-// again.
-func releasePagesAfter(n uint64) bool {
-	return n == 1 || n == 10 || n == 100 || n%1000 == 0
+// releaseUnused gives back to the system what the agent holds and does not
+// use, at the ticks releasePagesAfter picks: the heap's free pages (a
+// collection, then every free span returned: debug.FreeOSMemory) and the
+// binary's read-only pages (releaseStartupPages). The heap part matters
+// after a burst: 4,000 anomalies raised in one tick put the live heap at
+// 10 MB for a moment, the collector set its goal from that, and with the
+// tick allocating 40 KB the next collection, which would lower the goal
+// again, comes minutes later; until then the free pages stay resident. A
+// forced collection costs a few milliseconds at this size, once per
+// release.
+func releaseUnused() (int64, error) {
+	debug.FreeOSMemory()
+	return releaseStartupPages()
+}
+
+// releasePlan decides after which ticks the agent releases what it does
+// not use (releaseUnused): after the 1st (what starting touched), the 10th
+// and the 100th (what the first rates, anomalies and connections touched
+// once), every 1,000th (a rare event since: a reload, a REST request), and
+// two ticks after a burst, a tick that allocated more than a quarter of the
+// heap's goal (4,000 anomalies raised at once, a new probe set): by then
+// what the burst built for its transitions is garbage. Releases for bursts
+// are at least 100 ticks apart, so a probe flapping every tick costs one
+// forced collection per 100 ticks at most. Each release costs a few
+// milliseconds: the collection, and minor faults while the ticks touch
+// their pages again.
+type releasePlan struct {
+	ticks      uint64 // ticks seen
+	allocs     uint64 // heap bytes allocated up to the last tick
+	due        uint64 // the tick of a pending burst release, 0 = none
+	lastBurst  uint64 // the tick of the last burst release
+	burstsSeen bool
+}
+
+// after takes the heap's cumulative allocated bytes and its goal at the
+// end of a tick and tells whether to release now.
+func (p *releasePlan) after(allocs, goal uint64) bool {
+	p.ticks++
+	n := p.ticks
+	grew := allocs - p.allocs
+	p.allocs = allocs
+	if n > 1 && p.due == 0 && grew > goal/4 {
+		p.due = n + 2
+	}
+	scheduled := n == 1 || n == 10 || n == 100 || n%1000 == 0
+	burst := p.due != 0 && n >= p.due && (!p.burstsSeen || n-p.lastBurst >= 100)
+	if burst {
+		p.lastBurst, p.burstsSeen = n, true
+	}
+	if scheduled || burst {
+		p.due = 0
+		return true
+	}
+	return false
+}
+
+// heapReader reads what releasePlan needs from runtime/metrics (a few
+// hundred nanoseconds a tick, nothing allocated).
+type heapReader struct{ s [2]metrics.Sample }
+
+func newHeapReader() *heapReader {
+	return &heapReader{s: [2]metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/goal:bytes"}}}
+}
+
+// read returns the bytes allocated on the heap since the start and the
+// heap's goal.
+func (h *heapReader) read() (allocs, goal uint64) {
+	metrics.Read(h.s[:])
+	return h.s[0].Value.Uint64(), h.s[1].Value.Uint64()
 }
 
 // mapping is one range of the process's address space as /proc/PID/maps

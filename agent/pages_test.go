@@ -55,13 +55,73 @@ c000000000-c004000000 rw-p 00000000 00:00 0
 	}
 }
 
-func TestReleasePagesAfter(t *testing.T) {
-	for _, c := range []struct {
-		tick uint64
-		want bool
-	}{{1, true}, {2, false}, {9, false}, {10, true}, {11, false}, {99, false}, {100, true}, {101, false}, {999, false}, {1000, true}, {1001, false}, {2000, true}, {2500, false}} {
-		if got := releasePagesAfter(c.tick); got != c.want {
-			t.Errorf("releasePagesAfter(%d) = %v, want %v", c.tick, got, c.want)
-		}
+// TestReleasePlan: releases after ticks 1, 10, 100 and every 1,000th, and
+// two ticks after a tick that allocated more than a quarter of the heap
+// goal, such releases at least 100 ticks apart.
+func TestReleasePlan(t *testing.T) {
+	const goal = 8 << 20
+	steady := func(uint64) uint64 { return 40 << 10 } // 40 KB a tick
+	cases := []struct {
+		name   string
+		ticks  uint64
+		allocs func(tick uint64) uint64 // allocated during the tick
+		want   []uint64
+	}{
+		{"steady", 2500, steady, []uint64{1, 10, 100, 1000, 2000}},
+		{"a big first tick is starting, not a burst", 20, func(n uint64) uint64 {
+			if n == 1 {
+				return 64 << 20
+			}
+			return 40 << 10
+		}, []uint64{1, 10}},
+		{"burst at 5", 20, func(n uint64) uint64 {
+			if n == 5 {
+				return 3 << 20
+			}
+			return 40 << 10
+		}, []uint64{1, 7, 10}},
+		{"burst just under a quarter", 20, func(n uint64) uint64 {
+			if n == 5 {
+				return goal / 4
+			}
+			return 40 << 10
+		}, []uint64{1, 10}},
+		{"burst served by the scheduled release", 20, func(n uint64) uint64 {
+			if n == 9 {
+				return 3 << 20
+			}
+			return 40 << 10
+		}, []uint64{1, 10}},
+		{"flapping: bursts every tick", 350, func(uint64) uint64 { return 3 << 20 }, []uint64{1, 4, 10, 100, 104, 204, 304}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var p releasePlan
+			var total uint64
+			var got []uint64
+			for n := uint64(1); n <= c.ticks; n++ {
+				total += c.allocs(n)
+				if p.after(total, goal) {
+					got = append(got, n)
+				}
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("released after ticks %v, want %v", got, c.want)
+			}
+		})
 	}
 }
+
+func TestHeapReader(t *testing.T) {
+	h := newHeapReader()
+	a0, goal := h.read()
+	if goal == 0 {
+		t.Fatal("heap goal 0")
+	}
+	sink = make([]byte, 1<<20)
+	if a1, _ := h.read(); a1-a0 < 1<<20 {
+		t.Errorf("allocated %d bytes between readings, want at least 1 MiB", a1-a0)
+	}
+}
+
+var sink []byte
