@@ -75,9 +75,14 @@ func decodeProbePerfMon(b []byte) (*aos.AosMessage, bool) {
 	return new(probeDecoder).decode(b)
 }
 
+// propSpans is where one ProbeProperty's name and value lie in the payload.
+type propSpans struct{ name, value fieldSpan }
+
 // decode decodes b into d's message, or reports false when b is not probe data
 // in the plain encoding (d's message is then left as it was). The message is
-// valid until the next call.
+// valid until the next call. Tags and lengths of one byte, which is all of
+// them but the timestamp's in practice, are read inline (tagAt, bytesAt), and
+// the payload is walked once.
 func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 	var (
 		spans    [numStrings]fieldSpan
@@ -89,7 +94,7 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 	)
 	// AosMessage
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := tagAt(b, i)
 		if n < 0 {
 			return nil, false
 		}
@@ -102,7 +107,7 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 			}
 			ts, haveTS, i = v, true, i+n
 		case num == fnPerfMon && typ == protowire.BytesType && perfBody == nil:
-			v, n := protowire.ConsumeBytes(b[i:])
+			v, n := bytesAt(b, i)
 			if n < 0 {
 				return nil, false
 			}
@@ -116,7 +121,7 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 			if k < 0 || have[k] {
 				return nil, false
 			}
-			v, n := protowire.ConsumeBytes(b[i:])
+			v, n := bytesAt(b, i)
 			if n < 0 {
 				return nil, false
 			}
@@ -138,7 +143,7 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 		haveTD    bool
 	)
 	for i := 0; i < len(perfBody); {
-		num, typ, n := protowire.ConsumeTag(perfBody[i:])
+		num, typ, n := tagAt(perfBody, i)
 		if n < 0 {
 			return nil, false
 		}
@@ -151,7 +156,7 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 			}
 			td, haveTD, i = v, true, i+n
 		case num == fnProbeMessage && typ == protowire.BytesType && probeBody == nil:
-			v, n := protowire.ConsumeBytes(perfBody[i:])
+			v, n := bytesAt(perfBody, i)
 			if n < 0 {
 				return nil, false
 			}
@@ -168,25 +173,31 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 		return nil, false
 	}
 
-	// ProbeMessage: one pass to validate and count properties.
+	// ProbeMessage. Property spans go to an array on the stack (a heap one
+	// past 8 properties).
 	var (
-		nProps    int
+		propBuf   [8]propSpans
+		props     = propBuf[:0]
 		valueKind protowire.Number // 0: no value
 		valueBits uint64
 	)
 	for i := 0; i < len(probeBody); {
-		num, typ, n := protowire.ConsumeTag(probeBody[i:])
+		num, typ, n := tagAt(probeBody, i)
 		if n < 0 {
 			return nil, false
 		}
 		i += n
 		switch {
 		case num == fnProperty && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(probeBody[i:])
-			if n < 0 || !validProperty(v) {
+			v, n := bytesAt(probeBody, i)
+			if n < 0 {
 				return nil, false
 			}
-			nProps++
+			ps, ok := parseProperty(v, probeOff+i+n-len(v))
+			if !ok {
+				return nil, false
+			}
+			props = append(props, ps)
 			i += n
 		case num == fnInt64Value && typ == protowire.VarintType && valueKind == 0:
 			v, n := protowire.ConsumeVarint(probeBody[i:])
@@ -205,7 +216,7 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 			if k < 0 || have[k] || (k == sValue && valueKind != 0) {
 				return nil, false
 			}
-			v, n := protowire.ConsumeBytes(probeBody[i:])
+			v, n := bytesAt(probeBody, i)
 			if n < 0 {
 				return nil, false
 			}
@@ -224,6 +235,7 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 
 	// Build. All strings share one copy of the payload.
 	text := string(b)
+	nProps := len(props)
 	nStrs := numStrings + 2*nProps
 	if cap(d.strs) < nStrs {
 		d.strs = make([]string, nStrs)
@@ -276,71 +288,75 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 			d.props = make([]aos.ProbeProperty, nProps)
 			d.ptrs = make([]*aos.ProbeProperty, nProps)
 		}
-		props := d.props[:nProps]
 		// Full slice expression: a caller appending to Property gets a new
 		// array rather than writing into the decoder's spare room.
 		p.Property = d.ptrs[:nProps:nProps]
-		j := 0
-		for i := 0; i < len(probeBody); {
-			num, typ, n := protowire.ConsumeTag(probeBody[i:])
-			i += n
-			if num != fnProperty {
-				i += protowire.ConsumeFieldValue(num, typ, probeBody[i:])
-				continue
-			}
-			v, n := protowire.ConsumeBytes(probeBody[i:])
-			base := probeOff + i + n - len(v)
-			i += n
-			prop := &props[j]
-			*prop = aos.ProbeProperty{}
-			for pi := 0; pi < len(v); {
-				pnum, _, pn := protowire.ConsumeTag(v[pi:])
-				pi += pn
-				pv, pn := protowire.ConsumeBytes(v[pi:])
-				s := &strs[numStrings+2*j]
-				if pnum == fnPropValue {
-					s = &strs[numStrings+2*j+1]
-				}
-				*s = text[base+pi+pn-len(pv) : base+pi+pn]
-				if pnum == fnPropName {
-					prop.Name = s
-				} else {
-					prop.Value = s
-				}
-				pi += pn
-			}
+		for j, ps := range props {
+			name, value := &strs[numStrings+2*j], &strs[numStrings+2*j+1]
+			*name = text[ps.name.off:ps.name.end]
+			*value = text[ps.value.off:ps.value.end]
+			prop := &d.props[j]
+			*prop = aos.ProbeProperty{Name: name, Value: value}
 			p.Property[j] = prop
-			j++
 		}
 	}
 	return m, true
 }
 
-// validProperty reports whether b is a ProbeProperty with exactly a name and a
-// value, each once, and nothing else.
-func validProperty(b []byte) bool {
-	var name, value bool
-	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+// parseProperty parses a ProbeProperty that has exactly a name and a value,
+// each once, and nothing else; base is v's offset in the payload, so the
+// spans returned are the payload's.
+func parseProperty(v []byte, base int) (propSpans, bool) {
+	var (
+		ps          propSpans
+		name, value bool
+	)
+	for i := 0; i < len(v); {
+		num, typ, n := tagAt(v, i)
 		if n < 0 || typ != protowire.BytesType {
-			return false
+			return ps, false
 		}
 		i += n
+		f, n := bytesAt(v, i)
+		if n < 0 {
+			return ps, false
+		}
+		span := fieldSpan{base + i + n - len(f), base + i + n}
 		switch {
 		case num == fnPropName && !name:
-			name = true
+			ps.name, name = span, true
 		case num == fnPropValue && !value:
-			value = true
+			ps.value, value = span, true
 		default:
-			return false
-		}
-		_, n = protowire.ConsumeBytes(b[i:])
-		if n < 0 {
-			return false
+			return ps, false
 		}
 		i += n
 	}
-	return name && value
+	return ps, name && value
+}
+
+// tagAt is protowire.ConsumeTag(b[i:]) with the one-byte form inline: every
+// field of these messages has a number below 16.
+func tagAt(b []byte, i int) (protowire.Number, protowire.Type, int) {
+	if i < len(b) && b[i] < 0x80 {
+		if b[i] < 1<<3 {
+			return 0, 0, -1 // field number 0, which ConsumeTag refuses too
+		}
+		return protowire.Number(b[i] >> 3), protowire.Type(b[i] & 7), 1
+	}
+	return protowire.ConsumeTag(b[i:])
+}
+
+// bytesAt is protowire.ConsumeBytes(b[i:]) with a one-byte length inline.
+func bytesAt(b []byte, i int) ([]byte, int) {
+	if i < len(b) && b[i] < 0x80 {
+		n := 1 + int(b[i])
+		if n > len(b)-i {
+			return nil, -1 // truncated
+		}
+		return b[i+1 : i+n], n
+	}
+	return protowire.ConsumeBytes(b[i:])
 }
 
 func aosStringIndex(num protowire.Number) int {

@@ -128,6 +128,34 @@ func ReadFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
+// newFrameReader returns a reader for peekFrame: its buffer holds the largest
+// frame, length prefix included.
+func newFrameReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 2+MaxFrameSize) }
+
+// peekFrame is ReadFrame for a reader from newFrameReader: the payload returned
+// lies in r's buffer, with no copy, and stays valid until the next read from r.
+func peekFrame(r *bufio.Reader) ([]byte, error) {
+	prefix, err := r.Peek(2)
+	if err != nil {
+		if err == io.EOF && len(prefix) == 1 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	n := 2 + (int(prefix[0])<<8 | int(prefix[1]))
+	frame, err := r.Peek(n)
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	// Discard moves the read position only: the bytes stay in the buffer
+	// until the next read fills it.
+	_, _ = r.Discard(n)
+	return frame[2:], nil
+}
+
 // SplitSequenced extracts seq_num and the serialized AosMessage from an
 // AosSequencedMessage payload. aosProto aliases frame. Unknown fields are skipped,
 // as protobuf requires; a repeated field keeps its last value, as proto.Unmarshal

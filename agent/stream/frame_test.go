@@ -84,24 +84,38 @@ func TestReadFrame(t *testing.T) {
 		{"cut in header", []byte{0}, nil, io.ErrUnexpectedEOF},
 		{"cut in payload", []byte{0, 3, 'a'}, nil, io.ErrUnexpectedEOF},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			br := bufio.NewReader(bytes.NewReader(tt.in))
+	// Both readers: ReadFrame into a buffer, and the Receiver's peekFrame.
+	readers := map[string]func(*bufio.Reader) func() ([]byte, error){
+		"ReadFrame": func(br *bufio.Reader) func() ([]byte, error) {
 			var buf []byte
-			for i := 0; ; i++ {
+			return func() ([]byte, error) {
 				frame, err := ReadFrame(br, buf)
-				if err != nil {
-					if !errors.Is(err, tt.wantErr) || i != len(tt.want) {
-						t.Fatalf("after %d frames: err %v, want %v after %d", i, err, tt.wantErr, len(tt.want))
-					}
-					return
-				}
-				if i >= len(tt.want) || !bytes.Equal(frame, tt.want[i]) {
-					t.Fatalf("frame %d = %q", i, frame)
-				}
 				buf = frame
+				return frame, err
 			}
-		})
+		},
+		"peekFrame": func(br *bufio.Reader) func() ([]byte, error) {
+			return func() ([]byte, error) { return peekFrame(br) }
+		},
+	}
+	for name, reader := range readers {
+		for _, tt := range tests {
+			t.Run(name+"/"+tt.name, func(t *testing.T) {
+				next := reader(newFrameReader(bytes.NewReader(tt.in)))
+				for i := 0; ; i++ {
+					frame, err := next()
+					if err != nil {
+						if !errors.Is(err, tt.wantErr) || i != len(tt.want) {
+							t.Fatalf("after %d frames: err %v, want %v after %d", i, err, tt.wantErr, len(tt.want))
+						}
+						return
+					}
+					if i >= len(tt.want) || !bytes.Equal(frame, tt.want[i]) {
+						t.Fatalf("frame %d = %q", i, frame)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -111,6 +125,11 @@ func TestMaxFrame(t *testing.T) {
 	frame, err := ReadFrame(bufio.NewReader(bytes.NewReader(in)), nil)
 	if err != nil || len(frame) != MaxFrameSize {
 		t.Fatalf("len %d, err %v", len(frame), err)
+	}
+	// And through the Receiver's reader, whose buffer must hold it whole.
+	frame, err = peekFrame(newFrameReader(bytes.NewReader(in)))
+	if err != nil || len(frame) != MaxFrameSize {
+		t.Fatalf("peekFrame: len %d, err %v", len(frame), err)
 	}
 
 	// A message whose frame would not fit is refused and leaves dst untouched.

@@ -25,10 +25,15 @@ func FuzzDecodeFrames(f *testing.F) {
 	f.Add(mixedFrames(f, 8)) // several shapes through one reused decoder
 	f.Fuzz(func(t *testing.T, data []byte) {
 		br := bufio.NewReader(bytes.NewReader(data))
+		peek := newFrameReader(bytes.NewReader(data)) // the Receiver's reader
 		var buf []byte
 		var dec probeDecoder // one for the whole input, as a connection has
 		for {
 			frame, err := ReadFrame(br, buf)
+			peeked, peekErr := peekFrame(peek)
+			if err != peekErr || !bytes.Equal(frame, peeked) {
+				t.Fatalf("ReadFrame %x, %v; peekFrame %x, %v", frame, err, peeked, peekErr)
+			}
 			if err != nil {
 				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 					t.Fatalf("ReadFrame: unexpected error %v", err)

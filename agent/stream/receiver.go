@@ -205,7 +205,7 @@ func (r *Receiver) serveConn(c net.Conn) {
 	log := r.log.With("remote", remote.String())
 	log.Debug("stream connection accepted")
 
-	cr := &connReader{r: r, br: bufio.NewReaderSize(c, 64<<10), remote: remote, sender: sender, log: log}
+	cr := &connReader{r: r, br: newFrameReader(c), remote: remote, sender: sender, log: log}
 	for {
 		if err := cr.next(); err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -225,7 +225,7 @@ type connReader struct {
 	remote       net.Addr
 	sender       string // the sequence's key: the remote host
 	log          *slog.Logger
-	buf          []byte
+	seq          *seqState // the sender's sequence, once looked up
 	dec          frameDecoder
 	mismatchSaid bool
 }
@@ -235,11 +235,10 @@ type connReader struct {
 // that does not decode is counted and skipped.
 func (cr *connReader) next() error {
 	r, log := cr.r, cr.log
-	frame, err := ReadFrame(cr.br, cr.buf)
+	frame, err := peekFrame(cr.br)
 	if err != nil {
 		return err
 	}
-	cr.buf = frame
 	seq, m, err := cr.dec.decode(frame, r.cfg.Sequenced)
 	if err != nil {
 		r.decodeErrors.Add(1)
@@ -257,7 +256,7 @@ func (cr *connReader) next() error {
 		log.Warn("stream frame skipped", "err", err, "bytes", len(frame))
 		return nil
 	}
-	if r.cfg.Sequenced && !r.accept(cr.sender, seq, log) {
+	if r.cfg.Sequenced && !r.accept(cr, seq) {
 		return nil
 	}
 	r.messages.Add(1)
@@ -274,15 +273,21 @@ func mismatchAdvice(weAreSequenced bool) string {
 	return "the sender is sequenced but this receiver expects unsequenced frames: run the receiver with --sequenced, or set sequenced: false on the agent's streaming entry for this channel; frames are skipped until then"
 }
 
-// accept checks seq against the sender's sequence and reports whether the message
-// is new.
-func (r *Receiver) accept(sender string, seq uint64, log *slog.Logger) bool {
+// accept checks seq against the sequence of cr's sender and reports whether the
+// message is new.
+func (r *Receiver) accept(cr *connReader, seq uint64) bool {
+	sender, log := cr.sender, cr.log
 	r.mu.Lock()
-	st, ok := r.seqs[sender]
-	if !ok {
-		r.seqs[sender] = &seqState{last: seq}
-		r.mu.Unlock()
-		return true
+	st := cr.seq
+	if st == nil {
+		// Looked up once per connection: entries are never replaced.
+		var ok bool
+		if st, ok = r.seqs[sender]; !ok {
+			r.seqs[sender] = &seqState{last: seq}
+			r.mu.Unlock()
+			return true
+		}
+		cr.seq = st
 	}
 	last := st.last
 	switch {

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"bufio"
 	"bytes"
 	"math/rand/v2"
 	"strconv"
@@ -94,7 +93,7 @@ func TestReceiverReusesMessages(t *testing.T) {
 		}
 		handled++
 	}})
-	cr := &connReader{r: rcv, br: bufio.NewReaderSize(bytes.NewReader(stream), 64<<10), sender: "192.0.2.1", log: discardLogger}
+	cr := &connReader{r: rcv, br: newFrameReader(bytes.NewReader(stream)), sender: "192.0.2.1", log: discardLogger}
 	allocs := testing.AllocsPerRun(n-1, func() {
 		if err := cr.next(); err != nil {
 			t.Fatal(err)
