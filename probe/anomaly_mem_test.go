@@ -79,3 +79,60 @@ func TestAnomalyMemoryFollowsRaised(t *testing.T) {
 		t.Errorf("%d bytes of heap per raised anomaly, want at most %d", per, bound)
 	}
 }
+
+// BenchmarkRaisedAnomaliesTick: a steady tick of 4,000 interfaces whose
+// anomalies are all raised, their evidence changing every tick (the
+// tracker's update path), and the tick that raises them all.
+func BenchmarkRaisedAnomaliesTick(b *testing.B) {
+	const n = 4000
+	plan, probs := probe.CompileJSON([]byte(`{"label": "errors", "processors": [
+		{"name": "c", "type": "if_counter", "outputs": {"out": "err"}, "properties": {"counter_type": "rx_error_packets"}},
+		{"name": "r", "type": "range_check", "inputs": {"in": "err"}, "outputs": {"out": "bad"}, "properties": {"range": {"min": 1}, "raise_anomaly": true}}]}`))
+	if len(probs) > 0 {
+		b.Fatal(probs)
+	}
+	batch := &collectors.Batch{Layout: 1}
+	for i := range n {
+		batch.Interfaces = append(batch.Interfaces, collectors.Interface{SystemID: "leaf1", Name: fmt.Sprint("Ethernet", i)})
+	}
+	tick := func(inst *probe.Instance, k int, errs uint64) {
+		batch.Time = time.Unix(int64(1000+k), 0)
+		for i := range batch.Interfaces {
+			batch.Interfaces[i].Set(collectors.RxErrorPackets, errs*uint64(k*k))
+		}
+		if err := inst.Tick(&probe.Tick{Time: batch.Time, Counters: batch}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("steady", func(b *testing.B) {
+		inst, err := probe.NewInstance(plan)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tick(inst, 1, 0)
+		tick(inst, 2, 5)
+		tick(inst, 3, 5)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for k := 0; k < b.N; k++ {
+			tick(inst, 4+k, 5)
+		}
+		if inst.AnomalyCount() != n {
+			b.Fatalf("%d anomalies raised, want %d", inst.AnomalyCount(), n)
+		}
+	})
+	b.Run("raise all", func(b *testing.B) {
+		b.ReportAllocs()
+		for k := 0; k < b.N; k++ {
+			b.StopTimer()
+			inst, err := probe.NewInstance(plan)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tick(inst, 1, 0)
+			tick(inst, 2, 0)
+			b.StartTimer()
+			tick(inst, 3, 5)
+		}
+	})
+}
