@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,7 +271,24 @@ func threadCaps(t *testing.T, pid int) map[string]map[string]uint64 {
 	return all
 }
 
-const capSysAdmin = 21
+const (
+	capNetBindService = 10
+	capSysAdmin       = 21
+)
+
+// lowPort returns a loopback address with a free port below 1024.
+func lowPort(t *testing.T) string {
+	t.Helper()
+	for p := 980; p < 1024; p++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", p)
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr
+		}
+	}
+	t.Skip("no free port in 980-1023")
+	return ""
+}
 
 // TestRunDropsCapSysAdminAfterEnteringNetns runs probe-agent against a
 // veth pair in a network namespace (collector.netlink.netns) with
@@ -298,13 +316,15 @@ func TestRunDropsCapSysAdminAfterEnteringNetns(t *testing.T) {
 	}
 	cgoBin, _ := buildBinaries(t)
 	cases := []struct {
-		name     string
-		bin      string
-		nobody   bool // run as uid 65534 with CAP_SYS_ADMIN ambient
+		name string
+		bin  string
+		// Run as uid 65534 with CAP_SYS_ADMIN and CAP_NET_BIND_SERVICE
+		// ambient (both drop-ins), the API on a port below 1024.
+		nobody   bool
 		wantDrop bool
 	}{
 		{"static as root", static, false, true},
-		{"static as nobody with ambient CAP_SYS_ADMIN", static, true, true},
+		{"static as nobody with ambient CAP_SYS_ADMIN and CAP_NET_BIND_SERVICE", static, true, true},
 	}
 	if usesCgo(t, cgoBin) {
 		cases = append(cases, struct {
@@ -345,9 +365,14 @@ func TestRunDropsCapSysAdminAfterEnteringNetns(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfgFile := filepath.Join(dir, "agent.yaml")
+			api := ""
+			if tc.nobody {
+				// Bound after the drop: CAP_NET_BIND_SERVICE must stay.
+				api = lowPort(t)
+			}
 			writeCfg := func(ns, interval string) {
 				t.Helper()
-				cfg := fmt.Sprintf("system_id: leaf1\ninterval: %s\ncollector: {type: netlink, netlink: {netns: %q}}\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: \"\"}\noutput: json\nshutdown_timeout: 200ms\n", interval, ns, probes)
+				cfg := fmt.Sprintf("system_id: leaf1\ninterval: %s\ncollector: {type: netlink, netlink: {netns: %q}}\nprobes_dir: %q\nstate_dir: \"\"\napi: {listen: %q}\noutput: json\nshutdown_timeout: 200ms\n", interval, ns, probes, api)
 				if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -357,7 +382,7 @@ func TestRunDropsCapSysAdminAfterEnteringNetns(t *testing.T) {
 			if tc.nobody {
 				cmd.SysProcAttr = &syscall.SysProcAttr{
 					Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
-					AmbientCaps: []uintptr{capSysAdmin},
+					AmbientCaps: []uintptr{capSysAdmin, capNetBindService},
 				}
 			}
 			ag := startCmd(t, cmd)
@@ -399,12 +424,24 @@ func TestRunDropsCapSysAdminAfterEnteringNetns(t *testing.T) {
 						t.Errorf("thread %s still holds CAP_SYS_ADMIN in %s (%016x)", tid, k, sets[k])
 					}
 				}
-				if tc.nobody && sets["CapEff"]|sets["CapPrm"]|sets["CapAmb"] != 0 {
-					t.Errorf("thread %s of the unprivileged agent holds capabilities: %v", tid, sets)
+				if tc.nobody {
+					for _, k := range []string{"CapEff", "CapPrm", "CapAmb"} {
+						if sets[k] != 1<<capNetBindService {
+							t.Errorf("thread %s of the unprivileged agent: %s %016x, want CAP_NET_BIND_SERVICE alone", tid, k, sets[k])
+						}
+					}
 				}
 				if !tc.nobody && sets["CapEff"] == 0 {
 					t.Errorf("thread %s of the root agent lost every capability; only CAP_SYS_ADMIN should go", tid)
 				}
+			}
+
+			if api != "" {
+				resp, err := http.Get("http://" + api + "/healthz")
+				if err != nil {
+					t.Fatalf("the API on %s, bound after the drop: %v", api, err)
+				}
+				resp.Body.Close()
 			}
 
 			// A new collector on the same namespace: opened on the anchor,
