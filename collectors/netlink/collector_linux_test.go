@@ -318,7 +318,8 @@ func TestMissingNetns(t *testing.T) {
 // reused buffer and allocates a fixed handful of times (deadline, closures),
 // not per link (the library's LinkList made about 18 allocations and 7 KB
 // per link), while
-// still noticing a link that disappeared behind the notifications' back.
+// still noticing a link that disappeared behind the notifications' back,
+// and keeps no more room in its link table than a sixteenth.
 func TestResyncAllocatesLittle(t *testing.T) {
 	requireRoot(t)
 	ns := newNetns(t)
@@ -346,7 +347,13 @@ func TestResyncAllocatesLittle(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := len(c.links)
+	room := cap(c.links)
 	c.mu.Unlock()
+	// The table holds its links and a sixteenth more, not the room that
+	// growing it link by link left.
+	if want := back + back/16 + 16; room > want {
+		t.Errorf("link table of %d links has room for %d, want at most %d", back, room, want)
+	}
 	if allocs > 30 {
 		t.Errorf("a resync of %d links made %.0f allocations, want a fixed few (at most 30)", n, allocs)
 	}
