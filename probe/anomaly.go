@@ -22,7 +22,7 @@ var anomalyNamespace = uuid.MustParse("0b0e7c3e-6a52-4f4e-9d2c-9e1a5b0f2c11")
 // ItemID is the stable id of a stage item, the same in streamed probe
 // messages, alerts and the anomalies API.
 func ItemID(probeID, stage, itemKey string) string {
-	return uuid.NewSHA1(anomalyNamespace, []byte(probeID+"\x00"+stage+"\x00"+itemKey)).String()
+	return nameUUID(anomalyNamespace, probeID, "\x00", stage, "\x00", itemKey).String()
 }
 
 // Anomaly is one raised (or just cleared) probe anomaly on one stage item.
@@ -284,7 +284,7 @@ func (t *anomalyTracker) anomaly(st *Stage, r *raisedRecord, raised bool) Anomal
 	p := t.inst.Plan
 	itemID := ItemID(p.ID, st.Name, r.key)
 	return Anomaly{
-		ID:           uuid.NewSHA1(anomalyNamespace, []byte("anomaly\x00"+itemID)).String(),
+		ID:           nameUUID(anomalyNamespace, "anomaly\x00", itemID).String(),
 		ItemID:       itemID,
 		ProbeID:      p.ID,
 		ProbeLabel:   p.Doc.Label,

@@ -23,6 +23,15 @@ func BenchmarkCoreProcessors10k(b *testing.B) {
 		{"average", `{"name": "p", "type": "average", "inputs": {"in": "rate"}, "outputs": {"out": "o"}, "properties": {"group_by": ["system_id"]}}`},
 		{"min", `{"name": "p", "type": "min", "inputs": {"in": "rate"}, "outputs": {"out": "o"}, "properties": {"group_by": ["system_id"]}}`},
 		{"max", `{"name": "p", "type": "max", "inputs": {"in": "rate"}, "outputs": {"out": "o"}, "properties": {"group_by": ["system_id"]}}`},
+		// range_check without and with raise_anomaly, on the same 1% of items
+		// (rate above 5,000): raise_anomaly makes the document 3.x, where the
+		// range is the anomalous region, so the bound becomes a min. 100
+		// anomalies are raised and 100 cleared each tick.
+		{"range_check no raise", `{"name": "p", "type": "range_check", "inputs": {"in": "rate"}, "outputs": {"out": "o"}, "properties": {"range": {"max": 5000}}}`},
+		{"range_check raise 1%", `{"name": "p", "type": "range_check", "inputs": {"in": "rate"}, "outputs": {"out": "o"}, "properties": {"range": {"min": 5000}, "raise_anomaly": true}}`},
+		// {"max": 5000} under raise_anomaly is anomalous at or below 5,000:
+		// 99% of the items hold a raised anomaly whose actual value changes
+		// every tick, and the same 1% toggle.
 		{"range_check", `{"name": "p", "type": "range_check", "inputs": {"in": "rate"}, "outputs": {"out": "o"}, "properties": {"range": {"max": 5000}, "raise_anomaly": true}}`},
 		{"range_check+anomaly", `{"name": "p", "type": "range_check", "inputs": {"in": "rate"}, "outputs": {"out": "o"}, "properties": {"range": {"max": 5000}}}, {"name": "a", "type": "anomaly", "inputs": {"in": "o"}, "outputs": {"out": "an"}}`},
 		{"accumulate", `{"name": "p", "type": "accumulate", "inputs": {"in": "rate"}, "outputs": {"out": "o"}, "properties": {"max_samples": 16}}`},
@@ -62,6 +71,7 @@ func BenchmarkCoreProcessors10k(b *testing.B) {
 				step(k)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/item")
+			b.ReportMetric(float64(h.inst.AnomalyCount()), "anomalies")
 		})
 	}
 }
