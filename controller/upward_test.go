@@ -1,8 +1,15 @@
 package controller
 
 import (
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/probe-agent/probe-agent/agent"
+	"github.com/probe-agent/probe-agent/topology"
 )
 
 const (
@@ -92,5 +99,83 @@ func TestUpwardConfigErrors(t *testing.T) {
 				t.Fatalf("error %v\nwant %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestFanInHierarchyLabLoads: the containerlab example's two-level
+// variant (containerlab/fanin-nats/hierarchy.clab.yml) loads: its
+// controllers' configurations parse and, on the lab's files, the pod
+// controllers' seed probe hears from their pod's leaves and publishes
+// upward as the devices the fabric controller lists; the fabric
+// controller alone pushes; the leaves' agents publish under their pod's
+// blueprint.
+func TestFanInHierarchyLabLoads(t *testing.T) {
+	lab, err := filepath.Abs("../containerlab/fanin-nats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "seed-server-imbalance"
+	g, warnings, err := topology.LoadFile(filepath.Join(lab, "hierarchy.clab.yml"), topology.Options{})
+	if err != nil || len(warnings) > 0 || g == nil {
+		t.Fatalf("topology: %v %v", err, warnings)
+	}
+	// load reads a controller's file with the lab's paths in place of
+	// the containers' /etc/fanin, and starts nothing.
+	load := func(name string) (Config, *Controller) {
+		cfg, err := LoadConfig(filepath.Join(lab, "hierarchy", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Topology.File = strings.Replace(cfg.Topology.File, "/etc/fanin", lab, 1)
+		cfg.ProbesDir = strings.Replace(cfg.ProbesDir, "/etc/fanin", lab, 1)
+		cfg.StateDir = t.TempDir()
+		c, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg, c
+	}
+	devicesOf := func(c *Controller, cfg Config) []string {
+		_, devs, ok := parts{c, cfg.FanIn.Devices}.Central(id)
+		if !ok {
+			t.Fatalf("%s: no central part of %s", cfg.BlueprintID, id)
+		}
+		return devs
+	}
+	fabCfg, fab := load("ctl-fabric.yaml")
+	if !fabCfg.FanIn.Pushes() || fabCfg.Upward != nil || len(fab.fabric.Agents) != 6 {
+		t.Errorf("ctl-fabric: pushes %v, upward %+v, %d agents", fabCfg.FanIn.Pushes(), fabCfg.Upward, len(fab.fabric.Agents))
+	}
+	var ups []string
+	for _, tc := range []struct {
+		file   string
+		leaves []string
+	}{{"ctl-pod1.yaml", []string{"leaf1", "leaf2"}}, {"ctl-pod2.yaml", []string{"leaf3", "leaf4"}}} {
+		cfg, c := load(tc.file)
+		if cfg.FanIn.Pushes() || cfg.Upward == nil || cfg.Upward.Blueprint != fabCfg.BlueprintID {
+			t.Errorf("%s: pushes %v, upward %+v", tc.file, cfg.FanIn.Pushes(), cfg.Upward)
+			continue
+		}
+		if got := devicesOf(c, cfg); !slices.Equal(got, tc.leaves) {
+			t.Errorf("%s: the seed probe hears from %v, want %v", tc.file, got, tc.leaves)
+		}
+		ups = append(ups, cfg.Upward.device(&cfg))
+		for _, leaf := range tc.leaves {
+			a, err := agent.Load(filepath.Join(lab, "hierarchy", "agent-"+leaf+".yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.SystemID != leaf || a.BlueprintID != cfg.BlueprintID || len(a.Streaming) != 1 || a.Streaming[0].Type != "nats" {
+				t.Errorf("agent-%s.yaml: blueprint %q, streaming %+v", leaf, a.BlueprintID, a.Streaming)
+			}
+		}
+	}
+	if got := devicesOf(fab, fabCfg); !slices.Equal(got, ups) {
+		t.Errorf("ctl-fabric hears from %v, the pods publish as %v", got, ups)
+	}
+	for _, spine := range []string{"spine1", "spine2"} {
+		if _, err := agent.Load(filepath.Join(lab, "hierarchy", "agent-"+spine+".yaml")); err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"gopkg.in/yaml.v3"
 
 	"github.com/probe-agent/probe-agent/agent"
 	"github.com/probe-agent/probe-agent/agent/stream"
@@ -96,53 +95,6 @@ func TestCheckpointPerBlueprint(t *testing.T) {
 	}
 }
 
-// podTopology writes the containerlab file of one pod of the fanin-nats
-// lab: its leaves and their servers, the spines, and the links among
-// them (a pod-level controller's topology).
-func podTopology(t *testing.T, labFile string, leaves ...string) string {
-	t.Helper()
-	data, err := os.ReadFile(labFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	topo := doc["topology"].(map[string]any)
-	nodes := topo["nodes"].(map[string]any)
-	keep := map[string]bool{"spine1": true, "spine2": true}
-	for _, l := range leaves {
-		keep[l] = true
-		keep["server"+strings.TrimPrefix(l, "leaf")] = true
-	}
-	for name := range nodes {
-		if !keep[name] {
-			delete(nodes, name)
-		}
-	}
-	var links []any
-	for _, l := range topo["links"].([]any) {
-		ends := l.(map[string]any)["endpoints"].([]any)
-		a, _, _ := strings.Cut(ends[0].(string), ":")
-		b, _, _ := strings.Cut(ends[1].(string), ":")
-		if keep[a] && keep[b] {
-			links = append(links, l)
-		}
-	}
-	topo["links"] = links
-	doc["name"] = "pod-" + strings.Join(leaves, "-")
-	out, err := yaml.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "pod.clab.yml")
-	if err := os.WriteFile(file, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return file
-}
-
 // TestHierarchyThroughKafka: the hierarchy of TestHierarchyThroughJetStream
 // (bus/natsbus) through Kafka. Two pod-level probe-controllers share the
 // agents' topic (each its own consumer group, its checkpoints under its
@@ -151,7 +103,8 @@ func podTopology(t *testing.T, labFile string, leaves ...string) string {
 // publish upward to the fabric level's topic (upward.kafka), where a
 // fabric-level controller (fanin.devices: [pod1, pod2]) follows the
 // single-level reference tick by tick and its alerts receiver hears the
-// imbalance raised once and cleared once.
+// imbalance raised once and cleared once. The topologies are the
+// containerlab example's two-level variant's.
 func TestHierarchyThroughKafka(t *testing.T) {
 	sig := newSignal()
 	cl := newCluster(t)
@@ -161,7 +114,7 @@ func TestHierarchyThroughKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	labFile := filepath.Join(lab, "fanin-nats.clab.yml")
+	labFile := filepath.Join(lab, "hierarchy.clab.yml")
 	const id = "seed-server-imbalance"
 	const ticks = 8
 	pods := map[string][]string{"pod1": {"leaf1", "leaf2"}, "pod2": {"leaf3", "leaf4"}}
@@ -245,7 +198,7 @@ fanin:
 upward:
   blueprint: fabric
   kafka: {brokers: [%q], topic: fabric}
-`, podTopology(t, labFile, pods[pod]...), pod, broker, pod, broker))
+`, filepath.Join(lab, "hierarchy", pod+".clab.yml"), pod, broker, pod, broker))
 	}
 	waitFor(t, sig.ch, "both pods owning the seed probe", func() bool { return owns(podCtl["pod1"]) && owns(podCtl["pod2"]) })
 

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/probe-agent/probe-agent/agent"
 	"github.com/probe-agent/probe-agent/agent/stream"
 	"github.com/probe-agent/probe-agent/bus"
@@ -26,53 +24,6 @@ import (
 	"github.com/probe-agent/probe-agent/proto/aos"
 )
 
-// podTopology writes the containerlab file of one pod of the fanin-nats
-// lab: its leaves and their servers, the spines, and the links among
-// them (what a pod-level controller's topology is).
-func podTopology(t *testing.T, labFile string, leaves ...string) string {
-	t.Helper()
-	data, err := os.ReadFile(labFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	topo := doc["topology"].(map[string]any)
-	nodes := topo["nodes"].(map[string]any)
-	keep := map[string]bool{"spine1": true, "spine2": true, "nats": true}
-	for _, l := range leaves {
-		keep[l] = true
-		keep["server"+strings.TrimPrefix(l, "leaf")] = true
-	}
-	for name := range nodes {
-		if !keep[name] {
-			delete(nodes, name)
-		}
-	}
-	var links []any
-	for _, l := range topo["links"].([]any) {
-		ends := l.(map[string]any)["endpoints"].([]any)
-		a, _, _ := strings.Cut(ends[0].(string), ":")
-		b, _, _ := strings.Cut(ends[1].(string), ":")
-		if keep[a] && keep[b] {
-			links = append(links, l)
-		}
-	}
-	topo["links"] = links
-	doc["name"] = "pod-" + strings.Join(leaves, "-")
-	out, err := yaml.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "pod.clab.yml")
-	if err := os.WriteFile(file, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return file
-}
-
 // TestHierarchyThroughJetStream: two pod-level probe-controllers, each
 // fed through JetStream by its own two real agents (agent.New and Run,
 // the replay collector, the seed probe's edge part), publish their merged
@@ -82,14 +33,16 @@ func podTopology(t *testing.T, labFile string, leaves ...string) string {
 // (one central part fed every device's partial) tick by tick, and its
 // alerts receiver hears the imbalance raised once and cleared once. All
 // three controllers and the agents share one server and stream: each
-// blueprint's probes are shared among its own members only.
+// blueprint's probes are shared among its own members only. The
+// topologies are the containerlab example's two-level variant's
+// (containerlab/fanin-nats/hierarchy.clab.yml, hierarchy/pod*.clab.yml).
 func TestHierarchyThroughJetStream(t *testing.T) {
 	ts := startServer(t, nil)
 	lab, err := filepath.Abs("../../containerlab/fanin-nats")
 	if err != nil {
 		t.Fatal(err)
 	}
-	labFile := filepath.Join(lab, "fanin-nats.clab.yml")
+	labFile := filepath.Join(lab, "hierarchy.clab.yml")
 	const id = "seed-server-imbalance"
 	const ticks = 8
 	pods := map[string][]string{"pod1": {"leaf1", "leaf2"}, "pod2": {"leaf3", "leaf4"}}
@@ -170,7 +123,7 @@ fanin:
   push_config: false
   nats: {urls: [%q], lease_ttl: 1s}
 upward: {blueprint: fabric}
-`, podTopology(t, labFile, pods[pod]...), pod, ts.url()))
+`, filepath.Join(lab, "hierarchy", pod+".clab.yml"), pod, ts.url()))
 		for _, p := range podCtl[pod].Probes() {
 			if p.ID == id && !slices.Equal(p.Devices, pods[pod]) {
 				t.Fatalf("%s: probe devices %v, want %v", pod, p.Devices, pods[pod])
