@@ -1,10 +1,13 @@
 package controller
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,7 +90,9 @@ func limitsController(t *testing.T, limitLines string) (*Controller, Config) {
 	return controllerIn(t, dir, limitLines)
 }
 
-func controllerIn(t *testing.T, dir, limitLines string) (*Controller, Config) {
+// controllerIn builds the controller of limitsController in dir; extra
+// are more top-level YAML lines.
+func controllerIn(t *testing.T, dir, limitLines string, extra ...string) (*Controller, Config) {
 	t.Helper()
 	lab, _ := filepath.Abs(labFile)
 	// Addresses nothing listens on: the controller is not run.
@@ -96,6 +101,7 @@ func controllerIn(t *testing.T, dir, limitLines string) (*Controller, Config) {
 	if limitLines == "" {
 		yml += "  {}\n"
 	}
+	yml += strings.Join(extra, "")
 	cfg, err := ParseConfig([]byte(yml), "controller.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -488,5 +494,40 @@ func TestReloadChangesLimits(t *testing.T) {
 	}
 	if rej := c.ingestBatch("leaf1", &pb.StageBatch{Session: "s", Seq: 2, Updates: [][]byte{seedPartial(t, c, "leaf1", 2, now, 6)}}, false, now); rej != 1 {
 		t.Errorf("6 items with items_per_device 5: %d refused, want 1", rej)
+	}
+}
+
+// TestProbesPerFabricOverREST: a POST past limits.probes_per_fabric is
+// refused with 422, the problem naming the budget, and nothing changes.
+func TestProbesPerFabricOverREST(t *testing.T) {
+	dir := t.TempDir()
+	_ = os.MkdirAll(filepath.Join(dir, "probes"), 0o755)
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := controllerIn(t, dir, "  probes_per_fabric: 1\n", fmt.Sprintf("api: {listen: \"127.0.0.1:0\", token_file: %q}\n", token))
+	srv := httptest.NewServer(c.APIHandler())
+	defer srv.Close()
+	post := func(doc []byte) (int, string) {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/blueprints/dc1/probes", bytes.NewReader(doc))
+		req.Header.Set("Authorization", "Bearer s3cret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := post(otherProbe(t, "first", "first probe")); code != http.StatusCreated {
+		t.Fatalf("the first probe: %d %s", code, body)
+	}
+	code, body := post(otherProbe(t, "second", "second probe"))
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "the budget is 1 probes per fabric (limits.probes_per_fabric)") || !strings.Contains(body, "second probe") {
+		t.Errorf("the second probe: %d %s", code, body)
+	}
+	if ps := c.Probes(); len(ps) != 1 || ps[0].ID != "first" {
+		t.Errorf("probes after the refusal: %+v", ps)
 	}
 }
