@@ -101,3 +101,48 @@ func TestMergeUpdatesRefuses(t *testing.T) {
 		t.Fatal("no error")
 	}
 }
+
+// BenchmarkUpward: a pod member of 32 devices (the seed probe) makes its
+// upward record after a tick. It reports the record's bytes and the sum
+// of the 32 device records it replaces (the fabric level reads one
+// instead of 32).
+func BenchmarkUpward(b *testing.B) {
+	const n = 32
+	f, err := bustest.NewFleet(seedFile, n, []string{"p1"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := bus.NewMember(f, &bus.MemCheckpoint{}, bus.MemberOptions{StaleAfter: time.Hour, KeepPartials: true, Blueprint: f.Blueprint, Log: quiet})
+	ctx := context.Background()
+	if err := m.Assign(ctx, "p1", at(0)); err != nil {
+		b.Fatal(err)
+	}
+	in := 0
+	for k := range 2 {
+		recs, err := f.Tick(bustest.Balanced)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in = 0
+		for _, r := range recs {
+			body, _ := r.Encode()
+			in += len(body)
+			m.Offer(r, at(k), nil)
+		}
+		if err := m.Tick(ctx, at(k)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	out := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		up, err := m.Upward("p1", "pod", at(1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := up.Encode()
+		out = len(body)
+	}
+	b.ReportMetric(float64(out), "B/record")
+	b.ReportMetric(float64(in), "B/devices'")
+}
