@@ -73,7 +73,7 @@ func TestLimitsConfig(t *testing.T) {
 // limitsController builds a controller on the leaf-spine lab with the
 // seed probe in probes_dir and the limits given (YAML lines under
 // limits:); it is not run: the tests drive ingest and ticks themselves.
-func limitsController(t *testing.T, limitLines string) (*Controller, Config) {
+func limitsController(t testing.TB, limitLines string) (*Controller, Config) {
 	t.Helper()
 	dir := t.TempDir()
 	probes := filepath.Join(dir, "probes")
@@ -92,7 +92,7 @@ func limitsController(t *testing.T, limitLines string) (*Controller, Config) {
 
 // controllerIn builds the controller of limitsController in dir; extra
 // are more top-level YAML lines.
-func controllerIn(t *testing.T, dir, limitLines string, extra ...string) (*Controller, Config) {
+func controllerIn(t testing.TB, dir, limitLines string, extra ...string) (*Controller, Config) {
 	t.Helper()
 	lab, _ := filepath.Abs(labFile)
 	// Addresses nothing listens on: the controller is not run.
@@ -115,7 +115,7 @@ func controllerIn(t *testing.T, dir, limitLines string, extra ...string) (*Contr
 
 // seedPartial is an update of the seed probe's partial stage (what a
 // leaf's edge part sends the centre) from dev with n items.
-func seedPartial(t *testing.T, c *Controller, dev string, seq uint64, at time.Time, n int) []byte {
+func seedPartial(t testing.TB, c *Controller, dev string, seq uint64, at time.Time, n int) []byte {
 	t.Helper()
 	var u probe.StageUpdate
 	if !c.Central("server-imbalance", func(inst *probe.Instance, _ CentralStatus) {
