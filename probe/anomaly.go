@@ -2,7 +2,6 @@ package probe
 
 import (
 	"encoding/json"
-	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -172,8 +171,12 @@ type anomalyTracker struct {
 type trackedStage struct {
 	st     *Stage
 	layout uint64
-	raised []uint64                // bit i: item i has a raised anomaly
-	byItem map[int32]*raisedRecord // the raised anomalies, by item
+	raised []uint64 // bit i: item i has a raised anomaly
+	// list holds the records of the raised anomalies in item order, one
+	// per set bit of raised: a tick walks it along with the items, so a
+	// raised item costs no map lookup (a stage can hold thousands, each
+	// looked at every tick). The next tick's list is built in spare.
+	list, spare []*raisedRecord
 }
 
 // raisedRecord is one raised anomaly (anomalyTracker).
@@ -191,7 +194,7 @@ func newAnomalyTracker(inst *Instance) *anomalyTracker {
 	t := &anomalyTracker{inst: inst}
 	for _, st := range inst.order {
 		if st.RaisesAnomalies {
-			t.stages = append(t.stages, &trackedStage{st: st, layout: ^uint64(0), byItem: map[int32]*raisedRecord{}})
+			t.stages = append(t.stages, &trackedStage{st: st, layout: ^uint64(0)})
 		}
 	}
 	return t
@@ -203,32 +206,45 @@ func (t *anomalyTracker) update(now time.Time) {
 		if ts.layout != st.layout {
 			t.relayout(ts, now)
 		}
+		next := ts.spare[:0]
+		k := 0 // ts.list[k] is the record of the next raised item
 		for i := range st.Len() {
+			raised := ts.isRaised(i)
+			var r *raisedRecord
+			if raised {
+				r = ts.list[k]
+				k++
+			}
 			// Every valid item is looked at, not only changed ones: a
 			// checker may change its evidence (the actual value) while the
 			// state stays "true". An item without a value keeps its state.
 			if !st.Valid(i) {
+				if raised {
+					next = append(next, r)
+				}
 				continue
 			}
 			anomalous := st.Str(i, 0) == "true"
-			switch raised := ts.isRaised(i); {
+			switch {
 			case anomalous && !raised:
-				r := &raisedRecord{key: st.ItemKey(i), props: st.Props(i), firstSeen: now, modified: now, ev: st.EvidenceOf(i)}
-				ts.byItem[int32(i)] = r
+				r = &raisedRecord{key: st.ItemKey(i), props: st.Props(i), firstSeen: now, modified: now, ev: st.EvidenceOf(i)}
+				next = append(next, r)
 				ts.raised[i/64] |= 1 << (i % 64)
 				t.count++
 				t.transitions = append(t.transitions, t.anomaly(ts.st, r, true))
 			case anomalous:
-				if r := ts.byItem[int32(i)]; r.ev != st.EvidenceOf(i) {
-					r.ev = st.EvidenceOf(i)
+				if ev := st.EvidenceOf(i); r.ev != ev {
+					r.ev = ev
 					r.modified = now
 				}
+				next = append(next, r)
 			case raised:
-				t.clear(ts, ts.byItem[int32(i)], now)
-				delete(ts.byItem, int32(i))
+				t.clear(ts, r, now)
 				ts.raised[i/64] &^= 1 << (i % 64)
 			}
 		}
+		clear(ts.list) // as the next spare, it must not keep cleared records
+		ts.list, ts.spare = next, ts.list[:0]
 	}
 }
 
@@ -236,23 +252,31 @@ func (t *anomalyTracker) update(now time.Time) {
 // anomaly whose item disappeared is cleared, not forgotten.
 func (t *anomalyTracker) relayout(ts *trackedStage, now time.Time) {
 	st := ts.st
-	next := make(map[int32]*raisedRecord, len(ts.byItem))
+	type kept struct {
+		item int
+		r    *raisedRecord
+	}
+	keep := make([]kept, 0, len(ts.list))
 	ts.raised = make([]uint64, (st.Len()+63)/64)
-	// In item order, so that clears come out in a stable order.
-	old := slices.Sorted(maps.Keys(ts.byItem))
-	for _, j := range old {
-		r := ts.byItem[j]
+	// The list is in the old item order, so clears come out in a stable
+	// order.
+	for _, r := range ts.list {
 		if i, ok := st.lookupKey(r.key); ok {
 			// The key and props of the new layout: the old layout's
 			// slices are not kept alive by the record.
 			r.key, r.props = st.ItemKey(i), st.Props(i)
-			next[int32(i)] = r
+			keep = append(keep, kept{i, r})
 			ts.raised[i/64] |= 1 << (i % 64)
 		} else {
 			t.clear(ts, r, now)
 		}
 	}
-	ts.byItem, ts.layout = next, st.layout
+	slices.SortFunc(keep, func(a, b kept) int { return a.item - b.item })
+	ts.list, ts.spare = make([]*raisedRecord, len(keep)), nil
+	for j, k := range keep {
+		ts.list[j] = k.r
+	}
+	ts.layout = st.layout
 }
 
 func (t *anomalyTracker) clear(ts *trackedStage, r *raisedRecord, now time.Time) {
@@ -310,7 +334,7 @@ func (inst *Instance) Anomalies() []*Anomaly {
 	}
 	all := make([]entry, 0, t.count)
 	for _, ts := range t.stages {
-		for _, r := range ts.byItem {
+		for _, r := range ts.list {
 			all = append(all, entry{ts, r})
 		}
 	}
