@@ -36,7 +36,21 @@ import (
 // blueprint's probes are shared among its own members only. The
 // topologies are the containerlab example's two-level variant's
 // (containerlab/fanin-nats/hierarchy.clab.yml, hierarchy/pod*.clab.yml).
+// In the takeover case pod1 has two controllers sharing its probes, and
+// the one owning the seed probe stops in the middle of the anomaly: the
+// other takes the probe over and publishes upward in its place (a new
+// session of device pod1 for the fabric level), which neither raises nor
+// clears anything at the fabric level on its own.
 func TestHierarchyThroughJetStream(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		takeover bool
+	}{{"steady", false}, {"pod1 owner stops mid-anomaly", true}} {
+		t.Run(tc.name, func(t *testing.T) { testHierarchy(t, tc.takeover) })
+	}
+}
+
+func testHierarchy(t *testing.T, takeover bool) {
 	ts := startServer(t, nil)
 	lab, err := filepath.Abs("../../containerlab/fanin-nats")
 	if err != nil {
@@ -77,7 +91,9 @@ func TestHierarchyThroughJetStream(t *testing.T) {
 	t.Cleanup(func() { rc.Close() })
 
 	quietCtl := slog.New(slog.NewTextHandler(io.Discard, nil))
-	start := func(name, extra string) (*controller.Controller, func()) {
+	// start runs a controller of blueprint name, fan-in member member,
+	// with devices (fanin.devices, when not empty) and the extra keys.
+	start := func(name, member, devices, extra string) (*controller.Controller, func()) {
 		dir := t.TempDir()
 		yml := fmt.Sprintf(`blueprint_id: %s
 agents: {defaults: {insecure: true}}
@@ -86,7 +102,11 @@ probes_dir: %q
 interval: 50ms
 staleness: 60
 max_missing_share: 0
-%s`, name, filepath.Join(dir, "state"), filepath.Join(lab, "probes.d"), extra)
+fanin:
+  member_id: %s
+  push_config: false
+  nats: {urls: [%q], lease_ttl: 1s}
+%s%s`, name, filepath.Join(dir, "state"), filepath.Join(lab, "probes.d"), member, ts.url(), devices, extra)
 		cfg, err := controller.ParseConfig([]byte(yml), name+".yaml")
 		if err != nil {
 			t.Fatal(err)
@@ -107,28 +127,36 @@ max_missing_share: 0
 		t.Cleanup(stop)
 		return c, stop
 	}
-	fabric, stopFabric := start("fabric", fmt.Sprintf(`topology: {file: %q, interface_names: node}
+	fabric, stopFabric := start("fabric", "fabric-ctl", "  devices: [pod1, pod2]\n", fmt.Sprintf(`topology: {file: %q, interface_names: node}
 streaming: [{type: alerts, address: %q, sequenced: true}]
-fanin:
-  member_id: fabric-ctl
-  push_config: false
-  devices: [pod1, pod2]
-  nats: {urls: [%q], lease_ttl: 1s}
-`, labFile, l.Addr().String(), ts.url()))
-	podCtl := map[string]*controller.Controller{}
-	for _, pod := range []string{"pod1", "pod2"} {
-		podCtl[pod], _ = start(pod, fmt.Sprintf(`topology: {file: %q, interface_names: node}
-fanin:
-  member_id: %s-ctl
-  push_config: false
-  nats: {urls: [%q], lease_ttl: 1s}
-upward: {blueprint: fabric}
-`, filepath.Join(lab, "hierarchy", pod+".clab.yml"), pod, ts.url()))
-		for _, p := range podCtl[pod].Probes() {
+`, labFile, l.Addr().String()))
+	type podController struct {
+		c    *controller.Controller
+		stop func()
+	}
+	podCtl := map[string][]*podController{}
+	for _, pod := range []string{"pod1", "pod2", "pod1"} {
+		if pod == "pod1" && len(podCtl[pod]) == 1 && !takeover {
+			continue
+		}
+		member := fmt.Sprintf("%s-%d-ctl", pod, len(podCtl[pod]))
+		c, stop := start(pod, member, "", fmt.Sprintf("topology: {file: %q, interface_names: node}\nupward: {blueprint: fabric}\n",
+			filepath.Join(lab, "hierarchy", pod+".clab.yml")))
+		for _, p := range c.Probes() {
 			if p.ID == id && !slices.Equal(p.Devices, pods[pod]) {
 				t.Fatalf("%s: probe devices %v, want %v", pod, p.Devices, pods[pod])
 			}
 		}
+		podCtl[pod] = append(podCtl[pod], &podController{c, stop})
+	}
+	// owner is the pod's controller owning the seed probe.
+	owner := func(pod string) *podController {
+		for _, pc := range podCtl[pod] {
+			if m := pc.c.FanInMember(); m != nil && m.Owns(id) {
+				return pc
+			}
+		}
+		return nil
 	}
 
 	// The agents: leaf1 and leaf2 in pod1's blueprint, leaf3 and leaf4 in
@@ -178,7 +206,7 @@ upward: {blueprint: fabric}
 	sig := newSignal()
 	owns := func(c *controller.Controller) bool { m := c.FanInMember(); return m != nil && m.Owns(id) }
 	sig.waitFor(t, 20*time.Second, "every level owning the seed probe", func() bool {
-		return owns(fabric) && owns(podCtl["pod1"]) && owns(podCtl["pod2"])
+		return owns(fabric) && owner("pod1") != nil && owner("pod2") != nil
 	})
 	// result is the fabric level's result once it has heard from both
 	// pods.
@@ -202,6 +230,20 @@ upward: {blueprint: fabric}
 		return n
 	}
 	for k := range ticks {
+		if takeover && k == 4 {
+			// Mid-anomaly: pod1's owner stops (a clean stop releases
+			// its lease); the other takes the probe over.
+			old := owner("pod1")
+			old.stop()
+			var rest []*podController
+			for _, pc := range podCtl["pod1"] {
+				if pc != old {
+					rest = append(rest, pc)
+				}
+			}
+			podCtl["pod1"] = rest
+			sig.waitFor(t, 20*time.Second, "pod1's other controller to take the probe over", func() bool { return owner("pod1") != nil })
+		}
 		for _, a := range agents {
 			if k > 0 { // the first evaluation happens at start
 				a.ticks <- time.Now()
@@ -230,7 +272,8 @@ upward: {blueprint: fabric}
 	if !slices.Equal(st.Devices, []string{"pod1", "pod2"}) {
 		t.Errorf("fabric level's devices %v, want the pods", st.Devices)
 	}
-	for pod, c := range podCtl {
+	for pod := range podCtl {
+		c := owner(pod).c
 		s, ok := c.UpwardStats()
 		if !ok || s.Sent == 0 || s.Dropped != 0 {
 			t.Errorf("%s upward: %+v (%v)", pod, s, ok)
