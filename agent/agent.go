@@ -330,13 +330,14 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}
 		steps++
-		if plan.after(heap.read()) {
+		if r := plan.after(heap.read()); r != releaseNothing {
 			// What only starting (or a burst or a rare event since the
 			// last time) touched need not stay resident (pages.go).
-			if n, err := releaseUnused(); err != nil {
+			start := time.Now()
+			if n, err := releaseUnused(r); err != nil {
 				a.log.Debug("binary pages kept", "err", err)
 			} else {
-				a.log.Debug("free heap and binary pages released", "binary_bytes", n, "ticks", steps)
+				a.log.Debug("unused memory released", "binary_bytes", n, "heap", r == releaseHeap, "ticks", steps, "took", time.Since(start))
 			}
 		}
 		if ok && watchdog > 0 && time.Since(lastPing) >= watchdog/3 {

@@ -13,32 +13,46 @@ import (
 // ways (docs/PERFORMANCE.md, the memory of probe-agent run).
 const keepPagesEnv = "PROBE_AGENT_KEEP_STARTUP_PAGES"
 
-// releaseUnused gives back to the system what the agent holds and does not
-// use, at the ticks releasePagesAfter picks: the heap's free pages (a
-// collection, then every free span returned: debug.FreeOSMemory) and the
-// binary's read-only pages (releaseStartupPages). The heap part matters
-// after a burst: 4,000 anomalies raised in one tick put the live heap at
-// 10 MB for a moment, the collector set its goal from that, and with the
-// tick allocating 40 KB the next collection, which would lower the goal
-// again, comes minutes later; until then the free pages stay resident. A
-// forced collection costs a few milliseconds at this size, once per
-// release.
-func releaseUnused() (int64, error) {
-	debug.FreeOSMemory()
+// release is what the agent gives back after a tick (releasePlan).
+type release int
+
+const (
+	releaseNothing release = iota
+	// releasePages drops the binary's read-only pages (releaseStartupPages).
+	releasePages
+	// releaseHeap also returns the heap's free pages: a collection, then
+	// every free span given back (debug.FreeOSMemory).
+	releaseHeap
+)
+
+// releaseUnused gives back what r says. The heap part matters after a
+// burst: 4,000 anomalies raised in one tick put the live heap at 10 MB for
+// a moment, the collector set its goal from that, and with the tick
+// allocating 40 KB the next collection, which would lower the goal again,
+// comes minutes later; until then the free pages stay resident. It returns
+// the bytes of binary mappings released.
+func releaseUnused(r release) (int64, error) {
+	if r == releaseNothing {
+		return 0, nil
+	}
+	if r == releaseHeap {
+		debug.FreeOSMemory()
+	}
 	return releaseStartupPages()
 }
 
-// releasePlan decides after which ticks the agent releases what it does
-// not use (releaseUnused): after the 1st (what starting touched), the 10th
-// and the 100th (what the first rates, anomalies and connections touched
-// once), every 1,000th (a rare event since: a reload, a REST request), and
-// two ticks after a burst, a tick that allocated more than a quarter of the
-// heap's goal (4,000 anomalies raised at once, a new probe set): by then
-// what the burst built for its transitions is garbage. Releases for bursts
-// are at least 100 ticks apart, so a probe flapping every tick costs one
-// forced collection per 100 ticks at most. Each release costs a few
-// milliseconds: the collection, and minor faults while the ticks touch
-// their pages again.
+// releasePlan decides what the agent gives back after each tick. The
+// binary's pages after the 1st tick (what starting touched), the 10th and
+// the 100th (what the first rates, anomalies and connections touched
+// once), and every 1,000th (a rare event since: a reload, a REST
+// request); the heap's free pages too at those ticks when they are more
+// than a quarter of the heap's goal and at least 1 MiB (a forced
+// collection costs a few milliseconds at 4,000 interfaces: not for a
+// little). And both two ticks after a burst, a tick that allocated more
+// than a quarter of the heap's goal (4,000 anomalies raised at once, a new
+// probe set): by then what the burst built for its transitions is
+// garbage. Releases for bursts are at least 100 ticks apart, so a probe
+// flapping every tick costs one forced collection per 100 ticks at most.
 type releasePlan struct {
 	ticks      uint64 // ticks seen
 	allocs     uint64 // heap bytes allocated up to the last tick
@@ -47,9 +61,12 @@ type releasePlan struct {
 	burstsSeen bool
 }
 
-// after takes the heap's cumulative allocated bytes and its goal at the
-// end of a tick and tells whether to release now.
-func (p *releasePlan) after(allocs, goal uint64) bool {
+// minHeapRelease is the least free heap worth a forced collection.
+const minHeapRelease = 1 << 20
+
+// after takes, at the end of a tick, the heap's cumulative allocated bytes,
+// its goal and its free (unreleased) bytes, and tells what to release.
+func (p *releasePlan) after(allocs, goal, free uint64) release {
 	p.ticks++
 	n := p.ticks
 	grew := allocs - p.allocs
@@ -57,31 +74,33 @@ func (p *releasePlan) after(allocs, goal uint64) bool {
 	if n > 1 && p.due == 0 && grew > goal/4 {
 		p.due = n + 2
 	}
-	scheduled := n == 1 || n == 10 || n == 100 || n%1000 == 0
-	burst := p.due != 0 && n >= p.due && (!p.burstsSeen || n-p.lastBurst >= 100)
-	if burst {
-		p.lastBurst, p.burstsSeen = n, true
+	if p.due != 0 && n >= p.due && (!p.burstsSeen || n-p.lastBurst >= 100) {
+		p.lastBurst, p.burstsSeen, p.due = n, true, 0
+		return releaseHeap
 	}
-	if scheduled || burst {
+	if n == 1 || n == 10 || n == 100 || n%1000 == 0 {
 		p.due = 0
-		return true
+		if free >= minHeapRelease && free > goal/4 {
+			return releaseHeap
+		}
+		return releasePages
 	}
-	return false
+	return releaseNothing
 }
 
 // heapReader reads what releasePlan needs from runtime/metrics (a few
 // hundred nanoseconds a tick, nothing allocated).
-type heapReader struct{ s [2]metrics.Sample }
+type heapReader struct{ s [3]metrics.Sample }
 
 func newHeapReader() *heapReader {
-	return &heapReader{s: [2]metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/goal:bytes"}}}
+	return &heapReader{s: [3]metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/goal:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}}
 }
 
-// read returns the bytes allocated on the heap since the start and the
-// heap's goal.
-func (h *heapReader) read() (allocs, goal uint64) {
+// read returns the bytes allocated on the heap since the start, the heap's
+// goal, and its free bytes not yet returned to the system.
+func (h *heapReader) read() (allocs, goal, free uint64) {
 	metrics.Read(h.s[:])
-	return h.s[0].Value.Uint64(), h.s[1].Value.Uint64()
+	return h.s[0].Value.Uint64(), h.s[1].Value.Uint64(), h.s[2].Value.Uint64()
 }
 
 // mapping is one range of the process's address space as /proc/PID/maps

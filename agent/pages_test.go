@@ -55,58 +55,69 @@ c000000000-c004000000 rw-p 00000000 00:00 0
 	}
 }
 
-// TestReleasePlan: releases after ticks 1, 10, 100 and every 1,000th, and
-// two ticks after a tick that allocated more than a quarter of the heap
-// goal, such releases at least 100 ticks apart.
+// TestReleasePlan: the binary's pages after ticks 1, 10, 100 and every
+// 1,000th, the heap's free pages too when they are worth a collection, and
+// both two ticks after a tick that allocated more than a quarter of the
+// heap goal, such releases at least 100 ticks apart.
 func TestReleasePlan(t *testing.T) {
 	const goal = 8 << 20
 	steady := func(uint64) uint64 { return 40 << 10 } // 40 KB a tick
+	const P, H = releasePages, releaseHeap
+	type at struct {
+		tick uint64
+		r    release
+	}
 	cases := []struct {
 		name   string
 		ticks  uint64
 		allocs func(tick uint64) uint64 // allocated during the tick
-		want   []uint64
+		free   uint64                   // the heap's free bytes
+		want   []at
 	}{
-		{"steady", 2500, steady, []uint64{1, 10, 100, 1000, 2000}},
+		{"steady", 2500, steady, 0, []at{{1, P}, {10, P}, {100, P}, {1000, P}, {2000, P}}},
+		{"steady, much free heap", 150, steady, goal/4 + 1, []at{{1, H}, {10, H}, {100, H}}},
+		{"a quarter of the goal free is not worth it", 20, steady, goal / 4, []at{{1, P}, {10, P}}},
+		{"nor less than 1 MiB", 20, steady, 1<<20 - 1, []at{{1, P}, {10, P}}},
 		{"a big first tick is starting, not a burst", 20, func(n uint64) uint64 {
 			if n == 1 {
 				return 64 << 20
 			}
 			return 40 << 10
-		}, []uint64{1, 10}},
+		}, 0, []at{{1, P}, {10, P}}},
 		{"burst at 5", 20, func(n uint64) uint64 {
 			if n == 5 {
 				return 3 << 20
 			}
 			return 40 << 10
-		}, []uint64{1, 7, 10}},
+		}, 0, []at{{1, P}, {7, H}, {10, P}}},
 		{"burst just under a quarter", 20, func(n uint64) uint64 {
 			if n == 5 {
 				return goal / 4
 			}
 			return 40 << 10
-		}, []uint64{1, 10}},
-		{"burst served by the scheduled release", 20, func(n uint64) uint64 {
-			if n == 9 {
+		}, 0, []at{{1, P}, {10, P}}},
+		{"burst due at a scheduled tick", 20, func(n uint64) uint64 {
+			if n == 8 {
 				return 3 << 20
 			}
 			return 40 << 10
-		}, []uint64{1, 10}},
-		{"flapping: bursts every tick", 350, func(uint64) uint64 { return 3 << 20 }, []uint64{1, 4, 10, 100, 104, 204, 304}},
+		}, 0, []at{{1, P}, {10, H}}},
+		{"flapping: bursts every tick", 350, func(uint64) uint64 { return 3 << 20 }, 0,
+			[]at{{1, P}, {4, H}, {10, P}, {100, P}, {104, H}, {204, H}, {304, H}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var p releasePlan
 			var total uint64
-			var got []uint64
+			var got []at
 			for n := uint64(1); n <= c.ticks; n++ {
 				total += c.allocs(n)
-				if p.after(total, goal) {
-					got = append(got, n)
+				if r := p.after(total, goal, c.free); r != releaseNothing {
+					got = append(got, at{n, r})
 				}
 			}
 			if !reflect.DeepEqual(got, c.want) {
-				t.Errorf("released after ticks %v, want %v", got, c.want)
+				t.Errorf("released %v, want %v", got, c.want)
 			}
 		})
 	}
@@ -114,12 +125,12 @@ func TestReleasePlan(t *testing.T) {
 
 func TestHeapReader(t *testing.T) {
 	h := newHeapReader()
-	a0, goal := h.read()
+	a0, goal, _ := h.read()
 	if goal == 0 {
 		t.Fatal("heap goal 0")
 	}
 	sink = make([]byte, 1<<20)
-	if a1, _ := h.read(); a1-a0 < 1<<20 {
+	if a1, _, _ := h.read(); a1-a0 < 1<<20 {
 		t.Errorf("allocated %d bytes between readings, want at least 1 MiB", a1-a0)
 	}
 }
