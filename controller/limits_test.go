@@ -531,3 +531,28 @@ func TestProbesPerFabricOverREST(t *testing.T) {
 		t.Errorf("probes after the refusal: %+v", ps)
 	}
 }
+
+// TestStoredSetOverALoweredProbeBudget: a reload that lowers
+// limits.probes_per_fabric under the stored set keeps every probe but
+// runs only the first ones (in id order); the others say why.
+func TestStoredSetOverALoweredProbeBudget(t *testing.T) {
+	c, cfg := limitsController(t, "")
+	if _, _, err := c.AddProbe(otherProbe(t, "another", "another probe")); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Limits.ProbesPerFabric = 1
+	if err := c.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	ps := c.Probes()
+	if len(ps) != 2 || ps[0].ID != "another" || ps[0].Error != "" || ps[1].ID != "server-imbalance" ||
+		!strings.Contains(ps[1].Error, "the fabric would have 2 probes; the budget is 1 probes per fabric (limits.probes_per_fabric)") {
+		t.Fatalf("probes after the budget was lowered: %+v", ps)
+	}
+	if _, docs := c.partFor("leaf1"); len(docs) != 1 {
+		t.Errorf("leaf1 is pushed %d probes, want the one within the budget", len(docs))
+	}
+	if c.Central("server-imbalance", func(*probe.Instance, CentralStatus) {}) {
+		t.Error("the probe past the budget is evaluated centrally")
+	}
+}
