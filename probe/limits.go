@@ -2,6 +2,7 @@ package probe
 
 import (
 	"fmt"
+	"math"
 	"sync/atomic"
 )
 
@@ -112,10 +113,16 @@ func FormatBytes(n int64) string {
 		mib = 1 << 20
 		gib = 1 << 30
 	)
+	// tenths: n is a whole number of tenths of unit, so one decimal is
+	// exact (gib/10 is not a whole number of bytes: n%(gib/10) would say
+	// no to 1 GiB itself).
+	tenths := func(unit int64) bool {
+		return n%unit == 0 || (n <= math.MaxInt64/10 && (n*10)%unit == 0)
+	}
 	switch {
-	case n >= gib && n%(gib/10) == 0:
+	case n >= gib && tenths(gib):
 		return trimFloat(float64(n)/gib) + "GiB"
-	case n >= mib && n%(mib/10) == 0:
+	case n >= mib && tenths(mib):
 		return trimFloat(float64(n)/mib) + "MiB"
 	case n >= kib && n%kib == 0:
 		return trimFloat(float64(n)/kib) + "KiB"

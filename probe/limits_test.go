@@ -3,6 +3,7 @@ package probe_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -204,5 +205,27 @@ func TestItemsPerStageRefusedAtRunTime(t *testing.T) {
 	}
 	if inst.Usage().LayoutsRefused != 1 {
 		t.Errorf("usage %+v, want one layout refused", inst.Usage())
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0B"},
+		{512, "512B"},
+		{1 << 10, "1KiB"},
+		{1536, "1536B"}, // KiB only when whole
+		{128 << 20, "128MiB"},
+		{1 << 30, "1GiB"},
+		{3 << 29, "1.5GiB"},
+		{(1 << 30) + 1, "1024.0MiB"},
+		{(1 << 20) + 1, "1.0MiB"},
+		{math.MaxInt64, "8796093022208.0MiB"}, // no overflow in the tenths check
+	} {
+		if got := probe.FormatBytes(c.n); got != c.want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", c.n, got, c.want)
+		}
 	}
 }
