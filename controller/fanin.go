@@ -283,7 +283,9 @@ func (c *Controller) fanInTick(r *bus.TickResult) {
 			partial = 1
 		}
 		c.metrics.partial.WithLabelValues(r.Probe).Set(partial)
-		if r.Status.Skipped {
+		if r.Status.Skipped && !r.Status.Warming {
+			// Too many devices missing (a probe just taken over, warming
+			// up, is not counted: it waits by design).
 			c.metrics.skipped.WithLabelValues(r.Probe).Inc()
 		}
 		if f.gauged == nil {
