@@ -18,6 +18,7 @@ import (
 	"github.com/probe-agent/probe-agent/agent/stream"
 	"github.com/probe-agent/probe-agent/bus"
 	"github.com/probe-agent/probe-agent/bus/bustest"
+	"github.com/probe-agent/probe-agent/bus/natsbus"
 	"github.com/probe-agent/probe-agent/collectors/replay"
 	"github.com/probe-agent/probe-agent/controller"
 	"github.com/probe-agent/probe-agent/probe"
@@ -321,5 +322,118 @@ streaming: [{type: alerts, address: %q, sequenced: true}]
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("fabric level's alerts %v, want %v (raised once, cleared once)", got, want)
+	}
+}
+
+// TestUpwardQueueBounded: a pod-level controller whose upward server is
+// down keeps at most upward.queue.messages records, drops the oldest and
+// counts them (Stats and /metrics agree); once the server is up the
+// queued records are stored there, on the fabric level's subject.
+func TestUpwardQueueBounded(t *testing.T) {
+	ts := startServer(t, nil)
+	up := startServer(t, nil)
+	up.stop() // the port stays reserved in up.opts for the restart
+	lab, err := filepath.Abs("../../containerlab/fanin-nats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "seed-server-imbalance"
+	dir := t.TempDir()
+	yml := fmt.Sprintf(`blueprint_id: pod1
+topology: {file: %q, interface_names: node}
+agents: {defaults: {insecure: true}}
+state_dir: %q
+probes_dir: %q
+interval: 50ms
+staleness: 60
+max_missing_share: 0
+fanin:
+  member_id: pod1-ctl
+  push_config: false
+  nats: {urls: [%q], lease_ttl: 1s}
+upward:
+  blueprint: fabric
+  nats: {urls: [%q]}
+  queue: {messages: 5}
+`, filepath.Join(lab, "hierarchy", "pod1.clab.yml"), filepath.Join(dir, "state"), filepath.Join(lab, "probes.d"), ts.url(), up.url())
+	cfg, err := controller.ParseConfig([]byte(yml), "pod1.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := controller.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := c.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	sig := newSignal()
+	sig.waitFor(t, 20*time.Second, "pod1 owning the seed probe", func() bool { m := c.FanInMember(); return m != nil && m.Owns(id) })
+
+	// Both leaves' records of two ticks: every pod tick from then on
+	// (both fresh for the staleness bound) makes an upward record.
+	f, err := bustest.NewFleet(filepath.Join(lab, "probes.d", "seed_probe.json"), 2, []string{id}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Blueprint = "pod1"
+	pub, err := natsbus.NewPublisher(ctx, ts.config(), bus.QueueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close(context.Background()) })
+	for range 2 {
+		recs, err := f.Tick(bustest.Balanced)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if err := pub.Publish(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dropped := func() float64 {
+		mfs, err := c.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "probe_controller_upward_records_dropped_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		return -1
+	}
+	sig.waitFor(t, 20*time.Second, "upward records dropped while the server is down", func() bool {
+		s, _ := c.UpwardStats()
+		return s.Dropped > 0
+	})
+	if s, _ := c.UpwardStats(); s.Sent != 0 || s.Queued > 5 || dropped() < float64(s.Dropped) {
+		t.Fatalf("server down: stats %+v, metric dropped %v", s, dropped())
+	}
+	up.start()
+	sig.waitFor(t, 30*time.Second, "the queued records stored once the server is up", func() bool {
+		s, _ := c.UpwardStats()
+		return s.Sent >= 5
+	})
+	// They are on the server, as device pod1 of blueprint fabric.
+	nc, err := natsbus.Connect(up.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	m, err := nc.Request("$JS.API.STREAM.MSG.GET."+natsbus.DefaultStream, []byte(fmt.Sprintf(`{"last_by_subj":%q}`, bus.Subject(natsbus.DefaultPrefix, "fabric", id, "pod1"))), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(m.Data), `"message"`) {
+		t.Fatalf("no upward record of pod1 on the fabric's subject: %s", m.Data)
 	}
 }
