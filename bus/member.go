@@ -100,6 +100,11 @@ type ProbeStatus struct {
 	Records    uint64 `json:"records"`
 	Duplicates uint64 `json:"duplicates"`
 	Rejected   uint64 `json:"rejected"`
+	// Unknown counts records from devices the probe does not hear from
+	// (not in the list its central part was built with): acknowledged and
+	// dropped, so that records naming arbitrary devices cannot grow the
+	// member's per-device state.
+	Unknown uint64 `json:"unknown_devices"`
 	// Lost counts records the device's publisher dropped before the
 	// broker (from the records' Dropped counter).
 	Lost uint64 `json:"lost"`
@@ -135,7 +140,8 @@ type owned struct {
 	id      string
 	inst    *probe.Instance
 	devices []string
-	since   time.Time // when it was assigned
+	known   map[string]bool // devices as a set; nil when the list is empty
+	since   time.Time       // when it was assigned
 	warm    bool
 	// pending is each device's latest record not yet merged.
 	pending map[string]*pendingRec
@@ -211,6 +217,12 @@ func (m *Member) Assign(ctx context.Context, id string, now time.Time) error {
 	o := &owned{id: id, inst: inst, devices: devices, since: now, pending: map[string]*pendingRec{},
 		merged: map[string]recKey{}, recv: map[string]time.Time{}, raised: raised, status: ProbeStatus{Probe: id},
 		latest: map[string][]*probe.StageUpdate{}}
+	if len(devices) > 0 {
+		o.known = make(map[string]bool, len(devices))
+		for _, d := range devices {
+			o.known[d] = true
+		}
+	}
 	m.mu.Lock()
 	m.owned[id] = o
 	m.mu.Unlock()
@@ -276,6 +288,19 @@ func (m *Member) Offer(rec *Record, at time.Time, ack Acker) {
 		return
 	}
 	o.status.Records++
+	if o.known != nil && !o.known[dev] {
+		o.status.Unknown++
+		first := o.status.Unknown == 1
+		if ack != nil {
+			o.acks = append(o.acks, ack)
+		}
+		m.mu.Unlock()
+		if first {
+			m.log.Warn("fan-in: records from a device the probe does not hear from are dropped (counted in the probe's unknown_devices)", "probe", rec.Probe, "device", dev)
+		}
+		m.notify(rec.Probe, dev, k.seq)
+		return
+	}
 	stale := false
 	if last, ok := o.merged[dev]; ok && last.session == k.session && k.seq <= last.seq {
 		stale = true

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/probe-agent/probe-agent/bus"
 	"github.com/probe-agent/probe-agent/bus/bustest"
+	pb "github.com/probe-agent/probe-agent/proto/probeagent/v1"
 )
 
 const seedFile = "../cmd/probectl/testdata/seed_probe.json"
@@ -229,5 +232,58 @@ func TestMemberTakeover(t *testing.T) {
 		if got := bustest.Summary(col.got[id]); got != bustest.Summary(want) || len(want) != 2 {
 			t.Errorf("%s: transitions:\n%s\nwant:\n%s", id, got, bustest.Summary(want))
 		}
+	}
+}
+
+// TestMemberDropsUnknownDevices: records naming devices the probe does not
+// hear from (a misconfigured or hostile publisher on the stream) are
+// acknowledged, counted and dropped; they leave no per-device state behind
+// and do not change the result.
+func TestMemberDropsUnknownDevices(t *testing.T) {
+	f, err := bustest.NewFleet(seedFile, 4, []string{"p1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &ackLog{}
+	col := newCollected()
+	m := bus.NewMember(f, &bus.MemCheckpoint{}, bus.MemberOptions{StaleAfter: 3 * time.Second, OnTick: col.onTick, Log: quiet})
+	if err := m.Assign(context.Background(), "p1", at(0)); err != nil {
+		t.Fatal(err)
+	}
+	const intruders = 500
+	n := 0
+	for k := range 3 {
+		recs, err := f.Tick(bustest.Balanced)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			n++
+			m.Offer(r, at(k), ack{log, fmt.Sprint(n)})
+		}
+		for i := range intruders {
+			fake := &bus.Record{Blueprint: recs[0].Blueprint, Probe: recs[0].Probe, Batch: proto.Clone(recs[0].Batch).(*pb.StageBatch)}
+			fake.Batch.Device = fmt.Sprintf("intruder%d-%d", k, i)
+			n++
+			m.Offer(fake, at(k), ack{log, fmt.Sprint(n)})
+		}
+		if got := len(m.Pending("p1")); got > 4 {
+			t.Fatalf("tick %d: %d devices pending, want at most the probe's 4", k, got)
+		}
+		if err := m.Tick(context.Background(), at(k)); err != nil {
+			t.Fatal(err)
+		}
+		if ref, ok := f.RefResult("p1"); ok {
+			if got := col.val["p1"]; got != ref {
+				t.Fatalf("tick %d: result %v, reference %v", k, got, ref)
+			}
+		}
+	}
+	st, _ := m.Status("p1")
+	if st.Unknown != 3*intruders {
+		t.Errorf("unknown_devices %d, want %d", st.Unknown, 3*intruders)
+	}
+	if len(log.acked) != n || len(log.naked) != 0 {
+		t.Errorf("acked %d, naked %d, want %d and 0", len(log.acked), len(log.naked), n)
 	}
 }

@@ -81,6 +81,9 @@ type CentralStatus struct {
 	// Rejected counts updates the central part refused (other keys or
 	// columns, repeated ticks).
 	Rejected uint64 `json:"rejected"`
+	// UnknownDevices counts fan-in records from devices the probe does
+	// not hear from, dropped (bus.ProbeStatus.Unknown).
+	UnknownDevices uint64 `json:"unknown_devices,omitempty"`
 }
 
 func newCentral(c *compiled) (*central, error) {

@@ -363,7 +363,7 @@ func centralStatusOf(st bus.ProbeStatus) CentralStatus {
 	missing := append([]string{}, st.Missing...)
 	return CentralStatus{Probe: st.Probe, Devices: append([]string(nil), st.Devices...), Fresh: append([]string(nil), st.Fresh...),
 		Missing: missing, Partial: st.Partial, Skipped: st.Skipped, SkippedTicks: st.SkippedTicks, Ticks: st.Ticks,
-		LastTick: st.LastTick, LastError: st.LastError, Rejected: st.Rejected}
+		LastTick: st.LastTick, LastError: st.LastError, Rejected: st.Rejected, UnknownDevices: st.Unknown}
 }
 
 func (c *Controller) fanInCentralLocked(id string, fn func(inst *probe.Instance, st CentralStatus)) bool {
