@@ -91,7 +91,7 @@ func BenchmarkProbeEncode(b *testing.B) {
 // (ProbeBodies -> Senders.SendBody) against generic (ProbeMessages ->
 // Senders.Send, which encodes each message at enqueue) in the same run:
 // the sender's queue and writer, the kernel, and a stream.Receiver
-// decoding every message into a fresh AosMessage and checking its
+// decoding every message (into the AosMessage it reuses) and checking its
 // sequence; the "-frames" variants end in a frame reader instead
 // (readFrames). The producer stays at most a window of messages ahead of the
 // receiver, so the queue neither drops nor grows without bound.
@@ -172,8 +172,7 @@ func BenchmarkLoopback(b *testing.B) {
 // readFrames is the receiving end of the "-frames" variants: it splits
 // the frames and checks that seq_nums follow one another, without decoding
 // the messages, so the benchmark shows what the sending side carries
-// (stream.Receiver's decode into fresh messages costs most of the CPU of
-// the other variants).
+// (the difference from the other variants is stream.Receiver's decode).
 func readFrames(b *testing.B, ln net.Listener, handled func()) {
 	c, err := ln.Accept()
 	if err != nil {
