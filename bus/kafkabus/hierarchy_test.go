@@ -141,7 +141,7 @@ func TestHierarchyThroughKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	alerts := make(chan *aos.AosMessage, 1000)
-	rc := stream.NewReceiver(stream.ReceiverConfig{Sequenced: true, Handle: func(m stream.Received) { alerts <- m.Message }})
+	rc := stream.NewReceiver(stream.ReceiverConfig{Sequenced: true, Handle: func(m stream.Received) { alerts <- m.Clone().Message }})
 	go func() { _ = rc.Serve(l) }()
 	t.Cleanup(func() { rc.Close() })
 
