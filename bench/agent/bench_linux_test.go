@@ -16,6 +16,56 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/report.golden")
 
+// TestHeapProfileFlag: with -heapprofile the agent is built with the hook
+// and every window ends with a heap profile of it that go tool pprof
+// reads, with the probe engine's allocations in it.
+func TestHeapProfileFlag(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("bench-agent needs root: it creates network namespaces, interfaces and cgroups")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("bench-agent needs the ip command (iproute2)")
+	}
+	if testing.Short() {
+		t.Skip("-short: builds the agent and runs it for about 10 s")
+	}
+	dir := t.TempDir()
+	o := options{
+		ifaces:      []int{20},
+		scenarios:   []string{"probes10"},
+		gogc:        []string{"default"},
+		env:         []string{""},
+		window:      2 * time.Second,
+		warmup:      2 * time.Second,
+		interval:    500 * time.Millisecond,
+		pps:         4,
+		heapProfile: dir,
+	}
+	var out, log bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := run(ctx, o, &out, &log)
+	if err != nil {
+		t.Fatalf("run: %v\nprogress:\n%s", err, log.String())
+	}
+	if !strings.Contains(out.String(), "heap-profiled run") {
+		t.Errorf("the report does not say the run was heap-profiled:\n%s", out.String())
+	}
+	if len(res.Rows) != 1 || res.Rows[0].HeapProfile == "" {
+		t.Fatalf("rows %+v, want one probe-agent row naming its heap profile", res.Rows)
+	}
+	top, err := exec.Command("go", "tool", "pprof", "-sample_index=inuse_space", "-top", res.Rows[0].HeapProfile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool pprof: %v\n%s", err, top)
+	}
+	if !strings.Contains(string(top), "probe-agent/probe") {
+		t.Errorf("the heap profile holds nothing of the probe engine:\n%s", top)
+	}
+	if _, err := os.Stat(res.Rows[0].HeapProfile + ".metrics"); err != nil {
+		t.Errorf("no memory classes beside the profile: %v", err)
+	}
+}
+
 // TestSmoke runs the whole harness on 20 interfaces for a few seconds per
 // scenario, so `make bench-agent` does not rot: every scenario yields an
 // agent row with CPU and memory in range, streaming moves the bytes the

@@ -30,6 +30,7 @@ type options struct {
 	pps          int
 	nodeExporter string // path; "" = look for it; "none" = do not run it
 	profile      string // directory for perf profiles of the agent; "" = none
+	heapProfile  string // directory for heap profiles of the agent; "" = none
 	jsonOut      string
 	repo         string
 }
@@ -49,6 +50,7 @@ func main() {
 	flag.IntVar(&o.pps, "pps", 2, "frames per second sent on every veth end")
 	flag.StringVar(&o.nodeExporter, "node-exporter", "", "node_exporter binary (default: PATH, then go env GOBIN/GOPATH); none = skip")
 	flag.StringVar(&o.profile, "profile", "", "directory: build the agent with symbols and perf record it in every aggregate and items window (figures are then perturbed)")
+	flag.StringVar(&o.heapProfile, "heapprofile", "", "directory: build the agent with a heap-profile hook (every allocation sampled) and write its in-use heap at the end of every window (figures are then perturbed)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	flag.Parse()
 	var err error
@@ -116,6 +118,7 @@ type Row struct {
 	MsgsPerTick  float64 `json:"msgs_per_tick"`
 	Series       int     `json:"netdev_series,omitempty"` // node_exporter: interfaces in a scrape
 	Profile      string  `json:"profile,omitempty"`
+	HeapProfile  string  `json:"heap_profile,omitempty"`
 	// PerDump is CPUPerTick over the bare RTM_GETSTATS dump of the same
 	// namespace (agent rows).
 	PerDump float64 `json:"per_dump,omitempty"`
@@ -158,9 +161,20 @@ func run(ctx context.Context, o options, out, log io.Writer) (res Results, err e
 		return res, err
 	}
 	defer os.RemoveAll(tmp)
+	for _, d := range []*string{&o.profile, &o.heapProfile} {
+		if *d == "" {
+			continue
+		}
+		if *d, err = filepath.Abs(*d); err != nil {
+			return res, err
+		}
+		if err := os.MkdirAll(*d, 0o755); err != nil {
+			return res, err
+		}
+	}
 	bin := filepath.Join(tmp, "probe-agent")
 	fmt.Fprintln(log, "building probe-agent with the release flags")
-	if err := buildAgent(o.repo, bin, o.profile != ""); err != nil {
+	if err := buildAgent(o.repo, bin, o.profile != "", o.heapProfile != "", tmp); err != nil {
 		return res, err
 	}
 	ne := ""
@@ -287,6 +301,12 @@ func measureOne(ctx context.Context, o options, sc, gogc, env string, n int, ns,
 		cmd.Env = append(cmd.Env, "GOGC="+gogc)
 	}
 	cmd.Env = append(cmd.Env, strings.Fields(env)...)
+	heap := ""
+	if o.heapProfile != "" {
+		heap = filepath.Join(o.heapProfile, fmt.Sprintf("heap-%s-%d-gogc%s%s.pprof", sc, n, gogc, strings.ReplaceAll(strings.Join(strings.Fields(env), "-"), "=", "")))
+		_ = os.Remove(heap)
+		cmd.Env = append(cmd.Env, "PROBE_AGENT_HEAPPROFILE="+heap)
+	}
 	ag, err := startProc("probe-agent", fmt.Sprintf("pa-bench-%d-agent", os.Getpid()), filepath.Join(dir, "agent.log"), cmd)
 	if err != nil {
 		return nil, "", err
@@ -386,6 +406,13 @@ func measureOne(ctx context.Context, o options, sc, gogc, env string, n int, ns,
 	if err != nil {
 		return nil, kind, err
 	}
+	if heap != "" {
+		// After the window's figures: the collection and the writing
+		// are not in them.
+		if err := writeHeapProfile(ctx, ag, heap); err != nil {
+			return nil, kind, err
+		}
+	}
 	row := func(proc string, s0, s1 snap, rss []int64, last map[string]int64, cg int64) Row {
 		slices.Sort(rss)
 		r := Row{Scenario: sc, Process: proc, Ifaces: n, GOGC: gogc, Env: env, Ticks: ticks,
@@ -404,7 +431,7 @@ func measureOne(ctx context.Context, o options, sc, gogc, env string, n int, ns,
 		return r
 	}
 	rows := []Row{row("probe-agent", agStart, agEnd, agRSS, agLast, agCg)}
-	rows[0].Profile = profile
+	rows[0].Profile, rows[0].HeapProfile = profile, heap
 	if np != nil {
 		neEnd, err := take(np, scr.bytes.Load, scr.scrapes.Load)
 		if err != nil {
@@ -463,8 +490,10 @@ func repoRoot() (string, error) {
 }
 
 // buildAgent builds cmd/probe-agent as released (packaging/release-flags,
-// stripped), or with its symbols kept for perf when symbols is set.
-func buildAgent(repo, out string, symbols bool) error {
+// stripped), or with its symbols kept for perf when symbols is set, and
+// with testdata/heapprofile.go.txt added to package main (through an
+// overlay written in tmp) when heapHook is set.
+func buildAgent(repo, out string, symbols, heapHook bool, tmp string) error {
 	raw, err := os.ReadFile(filepath.Join(repo, "packaging", "release-flags"))
 	if err != nil {
 		return err
@@ -477,6 +506,19 @@ func buildAgent(repo, out string, symbols bool) error {
 	}
 	if !symbols {
 		args = append(args, "-ldflags", "-s -w")
+	}
+	if heapHook {
+		ov, err := json.Marshal(map[string]map[string]string{"Replace": {
+			filepath.Join(repo, "cmd", "probe-agent", "zz_bench_heapprofile.go"): filepath.Join(repo, "bench", "agent", "testdata", "heapprofile.go.txt"),
+		}})
+		if err != nil {
+			return err
+		}
+		f := filepath.Join(tmp, "heapprofile-overlay.json")
+		if err := os.WriteFile(f, ov, 0o644); err != nil {
+			return err
+		}
+		args = append(args, "-overlay", f)
 	}
 	args = append(args, "-o", out, "./cmd/probe-agent")
 	cmd := exec.Command("go", args...)
@@ -535,4 +577,29 @@ func variants(o options) [][2]string {
 		}
 	}
 	return out
+}
+
+// writeHeapProfile asks the agent (built with the heap-profile hook) for
+// its in-use heap and waits until the hook has renamed the profile into
+// place at file: the hook answers no other way, so the file's appearance
+// is the signal, looked for every 50 ms for up to 30 s.
+func writeHeapProfile(ctx context.Context, ag *proc, file string) error {
+	if err := ag.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		return fmt.Errorf("asking the agent for a heap profile: %w", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(file); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the agent wrote no heap profile to %s in 30 s (see its log)", file)
+		}
+		if !ag.alive() {
+			return ag.failure()
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }

@@ -113,6 +113,9 @@ func report(w io.Writer, r Results, o options, ne string) {
 	if o.profile != "" {
 		fmt.Fprintln(w, "profiled run (agent built with symbols, perf recording): figures perturbed")
 	}
+	if o.heapProfile != "" {
+		fmt.Fprintf(w, "heap-profiled run (every allocation sampled; go tool pprof -sample_index=inuse_space -top FILE): figures perturbed; profiles in %s\n", o.heapProfile)
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tprocess\tifaces\tGOGC (env)\tCPU ms/tick\tgoal\t÷ dump\tRSS MiB (median)\tmax\tanon\tcgroup MiB\tmsgs/tick\tbytes/tick\t")
