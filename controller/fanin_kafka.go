@@ -22,7 +22,7 @@ type FanInKafka struct {
 	// <topic>.checkpoints (compacted).
 	Topic string `yaml:"topic"`
 	// Group is the consumer group of the central evaluators (default
-	// probe-controller).
+	// probe-controller.<blueprint_id>: one per blueprint).
 	Group string `yaml:"group"`
 	// Partitions and Replication of the topics this controller creates
 	// when missing (default 12 and the broker's default); with

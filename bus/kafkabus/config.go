@@ -72,6 +72,19 @@ const (
 	DefaultDeliveryTimeout   = 30 * time.Second
 )
 
+// DefaultGroupOf is the consumer group of a blueprint's central
+// evaluators when none is configured: DefaultGroup, a dot and the
+// blueprint. One group per blueprint by default, because a group shares a
+// topic's partitions among all its members whatever their blueprint and a
+// member skips another blueprint's records: the levels of a hierarchy (or
+// two fabrics) left in one group would silently lose each other's records.
+func DefaultGroupOf(blueprint string) string {
+	if blueprint == "" {
+		return DefaultGroup
+	}
+	return DefaultGroup + "." + blueprint
+}
+
 // CheckpointTopic is the compacted topic of a prefix's checkpoints.
 func CheckpointTopic(prefix string) string { return prefix + ".checkpoints" }
 
@@ -80,7 +93,7 @@ func (c Config) withDefaults() Config {
 		c.Prefix = DefaultPrefix
 	}
 	if c.Group == "" {
-		c.Group = DefaultGroup
+		c.Group = DefaultGroupOf(c.Blueprint)
 	}
 	if c.Partitions <= 0 {
 		c.Partitions = DefaultPartitions

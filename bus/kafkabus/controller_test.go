@@ -80,7 +80,7 @@ func TestControllerFanInKafka(t *testing.T) {
 	// partitions.
 	stable := func() bool {
 		req := kmsg.NewPtrDescribeGroupsRequest()
-		req.Groups = []string{kafkabus.DefaultGroup}
+		req.Groups = []string{kafkabus.DefaultGroupOf("fanin-kafka")}
 		resp, err := req.RequestWith(context.Background(), admin)
 		if err != nil || len(resp.Groups) != 1 {
 			return false
