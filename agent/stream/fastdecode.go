@@ -100,13 +100,13 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 		}
 		i += n
 		switch {
-		case num == fnTimestamp && typ == protowire.VarintType && !haveTS:
+		case num == aos.FnTimestamp && typ == protowire.VarintType && !haveTS:
 			v, n := protowire.ConsumeVarint(b[i:])
 			if n < 0 {
 				return nil, false
 			}
 			ts, haveTS, i = v, true, i+n
-		case num == fnPerfMon && typ == protowire.BytesType && perfBody == nil:
+		case num == aos.FnPerfMon && typ == protowire.BytesType && perfBody == nil:
 			v, n := bytesAt(b, i)
 			if n < 0 {
 				return nil, false
@@ -149,13 +149,13 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 		}
 		i += n
 		switch {
-		case num == fnTimeDelta && typ == protowire.Fixed32Type && !haveTD:
+		case num == aos.FnTimeDelta && typ == protowire.Fixed32Type && !haveTD:
 			v, n := protowire.ConsumeFixed32(perfBody[i:])
 			if n < 0 {
 				return nil, false
 			}
 			td, haveTD, i = v, true, i+n
-		case num == fnProbeMessage && typ == protowire.BytesType && probeBody == nil:
+		case num == aos.FnProbeMessage && typ == protowire.BytesType && probeBody == nil:
 			v, n := bytesAt(perfBody, i)
 			if n < 0 {
 				return nil, false
@@ -188,7 +188,7 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 		}
 		i += n
 		switch {
-		case num == fnProperty && typ == protowire.BytesType:
+		case num == aos.FnProperty && typ == protowire.BytesType:
 			v, n := bytesAt(probeBody, i)
 			if n < 0 {
 				return nil, false
@@ -199,13 +199,13 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 			}
 			props = append(props, ps)
 			i += n
-		case num == fnInt64Value && typ == protowire.VarintType && valueKind == 0:
+		case num == aos.FnInt64Value && typ == protowire.VarintType && valueKind == 0:
 			v, n := protowire.ConsumeVarint(probeBody[i:])
 			if n < 0 {
 				return nil, false
 			}
 			valueKind, valueBits, i = num, v, i+n
-		case num == fnFloatValue && typ == protowire.Fixed32Type && valueKind == 0:
+		case num == aos.FnFloatValue && typ == protowire.Fixed32Type && valueKind == 0:
 			v, n := protowire.ConsumeFixed32(probeBody[i:])
 			if n < 0 {
 				return nil, false
@@ -222,7 +222,7 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 			}
 			spans[k], have[k] = fieldSpan{probeOff + i + n - len(v), probeOff + i + n}, true
 			if k == sValue {
-				valueKind = fnStringValue
+				valueKind = aos.FnStringValue
 			}
 			i += n
 		default:
@@ -273,13 +273,13 @@ func (d *probeDecoder) decode(b []byte) (*aos.AosMessage, bool) {
 	p.ItemId = ptr(sItemID)
 	p.ProbeLabel = ptr(sProbeLabel)
 	switch valueKind {
-	case fnInt64Value:
+	case aos.FnInt64Value:
 		blk.int64Value.Int64Value = int64(valueBits)
 		p.Value = &blk.int64Value
-	case fnFloatValue:
+	case aos.FnFloatValue:
 		blk.floatValue.FloatValue = math.Float32frombits(uint32(valueBits))
 		p.Value = &blk.floatValue
-	case fnStringValue:
+	case aos.FnStringValue:
 		blk.stringValue.StringValue = *ptr(sValue)
 		p.Value = &blk.stringValue
 	}
@@ -323,9 +323,9 @@ func parseProperty(v []byte, base int) (propSpans, bool) {
 		}
 		span := fieldSpan{base + i + n - len(f), base + i + n}
 		switch {
-		case num == fnPropName && !name:
+		case num == aos.FnPropName && !name:
 			ps.name, name = span, true
-		case num == fnPropValue && !value:
+		case num == aos.FnPropValue && !value:
 			ps.value, value = span, true
 		default:
 			return ps, false
@@ -361,13 +361,13 @@ func bytesAt(b []byte, i int) ([]byte, int) {
 
 func aosStringIndex(num protowire.Number) int {
 	switch num {
-	case fnOriginName:
+	case aos.FnOriginName:
 		return sOriginName
-	case fnOriginHostname:
+	case aos.FnOriginHostname:
 		return sOriginHostname
-	case fnOriginRole:
+	case aos.FnOriginRole:
 		return sOriginRole
-	case fnBlueprintLabel:
+	case aos.FnBlueprintLabel:
 		return sBlueprintLabel
 	}
 	return -1
@@ -375,17 +375,17 @@ func aosStringIndex(num protowire.Number) int {
 
 func probeStringIndex(num protowire.Number) int {
 	switch num {
-	case fnStringValue:
+	case aos.FnStringValue:
 		return sValue
-	case fnProbeID:
+	case aos.FnProbeID:
 		return sProbeID
-	case fnStageName:
+	case aos.FnStageName:
 		return sStageName
-	case fnBlueprintID:
+	case aos.FnBlueprintID:
 		return sBlueprintID
-	case fnItemID:
+	case aos.FnItemID:
 		return sItemID
-	case fnProbeLabel:
+	case aos.FnProbeLabel:
 		return sProbeLabel
 	}
 	return -1

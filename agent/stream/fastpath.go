@@ -21,35 +21,6 @@ import (
 // fast path does not cover (other shapes, unset required fields, unknown fields)
 // goes to the generic marshaler.
 
-// Field numbers of the messages the fast path writes.
-const (
-	fnTimestamp      protowire.Number = 1
-	fnOriginName     protowire.Number = 2
-	fnPerfMon        protowire.Number = 5
-	fnOriginHostname protowire.Number = 6
-	fnOriginRole     protowire.Number = 7
-	fnBlueprintLabel protowire.Number = 8
-
-	fnTimeDelta    protowire.Number = 3
-	fnProbeMessage protowire.Number = 5
-
-	fnProperty    protowire.Number = 1
-	fnInt64Value  protowire.Number = 2
-	fnFloatValue  protowire.Number = 3
-	fnStringValue protowire.Number = 4
-	fnProbeID     protowire.Number = 5
-	fnStageName   protowire.Number = 6
-	fnBlueprintID protowire.Number = 7
-	fnItemID      protowire.Number = 8
-	fnProbeLabel  protowire.Number = 14
-
-	fnPropName  protowire.Number = 5
-	fnPropValue protowire.Number = 6
-)
-
-// Every field number above is below 16, so every tag is one byte.
-const tagSize = 1
-
 // appendProbePerfMon appends the encoding of m if it has the probe-data shape and
 // reports whether it did; on false dst is returned unchanged.
 func appendProbePerfMon(dst []byte, m *aos.AosMessage) ([]byte, bool) {
@@ -77,67 +48,67 @@ func appendProbePerfMon(dst []byte, m *aos.AosMessage) ([]byte, bool) {
 		if prop == nil || prop.Name == nil || prop.Value == nil || len(prop.ProtoReflect().GetUnknown()) != 0 {
 			return dst, false
 		}
-		probeSize += tagSize + protowire.SizeBytes(propertySize(prop))
+		probeSize += aos.TagSize + protowire.SizeBytes(propertySize(prop))
 	}
 	probeSize += strField(p.ProbeId) + strField(p.StageName) + strField(p.BlueprintId) + strField(p.ItemId) + strField(p.ProbeLabel)
 	switch v := p.Value.(type) {
 	case nil:
 	case *aos.ProbeMessage_Int64Value:
-		probeSize += tagSize + protowire.SizeVarint(uint64(v.Int64Value))
+		probeSize += aos.TagSize + protowire.SizeVarint(uint64(v.Int64Value))
 	case *aos.ProbeMessage_FloatValue:
-		probeSize += tagSize + protowire.SizeFixed32()
+		probeSize += aos.TagSize + protowire.SizeFixed32()
 	case *aos.ProbeMessage_StringValue:
-		probeSize += tagSize + protowire.SizeBytes(len(v.StringValue))
+		probeSize += aos.TagSize + protowire.SizeBytes(len(v.StringValue))
 	default:
 		return dst, false
 	}
-	perfSize := tagSize + protowire.SizeBytes(probeSize)
+	perfSize := aos.TagSize + protowire.SizeBytes(probeSize)
 	if perf.TimeDelta != nil {
-		perfSize += tagSize + protowire.SizeFixed32()
+		perfSize += aos.TagSize + protowire.SizeFixed32()
 	}
 
 	// Writing pass, in the runtime's order.
-	dst = protowire.AppendTag(dst, fnTimestamp, protowire.VarintType)
+	dst = protowire.AppendTag(dst, aos.FnTimestamp, protowire.VarintType)
 	dst = protowire.AppendVarint(dst, *m.Timestamp)
-	dst = appendStr(dst, fnOriginName, m.OriginName)
-	dst = appendStr(dst, fnOriginHostname, m.OriginHostname)
-	dst = appendStr(dst, fnOriginRole, m.OriginRole)
-	dst = appendStr(dst, fnBlueprintLabel, m.BlueprintLabel)
-	dst = protowire.AppendTag(dst, fnPerfMon, protowire.BytesType)
+	dst = appendStr(dst, aos.FnOriginName, m.OriginName)
+	dst = appendStr(dst, aos.FnOriginHostname, m.OriginHostname)
+	dst = appendStr(dst, aos.FnOriginRole, m.OriginRole)
+	dst = appendStr(dst, aos.FnBlueprintLabel, m.BlueprintLabel)
+	dst = protowire.AppendTag(dst, aos.FnPerfMon, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(perfSize))
 	if perf.TimeDelta != nil {
-		dst = protowire.AppendTag(dst, fnTimeDelta, protowire.Fixed32Type)
+		dst = protowire.AppendTag(dst, aos.FnTimeDelta, protowire.Fixed32Type)
 		dst = protowire.AppendFixed32(dst, math.Float32bits(*perf.TimeDelta))
 	}
-	dst = protowire.AppendTag(dst, fnProbeMessage, protowire.BytesType)
+	dst = protowire.AppendTag(dst, aos.FnProbeMessage, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(probeSize))
 	for _, prop := range p.Property {
-		dst = protowire.AppendTag(dst, fnProperty, protowire.BytesType)
+		dst = protowire.AppendTag(dst, aos.FnProperty, protowire.BytesType)
 		dst = protowire.AppendVarint(dst, uint64(propertySize(prop)))
-		dst = appendStr(dst, fnPropName, prop.Name)
-		dst = appendStr(dst, fnPropValue, prop.Value)
+		dst = appendStr(dst, aos.FnPropName, prop.Name)
+		dst = appendStr(dst, aos.FnPropValue, prop.Value)
 	}
-	dst = appendStr(dst, fnProbeID, p.ProbeId)
-	dst = appendStr(dst, fnStageName, p.StageName)
-	dst = appendStr(dst, fnBlueprintID, p.BlueprintId)
-	dst = appendStr(dst, fnItemID, p.ItemId)
-	dst = appendStr(dst, fnProbeLabel, p.ProbeLabel)
+	dst = appendStr(dst, aos.FnProbeID, p.ProbeId)
+	dst = appendStr(dst, aos.FnStageName, p.StageName)
+	dst = appendStr(dst, aos.FnBlueprintID, p.BlueprintId)
+	dst = appendStr(dst, aos.FnItemID, p.ItemId)
+	dst = appendStr(dst, aos.FnProbeLabel, p.ProbeLabel)
 	switch v := p.Value.(type) {
 	case *aos.ProbeMessage_Int64Value:
-		dst = protowire.AppendTag(dst, fnInt64Value, protowire.VarintType)
+		dst = protowire.AppendTag(dst, aos.FnInt64Value, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(v.Int64Value))
 	case *aos.ProbeMessage_FloatValue:
-		dst = protowire.AppendTag(dst, fnFloatValue, protowire.Fixed32Type)
+		dst = protowire.AppendTag(dst, aos.FnFloatValue, protowire.Fixed32Type)
 		dst = protowire.AppendFixed32(dst, math.Float32bits(v.FloatValue))
 	case *aos.ProbeMessage_StringValue:
-		dst = protowire.AppendTag(dst, fnStringValue, protowire.BytesType)
+		dst = protowire.AppendTag(dst, aos.FnStringValue, protowire.BytesType)
 		dst = protowire.AppendString(dst, v.StringValue)
 	}
 	return dst, true
 }
 
 func propertySize(p *aos.ProbeProperty) int {
-	return tagSize + protowire.SizeBytes(len(*p.Name)) + tagSize + protowire.SizeBytes(len(*p.Value))
+	return aos.TagSize + protowire.SizeBytes(len(*p.Name)) + aos.TagSize + protowire.SizeBytes(len(*p.Value))
 }
 
 // strField is the encoded size of an optional string field; 0 when unset.
@@ -145,7 +116,7 @@ func strField(s *string) int {
 	if s == nil {
 		return 0
 	}
-	return tagSize + protowire.SizeBytes(len(*s))
+	return aos.TagSize + protowire.SizeBytes(len(*s))
 }
 
 func appendStr(dst []byte, num protowire.Number, s *string) []byte {
