@@ -111,19 +111,33 @@ type mapping struct {
 	path       string
 }
 
-// readOnlyMappings returns the mappings of the file exe that are private
-// and not writable (its code, read-only data and function tables), from
-// the text of /proc/PID/maps. Writable mappings are never returned: their
-// written pages are the process's own copy, and dropping them would lose
-// data.
-func readOnlyMappings(maps []byte, exe string) ([]mapping, error) {
+// readOnlyMappings returns the mappings of the file exe that are private,
+// not writable and never written (its code, read-only data and function
+// tables), from the text of /proc/PID/smaps (or maps, whose lines are
+// smaps' headers). Writable mappings are never returned: their written
+// pages are the process's own copy, and dropping them would lose data. Nor
+// is a read-only mapping with anonymous pages: those were written before
+// the mapping was made read-only (RELRO after the dynamic loader's
+// relocations, in a PIE or dynamically linked build), and dropping them
+// would bring back the file's unrelocated bytes.
+func readOnlyMappings(smaps []byte, exe string) ([]mapping, error) {
 	var out []mapping
-	for n, line := range bytes.Split(maps, []byte("\n")) {
+	current := false // the last header is in out, so its attributes count
+	for n, line := range bytes.Split(smaps, []byte("\n")) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		// address perms offset dev inode [path]; the path may hold spaces.
 		f := bytes.Fields(line)
+		if bytes.HasSuffix(f[0], []byte(":")) {
+			// An smaps attribute of the mapping above ("Anonymous: 8 kB").
+			if current && string(f[0]) == "Anonymous:" && (len(f) < 2 || string(f[1]) != "0") {
+				out = out[:len(out)-1]
+				current = false
+			}
+			continue
+		}
+		current = false
 		if len(f) < 5 {
 			return nil, fmt.Errorf("maps line %d: %d fields, want at least 5: %q", n+1, len(f), line)
 		}
@@ -154,6 +168,7 @@ func readOnlyMappings(maps []byte, exe string) ([]mapping, error) {
 			continue
 		}
 		out = append(out, mapping{start: start, end: end, perms: perms, path: path})
+		current = true
 	}
 	return out, nil
 }

@@ -32,7 +32,14 @@ func releaseStartupPages() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	maps, err := os.ReadFile("/proc/self/maps")
+	return releaseReadOnlyPages(exe)
+}
+
+// releaseReadOnlyPages drops the resident pages of the private, read-only,
+// never written mappings of the file path (readOnlyMappings) and returns
+// the bytes of the ranges released.
+func releaseReadOnlyPages(exe string) (int64, error) {
+	maps, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
 		return 0, err
 	}
@@ -41,12 +48,13 @@ func releaseStartupPages() (int64, error) {
 		return 0, err
 	}
 	if len(ms) == 0 {
-		return 0, errors.New("/proc/self/maps lists no read-only mapping of " + exe)
+		return 0, errors.New("/proc/self/smaps lists no read-only, never written mapping of " + exe)
 	}
 	var n int64
 	for _, m := range ms {
-		// Safe on these mappings only: private, never written, so their
-		// contents are the file's and nothing is lost.
+		// Safe on these mappings only: private, never written (no
+		// anonymous pages), so their contents are the file's and nothing
+		// is lost.
 		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), syscall.MADV_DONTNEED); e != 0 {
 			return n, &os.SyscallError{Syscall: "madvise", Err: e}
 		}

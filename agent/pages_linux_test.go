@@ -2,9 +2,12 @@ package agent
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // exeRss is the resident size, in kB, of the read-only mappings of this
@@ -65,5 +68,46 @@ func TestKeepStartupPages(t *testing.T) {
 	}
 	if after := exeRss(t); after*2 <= before {
 		t.Errorf("%d kB resident after, %d kB before: pages were dropped with %s=1", after, before, keepPagesEnv)
+	}
+}
+
+// TestReleaseKeepsWrittenReadOnlyPages: a private mapping of a file that
+// was written and then made read-only (what the dynamic loader leaves of
+// a PIE binary's relocated read-only data) keeps what was written. A
+// release that dropped it would bring the file's bytes back: a PIE build of
+// the agent faulted on the tick after its first release until mappings
+// with anonymous pages were left alone.
+func TestReleaseKeepsWrittenReadOnlyPages(t *testing.T) {
+	t.Setenv(keepPagesEnv, "")
+	file := filepath.Join(t.TempDir(), "relro")
+	page := os.Getpagesize()
+	must(t, os.WriteFile(file, make([]byte, 4*page), 0o644))
+	f, err := os.Open(file)
+	must(t, err)
+	defer f.Close()
+	mem, err := unix.Mmap(int(f.Fd()), 0, 4*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE)
+	must(t, err)
+	defer unix.Munmap(mem)
+	mem[0], mem[page] = 'R', 'L' // relocated, as the loader would
+	must(t, unix.Mprotect(mem, unix.PROT_READ))
+	if _, err := releaseReadOnlyPages(file); err == nil {
+		t.Log("released a mapping of the file (it has written pages: it should not have been listed)")
+	}
+	if mem[0] != 'R' || mem[page] != 'L' {
+		t.Fatalf("written read-only pages reverted to the file's bytes: %q %q", mem[0], mem[page])
+	}
+
+	// A mapping of the same file never written is released.
+	clean, err := unix.Mmap(int(f.Fd()), 0, 4*page, unix.PROT_READ, unix.MAP_PRIVATE)
+	must(t, err)
+	defer unix.Munmap(clean)
+	_ = clean[0]
+	n, err := releaseReadOnlyPages(file)
+	must(t, err)
+	if n != int64(4*page) {
+		t.Errorf("released %d bytes, want the clean mapping's %d", n, 4*page)
+	}
+	if mem[0] != 'R' {
+		t.Fatal("the written mapping was released with the clean one")
 	}
 }

@@ -28,6 +28,21 @@ c000000000-c004000000 rw-p 00000000 00:00 0
 00600000-00700000 r--p 00000000 fe:00 1 /usr/bin/probe agentx
 00700000-00800000 ---p 00000000 fe:00 1 /usr/bin/probe agent
 `},
+		{name: "smaps: written read-only data skipped", maps: `00400000-00bf1000 r-xp 00000000 fe:00 1 /usr/bin/probe agent
+Size:               8132 kB
+Rss:                6000 kB
+Anonymous:             0 kB
+VmFlags: rd ex mr mw me dw
+00bf1000-00c00000 r--p 007f1000 fe:00 1 /usr/bin/probe agent
+Size:                 60 kB
+Anonymous:             8 kB
+VmFlags: rd mr mw me dw ac
+00c00000-014b0000 r--p 00800000 fe:00 1 /usr/bin/probe agent
+Anonymous:             0 kB
+`, want: []mapping{
+			{start: 0x400000, end: 0xbf1000, perms: "r-xp", path: exe},
+			{start: 0xc00000, end: 0x14b0000, perms: "r--p", path: exe},
+		}},
 		{name: "replaced binary", maps: "00400000-00500000 r-xp 00000000 fe:00 1 /usr/bin/probe agent (deleted)\n"},
 		{name: "too few fields", maps: "00400000-00500000 r-xp 00000000\n", err: "maps line 1: 3 fields"},
 		{name: "no dash", maps: "00400000 r-xp 00000000 fe:00 1 /x\n", err: "without '-'"},
