@@ -79,13 +79,17 @@ func TestRejectedAfterHandshakeIsRateLimited(t *testing.T) {
 			warns = append(warns, line)
 		}
 	}
-	if len(warns) != 1 || !strings.Contains(warns[0], "certificate required") {
-		t.Errorf("want one Warn naming the receiver's reason (certificate required), got %d:\n%s", len(warns), strings.Join(warns, "\n"))
+	// The reason is the receiver's alert, unless the receiver's kernel
+	// reset the connection first: it closes with the sender's first frame
+	// unread, and the reset can overtake the alert in the sender's receive
+	// queue. Either way there is exactly one Warn for the outage.
+	if len(warns) != 1 || !(strings.Contains(warns[0], "certificate required") || strings.Contains(warns[0], "receiver closed the connection") || strings.Contains(warns[0], "connection reset")) {
+		t.Errorf("want one Warn naming the receiver's reason (certificate required, or the connection closed), got %d:\n%s", len(warns), strings.Join(warns, "\n"))
 	}
 	if n := strings.Count(out, "level=INFO msg=\"stream connected\""); n != 1 {
 		t.Errorf("%d Info lines for reconnections while flapping, want 1", n)
 	}
-	if st := s.Stats(); !strings.Contains(st.LastError, "certificate required") && st.LastError != "" {
+	if st := s.Stats(); st.LastError != "" && !strings.Contains(st.LastError, "certificate required") && !strings.Contains(st.LastError, "closed the connection") && !strings.Contains(st.LastError, "connection reset") {
 		t.Errorf("Stats.LastError %q", st.LastError)
 	}
 }
