@@ -3,29 +3,16 @@ package kafkabus_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
-	"net"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/probe-agent/probe-agent/agent"
-	"github.com/probe-agent/probe-agent/agent/stream"
 	"github.com/probe-agent/probe-agent/bus"
 	"github.com/probe-agent/probe-agent/bus/bustest"
 	"github.com/probe-agent/probe-agent/bus/kafkabus"
-	"github.com/probe-agent/probe-agent/collectors/replay"
 	"github.com/probe-agent/probe-agent/controller"
-	"github.com/probe-agent/probe-agent/probe"
-	"github.com/probe-agent/probe-agent/proto/aos"
 )
 
 // TestCheckpointPerBlueprint: two blueprints' checkpoints of one probe on
@@ -110,87 +97,23 @@ func TestHierarchyThroughKafka(t *testing.T) {
 	cl := newCluster(t)
 	cl.Fault(kfake.Fault{Count: -1, Observe: true, When: func(kmsg.Request) bool { sig.poke(); return true }})
 	broker := cl.ListenAddrs()[0]
-	lab, err := filepath.Abs("../../containerlab/fanin-nats")
-	if err != nil {
-		t.Fatal(err)
-	}
-	labFile := filepath.Join(lab, "hierarchy.clab.yml")
-	const id = "seed-server-imbalance"
-	const ticks = 8
-	pods := map[string][]string{"pod1": {"leaf1", "leaf2"}, "pod2": {"leaf3", "leaf4"}}
+	h := bustest.NewHierarchy(t, "../..")
+	alertsAddr, alerts := bustest.AlertsReceiver(t)
 
-	f, err := bustest.NewFleet(filepath.Join(lab, "probes.d", "seed_probe.json"), 4, []string{id}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k := range ticks {
-		rate := bustest.Balanced
-		if k >= 3 && k < 6 {
-			rate = bustest.Heavy("leaf2", 4)
-		}
-		if _, err := f.Tick(rate); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(f.RefTransitions[id]) != 2 {
-		t.Fatalf("reference transitions %v, want a raise and a clear", f.RefTransitions[id])
-	}
-
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alerts := make(chan *aos.AosMessage, 1000)
-	rc := stream.NewReceiver(stream.ReceiverConfig{Sequenced: true, Handle: func(m stream.Received) { alerts <- m.Clone().Message }})
-	go func() { _ = rc.Serve(l) }()
-	t.Cleanup(func() { rc.Close() })
-
-	quietCtl := slog.New(slog.NewTextHandler(io.Discard, nil))
-	start := func(name, extra string) (*controller.Controller, func()) {
-		dir := t.TempDir()
-		yml := fmt.Sprintf(`blueprint_id: %s
-agents: {defaults: {insecure: true}}
-state_dir: %q
-probes_dir: %q
-interval: 50ms
-staleness: 60
-max_missing_share: 0
-%s`, name, filepath.Join(dir, "state"), filepath.Join(lab, "probes.d"), extra)
-		cfg, err := controller.ParseConfig([]byte(yml), name+".yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := controller.New(cfg, quietCtl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			if err := c.Run(ctx); err != nil {
-				t.Errorf("%s: Run: %v", name, err)
-			}
-		}()
-		stop := func() { cancel(); <-done }
-		t.Cleanup(stop)
-		return c, stop
-	}
-	owns := func(c *controller.Controller) bool { m := c.FanInMember(); return m != nil && m.Owns(id) }
 	// The fabric level first: it creates its topic before the pods
 	// produce to it.
-	fabric, stopFabric := start("fabric", fmt.Sprintf(`topology: {file: %q, interface_names: node}
+	fabric, stopFabric := h.StartController(t, "fabric", fmt.Sprintf(`topology: {file: %q, interface_names: node}
 streaming: [{type: alerts, address: %q, sequenced: true}]
 fanin:
   member_id: fabric-ctl
   push_config: false
   devices: [pod1, pod2]
   kafka: {brokers: [%q], topic: fabric, group: fabric, partitions: 4, session_timeout: 1s}
-`, labFile, l.Addr().String(), broker))
-	waitFor(t, sig.ch, "the fabric level owning the seed probe", func() bool { return owns(fabric) })
+`, h.LabFile, alertsAddr, broker))
+	waitFor(t, sig.ch, "the fabric level owning the seed probe", func() bool { return h.Owns(fabric) })
 	podCtl := map[string]*controller.Controller{}
 	for _, pod := range []string{"pod1", "pod2"} {
-		podCtl[pod], _ = start(pod, fmt.Sprintf(`topology: {file: %q, interface_names: node}
+		podCtl[pod], _ = h.StartController(t, pod, fmt.Sprintf(`topology: {file: %q, interface_names: node}
 fanin:
   member_id: %s-ctl
   push_config: false
@@ -198,126 +121,26 @@ fanin:
 upward:
   blueprint: fabric
   kafka: {brokers: [%q], topic: fabric}
-`, filepath.Join(lab, "hierarchy", pod+".clab.yml"), pod, broker, pod, broker))
+`, h.PodFile(pod), pod, broker, pod, broker))
 	}
-	waitFor(t, sig.ch, "both pods owning the seed probe", func() bool { return owns(podCtl["pod1"]) && owns(podCtl["pod2"]) })
+	waitFor(t, sig.ch, "both pods owning the seed probe", func() bool { return h.Owns(podCtl["pod1"]) && h.Owns(podCtl["pod2"]) })
 
-	type runningAgent struct {
-		ticks  chan time.Time
-		ticked chan struct{}
-	}
-	var agents []*runningAgent
-	for _, pod := range []string{"pod1", "pod2"} {
-		for _, dev := range pods[pod] {
-			dir := t.TempDir()
-			doc, err := f.EdgeDoc(id, dev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.MkdirAll(filepath.Join(dir, "probes"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "probes", "seed.json"), doc, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			yml := fmt.Sprintf("system_id: %s\nblueprint_id: %s\ninterval: 1s\ncollector: {type: replay, replay: {file: unused.jsonl}}\nprobes_dir: %s\nstate_dir: %s\nshutdown_timeout: 5s\nstreaming:\n  - {type: kafka, address: %q, kafka: {topic: probeagent}}\n",
-				dev, pod, filepath.Join(dir, "probes"), filepath.Join(dir, "state"), broker)
-			cfg, err := agent.Parse([]byte(yml))
-			if err != nil {
-				t.Fatal(err)
-			}
-			col, err := replay.NewCollector(f.Counters[dev], func() time.Time { return bustest.T0 })
-			if err != nil {
-				t.Fatal(err)
-			}
-			ra := &runningAgent{ticks: make(chan time.Time), ticked: make(chan struct{}, ticks+1)}
-			a, err := agent.New(cfg, agent.Options{Logger: quietCtl, Stdout: io.Discard, Collector: col, Ticks: ra.ticks,
-				OnTick: func() { ra.ticked <- struct{}{} }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- a.Run(ctx) }()
-			t.Cleanup(func() { cancel(); <-done })
-			agents = append(agents, ra)
-		}
-	}
-
-	result := func() (float64, bool) {
-		var v float64
-		var ok bool
-		fabric.FanInMember().Inspect(id, func(inst *probe.Instance, st bus.ProbeStatus) {
-			if !st.Skipped && slices.Equal(st.Fresh, []string{"pod1", "pod2"}) {
-				v, ok = bustest.Result(inst)
-			}
-		})
-		return v, ok
-	}
-	central := func() int {
-		n := 0
-		for _, a := range fabric.Anomalies() {
-			if a.Probe == id && a.Origin == "central" {
-				n++
-			}
-		}
-		return n
-	}
-	for k := range ticks {
-		for _, a := range agents {
-			if k > 0 {
-				a.ticks <- time.Now()
-			}
-			select {
-			case <-a.ticked:
-			case <-time.After(20 * time.Second):
-				t.Fatalf("tick %d: an agent did not evaluate", k)
-			}
-		}
-		ref := f.RefResults[id][k]
+	agents := h.StartAgents(t, fmt.Sprintf("{type: kafka, address: %q, kafka: {topic: probeagent}}", broker))
+	for k := range h.Ticks {
+		bustest.Tick(t, agents, k)
+		ref := h.Fleet.RefResults[h.ID][k]
 		if math.IsNaN(ref) {
 			continue
 		}
-		// The pods' moments are merged in another order than the
-		// reference's, which may round the last bits.
 		waitFor(t, sig.ch, fmt.Sprintf("tick %d's result (%v) at the fabric level", k, ref), func() bool {
-			v, ok := result()
-			return ok && math.Abs(v-ref) <= 1e-9*math.Max(1, math.Abs(ref))
+			return h.MatchesReference(fabric, k)
 		})
-		if want := map[bool]int{true: 1, false: 0}[k >= 3 && k < 6]; central() != want {
-			t.Fatalf("tick %d: the fabric level shows %d central anomalies, want %d", k, central(), want)
-		}
+		h.CheckCentralAnomalies(t, fabric, k)
 	}
 	for pod, c := range podCtl {
 		if s, ok := c.UpwardStats(); !ok || s.Sent == 0 || s.Dropped != 0 {
 			t.Errorf("%s upward: %+v (%v)", pod, s, ok)
 		}
 	}
-	var want []string
-	for _, tr := range f.RefTransitions[id] {
-		parts := strings.SplitN(tr, ":", 4)
-		want = append(want, fmt.Sprintf("%v:%s", parts[1] == "raised", parts[2]))
-	}
-	var got []string
-	take := func(m *aos.AosMessage) {
-		if a := m.GetAlert(); a.GetProbeAlert().GetProbeId() == id {
-			got = append(got, fmt.Sprintf("%v:%s", a.GetRaised(), a.GetProbeAlert().GetStageName()))
-		}
-	}
-	timeout := time.After(20 * time.Second)
-	for len(got) < len(want) {
-		select {
-		case m := <-alerts:
-			take(m)
-		case <-timeout:
-			t.Fatalf("fabric level's alerts %v, want %v", got, want)
-		}
-	}
-	stopFabric()
-	for len(alerts) > 0 {
-		take(<-alerts)
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("fabric level's alerts %v, want %v (raised once, cleared once)", got, want)
-	}
+	h.CheckAlerts(t, alerts, stopFabric)
 }

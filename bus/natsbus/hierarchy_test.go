@@ -6,23 +6,16 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/probe-agent/probe-agent/agent"
-	"github.com/probe-agent/probe-agent/agent/stream"
 	"github.com/probe-agent/probe-agent/bus"
 	"github.com/probe-agent/probe-agent/bus/bustest"
 	"github.com/probe-agent/probe-agent/bus/natsbus"
-	"github.com/probe-agent/probe-agent/collectors/replay"
 	"github.com/probe-agent/probe-agent/controller"
-	"github.com/probe-agent/probe-agent/probe"
-	"github.com/probe-agent/probe-agent/proto/aos"
 )
 
 // TestHierarchyThroughJetStream: two pod-level probe-controllers, each
@@ -53,84 +46,22 @@ func TestHierarchyThroughJetStream(t *testing.T) {
 
 func testHierarchy(t *testing.T, takeover bool) {
 	ts := startServer(t, nil)
-	lab, err := filepath.Abs("../../containerlab/fanin-nats")
-	if err != nil {
-		t.Fatal(err)
-	}
-	labFile := filepath.Join(lab, "hierarchy.clab.yml")
-	const id = "seed-server-imbalance"
-	const ticks = 8
-	pods := map[string][]string{"pod1": {"leaf1", "leaf2"}, "pod2": {"leaf3", "leaf4"}}
+	h := bustest.NewHierarchy(t, "../..")
+	id := h.ID
+	alertsAddr, alerts := bustest.AlertsReceiver(t)
 
-	// The reference run: the counters every agent will replay, the
-	// single-level results and transitions.
-	f, err := bustest.NewFleet(filepath.Join(lab, "probes.d", "seed_probe.json"), 4, []string{id}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k := range ticks {
-		rate := bustest.Balanced
-		if k >= 3 && k < 6 {
-			rate = bustest.Heavy("leaf2", 4)
-		}
-		if _, err := f.Tick(rate); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(f.RefTransitions[id]) != 2 {
-		t.Fatalf("reference transitions %v, want a raise and a clear", f.RefTransitions[id])
-	}
-
-	// The fabric level's alerts receiver (what probectl receive runs).
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alerts := make(chan *aos.AosMessage, 1000)
-	rc := stream.NewReceiver(stream.ReceiverConfig{Sequenced: true, Handle: func(m stream.Received) { alerts <- m.Clone().Message }})
-	go func() { _ = rc.Serve(l) }()
-	t.Cleanup(func() { rc.Close() })
-
-	quietCtl := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// start runs a controller of blueprint name, fan-in member member,
 	// with devices (fanin.devices, when not empty) and the extra keys.
 	start := func(name, member, devices, extra string) (*controller.Controller, func()) {
-		dir := t.TempDir()
-		yml := fmt.Sprintf(`blueprint_id: %s
-agents: {defaults: {insecure: true}}
-state_dir: %q
-probes_dir: %q
-interval: 50ms
-staleness: 60
-max_missing_share: 0
-fanin:
+		return h.StartController(t, name, fmt.Sprintf(`fanin:
   member_id: %s
   push_config: false
   nats: {urls: [%q], lease_ttl: 1s}
-%s%s`, name, filepath.Join(dir, "state"), filepath.Join(lab, "probes.d"), member, ts.url(), devices, extra)
-		cfg, err := controller.ParseConfig([]byte(yml), name+".yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := controller.New(cfg, quietCtl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			if err := c.Run(ctx); err != nil {
-				t.Errorf("%s: Run: %v", name, err)
-			}
-		}()
-		stop := func() { cancel(); <-done }
-		t.Cleanup(stop)
-		return c, stop
+%s%s`, member, ts.url(), devices, extra))
 	}
 	fabric, stopFabric := start("fabric", "fabric-ctl", "  devices: [pod1, pod2]\n", fmt.Sprintf(`topology: {file: %q, interface_names: node}
 streaming: [{type: alerts, address: %q, sequenced: true}]
-`, labFile, l.Addr().String()))
+`, h.LabFile, alertsAddr))
 	type podController struct {
 		c    *controller.Controller
 		stop func()
@@ -141,11 +72,10 @@ streaming: [{type: alerts, address: %q, sequenced: true}]
 			continue
 		}
 		member := fmt.Sprintf("%s-%d-ctl", pod, len(podCtl[pod]))
-		c, stop := start(pod, member, "", fmt.Sprintf("topology: {file: %q, interface_names: node}\nupward: {blueprint: fabric}\n",
-			filepath.Join(lab, "hierarchy", pod+".clab.yml")))
+		c, stop := start(pod, member, "", fmt.Sprintf("topology: {file: %q, interface_names: node}\nupward: {blueprint: fabric}\n", h.PodFile(pod)))
 		for _, p := range c.Probes() {
-			if p.ID == id && !slices.Equal(p.Devices, pods[pod]) {
-				t.Fatalf("%s: probe devices %v, want %v", pod, p.Devices, pods[pod])
+			if p.ID == id && !slices.Equal(p.Devices, h.Pods[pod]) {
+				t.Fatalf("%s: probe devices %v, want %v", pod, p.Devices, h.Pods[pod])
 			}
 		}
 		podCtl[pod] = append(podCtl[pod], &podController{c, stop})
@@ -153,7 +83,7 @@ streaming: [{type: alerts, address: %q, sequenced: true}]
 	// owner is the pod's controller owning the seed probe.
 	owner := func(pod string) *podController {
 		for _, pc := range podCtl[pod] {
-			if m := pc.c.FanInMember(); m != nil && m.Owns(id) {
+			if h.Owns(pc.c) {
 				return pc
 			}
 		}
@@ -162,75 +92,13 @@ streaming: [{type: alerts, address: %q, sequenced: true}]
 
 	// The agents: leaf1 and leaf2 in pod1's blueprint, leaf3 and leaf4 in
 	// pod2's, each replaying its counters of the reference run.
-	type runningAgent struct {
-		ticks  chan time.Time
-		ticked chan struct{}
-	}
-	var agents []*runningAgent
-	for _, pod := range []string{"pod1", "pod2"} {
-		for _, dev := range pods[pod] {
-			dir := t.TempDir()
-			doc, err := f.EdgeDoc(id, dev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.MkdirAll(filepath.Join(dir, "probes"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "probes", "seed.json"), doc, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			yml := fmt.Sprintf("system_id: %s\nblueprint_id: %s\ninterval: 1s\ncollector: {type: replay, replay: {file: unused.jsonl}}\nprobes_dir: %s\nstate_dir: %s\nshutdown_timeout: 5s\nstreaming:\n  - {type: nats, address: '127.0.0.1:%d'}\n",
-				dev, pod, filepath.Join(dir, "probes"), filepath.Join(dir, "state"), portOf(ts.srv))
-			cfg, err := agent.Parse([]byte(yml))
-			if err != nil {
-				t.Fatal(err)
-			}
-			col, err := replay.NewCollector(f.Counters[dev], func() time.Time { return bustest.T0 })
-			if err != nil {
-				t.Fatal(err)
-			}
-			ra := &runningAgent{ticks: make(chan time.Time), ticked: make(chan struct{}, ticks+1)}
-			a, err := agent.New(cfg, agent.Options{Logger: quietCtl, Stdout: io.Discard, Collector: col, Ticks: ra.ticks,
-				OnTick: func() { ra.ticked <- struct{}{} }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- a.Run(ctx) }()
-			t.Cleanup(func() { cancel(); <-done })
-			agents = append(agents, ra)
-		}
-	}
+	agents := h.StartAgents(t, fmt.Sprintf("{type: nats, address: '127.0.0.1:%d'}", portOf(ts.srv)))
 
 	sig := newSignal()
-	owns := func(c *controller.Controller) bool { m := c.FanInMember(); return m != nil && m.Owns(id) }
 	sig.waitFor(t, 20*time.Second, "every level owning the seed probe", func() bool {
-		return owns(fabric) && owner("pod1") != nil && owner("pod2") != nil
+		return h.Owns(fabric) && owner("pod1") != nil && owner("pod2") != nil
 	})
-	// result is the fabric level's result once it has heard from both
-	// pods.
-	result := func() (float64, bool) {
-		var v float64
-		var ok bool
-		fabric.FanInMember().Inspect(id, func(inst *probe.Instance, st bus.ProbeStatus) {
-			if !st.Skipped && slices.Equal(st.Fresh, []string{"pod1", "pod2"}) {
-				v, ok = bustest.Result(inst)
-			}
-		})
-		return v, ok
-	}
-	central := func() int {
-		n := 0
-		for _, a := range fabric.Anomalies() {
-			if a.Probe == id && a.Origin == "central" {
-				n++
-			}
-		}
-		return n
-	}
-	for k := range ticks {
+	for k := range h.Ticks {
 		if takeover && k == 4 {
 			// Mid-anomaly: pod1's owner stops (a clean stop releases
 			// its lease); the other takes the probe over.
@@ -245,29 +113,15 @@ streaming: [{type: alerts, address: %q, sequenced: true}]
 			podCtl["pod1"] = rest
 			sig.waitFor(t, 20*time.Second, "pod1's other controller to take the probe over", func() bool { return owner("pod1") != nil })
 		}
-		for _, a := range agents {
-			if k > 0 { // the first evaluation happens at start
-				a.ticks <- time.Now()
-			}
-			select {
-			case <-a.ticked:
-			case <-time.After(20 * time.Second):
-				t.Fatalf("tick %d: an agent did not evaluate", k)
-			}
-		}
-		ref := f.RefResults[id][k]
+		bustest.Tick(t, agents, k)
+		ref := h.Fleet.RefResults[id][k]
 		if math.IsNaN(ref) {
 			continue // no rates yet: nothing to compare
 		}
-		// The pods' moments are merged in another order than the
-		// reference's (pod by pod), which may round the last bits.
 		sig.waitFor(t, 20*time.Second, fmt.Sprintf("tick %d's result (%v) at the fabric level", k, ref), func() bool {
-			v, ok := result()
-			return ok && math.Abs(v-ref) <= 1e-9*math.Max(1, math.Abs(ref))
+			return h.MatchesReference(fabric, k)
 		})
-		if want := map[bool]int{true: 1, false: 0}[k >= 3 && k < 6]; central() != want {
-			t.Fatalf("tick %d: the fabric level shows %d central anomalies, want %d", k, central(), want)
-		}
+		h.CheckCentralAnomalies(t, fabric, k)
 	}
 	st, _ := fabric.FanInMember().Status(id)
 	if !slices.Equal(st.Devices, []string{"pod1", "pod2"}) {
@@ -294,35 +148,7 @@ streaming: [{type: alerts, address: %q, sequenced: true}]
 			t.Errorf("%s upward metrics %v, stats %+v", pod, seen, s)
 		}
 	}
-	var want []string
-	for _, tr := range f.RefTransitions[id] {
-		parts := strings.SplitN(tr, ":", 4)
-		want = append(want, fmt.Sprintf("%v:%s", parts[1] == "raised", parts[2]))
-	}
-	var got []string
-	take := func(m *aos.AosMessage) {
-		if a := m.GetAlert(); a.GetProbeAlert().GetProbeId() == id {
-			got = append(got, fmt.Sprintf("%v:%s", a.GetRaised(), a.GetProbeAlert().GetStageName()))
-		}
-	}
-	timeout := time.After(20 * time.Second)
-	for len(got) < len(want) {
-		select {
-		case m := <-alerts:
-			take(m)
-		case <-timeout:
-			t.Fatalf("fabric level's alerts %v, want %v", got, want)
-		}
-	}
-	// Stopping the fabric controller flushes its receivers: any further
-	// alert (a second raise or clear) is in after it.
-	stopFabric()
-	for len(alerts) > 0 {
-		take(<-alerts)
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("fabric level's alerts %v, want %v (raised once, cleared once)", got, want)
-	}
+	h.CheckAlerts(t, alerts, stopFabric)
 }
 
 // TestUpwardQueueBounded: a pod-level controller whose upward server is
@@ -338,15 +164,7 @@ func TestUpwardQueueBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	const id = "seed-server-imbalance"
-	dir := t.TempDir()
-	yml := fmt.Sprintf(`blueprint_id: pod1
-topology: {file: %q, interface_names: node}
-agents: {defaults: {insecure: true}}
-state_dir: %q
-probes_dir: %q
-interval: 50ms
-staleness: 60
-max_missing_share: 0
+	c, _ := bustest.StartController(t, lab, "pod1", fmt.Sprintf(`topology: {file: %q, interface_names: node}
 fanin:
   member_id: pod1-ctl
   push_config: false
@@ -355,24 +173,8 @@ upward:
   blueprint: fabric
   nats: {urls: [%q]}
   queue: {messages: 5}
-`, filepath.Join(lab, "hierarchy", "pod1.clab.yml"), filepath.Join(dir, "state"), filepath.Join(lab, "probes.d"), ts.url(), up.url())
-	cfg, err := controller.ParseConfig([]byte(yml), "pod1.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := controller.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := c.Run(ctx); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+`, filepath.Join(lab, "hierarchy", "pod1.clab.yml"), ts.url(), up.url()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
 	sig := newSignal()
 	sig.waitFor(t, 20*time.Second, "pod1 owning the seed probe", func() bool { m := c.FanInMember(); return m != nil && m.Owns(id) })
 

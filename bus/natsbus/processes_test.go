@@ -3,7 +3,6 @@ package natsbus_test
 import (
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,10 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/probe-agent/probe-agent/agent/stream"
 	"github.com/probe-agent/probe-agent/bus/bustest"
 	"github.com/probe-agent/probe-agent/collectors/replay"
-	"github.com/probe-agent/probe-agent/proto/aos"
 )
 
 // TestHierarchyProcesses: the two levels of TestHierarchyThroughJetStream
@@ -66,14 +63,7 @@ func TestHierarchyProcesses(t *testing.T) {
 		t.Fatalf("reference: %v", f.RefResults[id])
 	}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alerts := make(chan *aos.AosMessage, 1000)
-	rc := stream.NewReceiver(stream.ReceiverConfig{Sequenced: true, Handle: func(m stream.Received) { alerts <- m.Clone().Message }})
-	go func() { _ = rc.Serve(l) }()
-	t.Cleanup(func() { rc.Close() })
+	alertsAddr, alerts := bustest.AlertsReceiver(t)
 
 	logs := t.TempDir()
 	// run starts a process; at cleanup it gets SIGTERM and is waited for.
@@ -123,7 +113,7 @@ fanin:
 %s`, bp, topo, t.TempDir(), filepath.Join(lab, "probes.d"), member, ts.url(), extra)
 	}
 	run("fabric", filepath.Join(bin, "probe-controller"), "run", "--config", write("fabric.yaml", controllerYAML("fabric", "fabric-ctl",
-		filepath.Join(lab, "hierarchy.clab.yml"), fmt.Sprintf("  devices: [pod1, pod2]\nstreaming: [{type: alerts, address: %q, sequenced: true}]\n", l.Addr().String()))))
+		filepath.Join(lab, "hierarchy.clab.yml"), fmt.Sprintf("  devices: [pod1, pod2]\nstreaming: [{type: alerts, address: %q, sequenced: true}]\n", alertsAddr))))
 	for _, pod := range []string{"pod1", "pod2"} {
 		run(pod, filepath.Join(bin, "probe-controller"), "run", "--config", write(pod+".yaml", controllerYAML(pod, pod+"-ctl",
 			filepath.Join(lab, "hierarchy", pod+".clab.yml"), "upward: {blueprint: fabric}\n")))
