@@ -3,8 +3,10 @@ package netlink
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,13 +179,12 @@ func (a *anchor) release() {
 	close(a.work)
 }
 
-// anchoredLocked names the anchored namespaces, for messages.
+// anchoredLocked names the anchored namespaces, quoted, for messages.
 func anchoredLocked() string {
-	names := make([]string, 0, len(registry.byName))
-	for n := range registry.byName {
-		names = append(names, fmt.Sprintf("%q", n))
+	names := slices.Sorted(maps.Keys(registry.byName))
+	for i, n := range names {
+		names[i] = strconv.Quote(n)
 	}
-	slices.Sort(names)
 	return strings.Join(names, ", ")
 }
 
@@ -192,10 +193,5 @@ func anchoredLocked() string {
 func AnchoredNamespaces() []string {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
-	names := make([]string, 0, len(registry.byName))
-	for n := range registry.byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(registry.byName))
 }
