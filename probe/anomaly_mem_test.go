@@ -19,13 +19,7 @@ import (
 // allocated for the life of the probe, 1.2 MB.
 func TestAnomalyMemoryFollowsRaised(t *testing.T) {
 	const n = 4000
-	plan, probs := probe.CompileJSON([]byte(`{"label": "errors", "processors": [
-		{"name": "c", "type": "if_counter", "outputs": {"out": "err"}, "properties": {"counter_type": "rx_error_packets"}},
-		{"name": "r", "type": "range_check", "inputs": {"in": "err"}, "outputs": {"out": "bad"}, "properties": {"range": {"min": 1}, "raise_anomaly": true}}]}`))
-	if len(probs) > 0 {
-		t.Fatal(probs)
-	}
-	inst, err := probe.NewInstance(plan)
+	inst, err := probe.NewInstance(errorsPlan(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,12 +79,7 @@ func TestAnomalyMemoryFollowsRaised(t *testing.T) {
 // tracker's update path), and the tick that raises them all.
 func BenchmarkRaisedAnomaliesTick(b *testing.B) {
 	const n = 4000
-	plan, probs := probe.CompileJSON([]byte(`{"label": "errors", "processors": [
-		{"name": "c", "type": "if_counter", "outputs": {"out": "err"}, "properties": {"counter_type": "rx_error_packets"}},
-		{"name": "r", "type": "range_check", "inputs": {"in": "err"}, "outputs": {"out": "bad"}, "properties": {"range": {"min": 1}, "raise_anomaly": true}}]}`))
-	if len(probs) > 0 {
-		b.Fatal(probs)
-	}
+	plan := errorsPlan(b)
 	batch := &collectors.Batch{Layout: 1}
 	for i := range n {
 		batch.Interfaces = append(batch.Interfaces, collectors.Interface{SystemID: "leaf1", Name: fmt.Sprint("Ethernet", i)})

@@ -10,18 +10,25 @@ import (
 	"github.com/probe-agent/probe-agent/probe"
 )
 
+// errorsPlan is a probe that raises an anomaly on every interface with
+// receive errors (range_check with raise_anomaly over if_counter).
+func errorsPlan(tb testing.TB) *probe.Plan {
+	tb.Helper()
+	plan, probs := probe.CompileJSON([]byte(`{"label": "errors", "processors": [
+		{"name": "c", "type": "if_counter", "outputs": {"out": "err"}, "properties": {"counter_type": "rx_error_packets"}},
+		{"name": "r", "type": "range_check", "inputs": {"in": "err"}, "outputs": {"out": "bad"}, "properties": {"range": {"min": 1}, "raise_anomaly": true}}]}`))
+	if len(probs) > 0 {
+		tb.Fatal(probs)
+	}
+	return plan
+}
+
 // TestAnomalyLifecycle drives raises, evidence updates, clears and layout
 // changes through a probe and checks the transitions of each tick: an
 // anomaly whose interface disappears is cleared, not forgotten; one whose
 // interface moves keeps its id; clears come out in item order.
 func TestAnomalyLifecycle(t *testing.T) {
-	plan, probs := probe.CompileJSON([]byte(`{"label": "errors", "processors": [
-		{"name": "c", "type": "if_counter", "outputs": {"out": "err"}, "properties": {"counter_type": "rx_error_packets"}},
-		{"name": "r", "type": "range_check", "inputs": {"in": "err"}, "outputs": {"out": "bad"}, "properties": {"range": {"min": 1}, "raise_anomaly": true}}]}`))
-	if len(probs) > 0 {
-		t.Fatal(probs)
-	}
-	inst, err := probe.NewInstance(plan)
+	inst, err := probe.NewInstance(errorsPlan(t))
 	if err != nil {
 		t.Fatal(err)
 	}
