@@ -55,16 +55,7 @@ func (c *Config) validateFanIn(bad func(key, format string, args ...any)) {
 		}
 		return
 	}
-	nc, err := n.client(c, false)
-	if err == nil {
-		err = nc.Validate()
-	}
-	if err != nil {
-		bad("fanin.nats", "%v", err)
-	}
-	if n.PasswordFile != "" && n.User == "" {
-		bad("fanin.nats.password_file", "needs user")
-	}
+	n.validateConn(c, "fanin.nats", bad)
 	ttl := n.LeaseTTL.D()
 	if ttl == 0 {
 		ttl = natsbus.DefaultLeaseTTL
@@ -99,6 +90,21 @@ func (c *Config) validateFanInDevices(bad func(key, format string, args ...any))
 			bad(key, "%q is listed twice", d)
 		}
 		seen[d] = true
+	}
+}
+
+// validateConn checks what connecting needs (servers, credentials, TLS),
+// for fanin.nats and upward.nats alike; key is the section's.
+func (n *FanInNATS) validateConn(c *Config, key string, bad func(key, format string, args ...any)) {
+	nc, err := n.client(c, false)
+	if err == nil {
+		err = nc.Validate()
+	}
+	if err != nil {
+		bad(key, "%v", err)
+	}
+	if n.PasswordFile != "" && n.User == "" {
+		bad(key+".password_file", "needs user")
 	}
 }
 

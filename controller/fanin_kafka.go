@@ -49,16 +49,7 @@ func (c *Config) validateFanInKafka(bad func(key, format string, args ...any)) {
 	if c.FanIn.NATS != nil {
 		bad("fanin", "set one broker: nats or kafka")
 	}
-	kc, err := k.client(c, false)
-	if err == nil {
-		err = kc.Validate()
-	}
-	if err != nil {
-		bad("fanin.kafka", "%v", err)
-	}
-	if strings.EqualFold(k.Mechanism, "PLAIN") && k.TLS.CA == "" && k.TLS.Cert == "" {
-		bad("fanin.kafka.mechanism", "PLAIN sends the password in clear: set fanin.kafka.tls too")
-	}
+	kc := k.validateConn(c, "fanin.kafka", bad)
 	if k.Partitions < 0 {
 		bad("fanin.kafka.partitions", "%d: want at least 1", k.Partitions)
 	}
@@ -67,6 +58,23 @@ func (c *Config) validateFanInKafka(bad func(key, format string, args ...any)) {
 	} else if st >= c.StaleAfter() {
 		bad("fanin.kafka.session_timeout", "%s must be shorter than the staleness bound (interval x staleness = %s): a takeover must come before the partials it reads go stale", st, c.StaleAfter())
 	}
+}
+
+// validateConn checks what connecting needs (brokers, SASL, TLS), for
+// fanin.kafka and upward.kafka alike; key is the section's. It returns the
+// client configuration with its defaults.
+func (k *FanInKafka) validateConn(c *Config, key string, bad func(key, format string, args ...any)) kafkabus.Config {
+	kc, err := k.client(c, false)
+	if err == nil {
+		err = kc.Validate()
+	}
+	if err != nil {
+		bad(key, "%v", err)
+	}
+	if strings.EqualFold(k.Mechanism, "PLAIN") && k.TLS.CA == "" && k.TLS.Cert == "" {
+		bad(key+".mechanism", "PLAIN sends the password in clear: set "+key+".tls too")
+	}
+	return kc
 }
 
 // client is the kafkabus configuration; with secrets, files are read.

@@ -88,31 +88,13 @@ func (c *Config) validateUpward(bad func(key, format string, args ...any)) {
 		bad("upward", "set one broker: nats or kafka")
 	case u.NATS != nil:
 		n := u.NATS
-		nc, err := n.client(c, false)
-		if err == nil {
-			err = nc.Validate()
-		}
-		if err != nil {
-			bad("upward.nats", "%v", err)
-		}
-		if n.PasswordFile != "" && n.User == "" {
-			bad("upward.nats.password_file", "needs user")
-		}
+		n.validateConn(c, "upward.nats", bad)
 		if n.LeaseTTL != 0 {
 			bad("upward.nats.lease_ttl", "is a member's setting (fanin.nats); the upward publisher holds no lease")
 		}
 	case u.Kafka != nil:
 		k := u.Kafka
-		kc, err := k.client(c, false)
-		if err == nil {
-			err = kc.Validate()
-		}
-		if err != nil {
-			bad("upward.kafka", "%v", err)
-		}
-		if strings.EqualFold(k.Mechanism, "PLAIN") && k.TLS.CA == "" && k.TLS.Cert == "" {
-			bad("upward.kafka.mechanism", "PLAIN sends the password in clear: set upward.kafka.tls too")
-		}
+		k.validateConn(c, "upward.kafka", bad)
 		if k.Group != "" || k.Partitions != 0 || k.Replication != 0 || k.CreateTopics != nil || k.SessionTimeout != 0 {
 			bad("upward.kafka", "group, partitions, replication, create_topics and session_timeout are a member's settings (the fabric level's fanin.kafka); the upward producer only writes")
 		}
